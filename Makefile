@@ -1,0 +1,68 @@
+# labkit: two commands do all the set-up on a fresh machine.
+#   make lab    start JupyterLab at the index (creates .venv from requirements.lock if needed)
+#   make test   lint, unit tests and every notebook under nbval
+# Headless: make lab LAB_ARGS="--no-browser --port 8888"
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.labkit-installed
+LAB_ARGS ?=
+NB ?= notebooks/*.ipynb
+PYTEST_ARGS ?=
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with build/nbval_sanitize.cfg \
+	--nbval-cell-timeout=240 --nbval-kernel-startup-timeout=120 -p no:cacheprovider
+
+.PHONY: lab test lint unit nbval notebooks lock tools doctor clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labkit needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Pinned tool binaries (helm, kubectl) in .tools/bin, unless already on PATH.
+tools: $(STAMP)
+
+lab: $(STAMP) tools
+	$(BIN)/jupyter lab notebooks/00_index.ipynb $(LAB_ARGS)
+
+doctor: $(STAMP)
+	$(BIN)/labkit doctor
+
+# nbval's sanitize file, plus this checkout's absolute path (clones live anywhere).
+build/nbval_sanitize.cfg: tests/nbval_sanitize.cfg
+	mkdir -p build
+	cp tests/nbval_sanitize.cfg $@
+	printf '\n[checkout]\nregex: %s\nreplace: <repo>\n' '$(CURDIR)' >> $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: $(STAMP) tools build/nbval_sanitize.cfg
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+nbval: $(STAMP) tools build/nbval_sanitize.cfg
+	$(BIN)/pytest $(NBVAL_FLAGS) $(NB)
+
+test: lint unit nbval
+
+# Re-execute notebooks in place and store their outputs (NB=notebooks/04_event_sourcing.ipynb for one).
+notebooks: $(STAMP) tools
+	$(BIN)/python -m labkit.notebooks execute $(NB)
+
+# Refresh the lock: resolve pyproject's dependencies afresh in a scratch venv and freeze it.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet -e '.[test,bench]'
+	build/lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^labkit' > requirements.lock
+	rm -rf build/lock-venv
+	@echo "requirements.lock refreshed; update environment.yml and binder/environment.yml pins to match (make test checks)"
+
+clean:
+	rm -rf build .run .pytest_cache

@@ -1,0 +1,5 @@
+"""`python -m labkit` runs the command line."""
+
+from labkit.cli import main
+
+raise SystemExit(main())

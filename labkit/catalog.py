@@ -1,0 +1,179 @@
+"""The map of the lab: every notebook, what it teaches and what it needs, in the source's order.
+
+The index notebook, the README table and the tests that check each notebook's opening cell all read this list,
+so the facts are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labkit.paths import repo_root
+
+NOTHING = "nothing"
+DOCKER = "a Docker engine (optional: without one it explains what it skipped)"
+HELM = "helm (installed by `make`)"
+
+
+@dataclass(frozen=True)
+class NotebookEntry:
+    """One notebook of the lab."""
+
+    number: int
+    slug: str
+    title: str
+    learn: str
+    needs: str
+    minutes: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.number:02d}_{self.slug}.ipynb"
+
+    @property
+    def path(self) -> str:
+        """Path relative to the repository root."""
+        return f"notebooks/{self.filename}"
+
+    def exists(self) -> bool:
+        return (repo_root() / self.path).exists()
+
+
+NOTEBOOKS: tuple[NotebookEntry, ...] = (
+    NotebookEntry(0, "index", "Index", "the map of the lab, how to run it, and `labkit doctor`", NOTHING, 1),
+    NotebookEntry(
+        1,
+        "monolith_vs_microservices",
+        "Monolith vs microservices",
+        "functional decomposition into services; one ACID transaction vs two databases; the issues to address",
+        NOTHING,
+        3,
+    ),
+    NotebookEntry(
+        2,
+        "shared_db_vs_db_per_service",
+        "Shared database vs database per service",
+        'the "recent valuable customers" query four ways, measured: join, API composition, CQRS view, ATTACH',
+        NOTHING,
+        5,
+    ),
+    NotebookEntry(
+        3,
+        "event_driven_and_dual_writes",
+        "Event-driven architecture and dual writes",
+        "the dual-write problem under injected faults; transactional outbox; idempotent consumers",
+        NOTHING,
+        5,
+    ),
+    NotebookEntry(
+        4,
+        "event_sourcing",
+        "Event sourcing",
+        "the event table, replay, the audit log, temporal queries, duplicate events, concurrency conflicts",
+        NOTHING,
+        5,
+    ),
+    NotebookEntry(
+        5,
+        "snapshots_and_replay",
+        "Snapshots and replay at scale",
+        "snapshot policy, load time vs history length, Python vs vectorized replay, measured",
+        NOTHING,
+        4,
+    ),
+    NotebookEntry(
+        6,
+        "cqrs_projections",
+        "CQRS projections",
+        "read models fed by pull subscribers, projection lag, pause/resume, rebuild from zero",
+        NOTHING,
+        5,
+    ),
+    NotebookEntry(
+        7,
+        "microservices_and_sagas",
+        "Microservices and sagas",
+        "three real services over HTTP and events, a choreographed saga, partial failure and recovery",
+        NOTHING,
+        6,
+    ),
+    NotebookEntry(
+        8,
+        "dockerfile_anatomy",
+        "Dockerfile anatomy",
+        "shell vs exec form, RUN/CMD/ENTRYPOINT, ENV, ARG, WORKDIR and every instruction, explained line by line",
+        NOTHING,
+        5,
+    ),
+    NotebookEntry(
+        9,
+        "docker_build_and_run",
+        "docker build and run",
+        "images, containers, logs, networks: the lab's services in containers",
+        DOCKER,
+        6,
+    ),
+    NotebookEntry(
+        10,
+        "multistage_builds",
+        "Multi-stage builds",
+        "named stages, COPY --from, --target, and image sizes measured from real builds",
+        DOCKER,
+        5,
+    ),
+    NotebookEntry(
+        11,
+        "kubernetes_objects",
+        "Kubernetes objects",
+        "Pod, Deployment, Service, Ingress from the lab's chart; desired vs actual state",
+        HELM,
+        5,
+    ),
+    NotebookEntry(
+        12,
+        "helm_charts",
+        "Helm charts",
+        "chart layout, Chart.yaml, values as an API, lint/template/package, a values playground",
+        HELM,
+        6,
+    ),
+    NotebookEntry(
+        13,
+        "helm_chart_tricks",
+        "Helm chart tricks",
+        "checksum rollouts, hooks, existing claims, optional ingress, conditional dependencies, upgrade/rollback",
+        HELM,
+        6,
+    ),
+)
+
+
+def entry(number: int) -> NotebookEntry:
+    """The catalog entry of notebook `number`."""
+    for item in NOTEBOOKS:
+        if item.number == number:
+            return item
+    known = ", ".join(str(item.number) for item in NOTEBOOKS)
+    raise KeyError(f"no notebook number {number}; the lab has {known}")
+
+
+def index_markdown(*, link_base: str = "") -> str:
+    """The lab's map as a markdown table; a title links to its notebook once the notebook exists."""
+    lines = [
+        "| # | notebook | what you will learn | needs | about |",
+        "|---|---|---|---|---|",
+    ]
+    for item in NOTEBOOKS[1:]:
+        title = f"[{item.title}]({link_base}{item.filename})" if item.exists() else f"{item.title} (coming)"
+        lines.append(f"| {item.number:02d} | {title} | {item.learn} | {item.needs} | {item.minutes} min |")
+    return "\n".join(lines)
+
+
+def opening_markdown(number: int) -> str:
+    """The opening facts every notebook states: what you learn, what it needs, how long it takes."""
+    item = entry(number)
+    return (
+        f"**What you will learn:** {item.learn}.\n\n"
+        f"**What it needs:** {item.needs}.\n\n"
+        f"**How long it takes:** about {item.minutes} minutes."
+    )

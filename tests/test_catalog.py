@@ -1,0 +1,64 @@
+"""The catalog of notebooks, the links between files, and every notebook's opening and closing cells."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from labkit import catalog
+from labkit.paths import repo_root
+
+ROOT = repo_root()
+NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LINK = re.compile(r"\]\(([^)\s]+)\)|href=\"([^\"]+)\"")
+
+
+def markdown_texts(path: Path) -> list[str]:
+    """Markdown cells and markdown outputs of a notebook."""
+    notebook = json.loads(path.read_text())
+    texts = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            texts.append("".join(cell["source"]))
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/markdown" in data:
+                texts.append("".join(data["text/markdown"]))
+    return texts
+
+
+def relative_links(text: str) -> list[str]:
+    links = [a or b for a, b in LINK.findall(text)]
+    return [link.split("#")[0] for link in links if not re.match(r"^[a-z]+:|^#", link) and link.split("#")[0]]
+
+
+def test_catalog_lists_every_notebook_file_once():
+    names = [item.filename for item in catalog.NOTEBOOKS]
+    assert len(names) == len(set(names))
+    for path in NOTEBOOK_FILES:
+        assert path.name in names, f"{path.name} is not in labkit.catalog.NOTEBOOKS"
+
+
+def test_catalog_entry_rejects_unknown_number():
+    with pytest.raises(KeyError, match="no notebook number 99"):
+        catalog.entry(99)
+
+
+def test_index_links_only_notebooks_that_exist():
+    table = catalog.index_markdown()
+    for item in catalog.NOTEBOOKS[1:]:
+        assert (f"]({item.filename})" in table) == item.exists()
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *NOTEBOOK_FILES], ids=lambda p: p.name)
+def test_relative_links_resolve(path: Path):
+    texts = [path.read_text()] if path.suffix == ".md" else markdown_texts(path)
+    missing = [link for text in texts for link in relative_links(text) if not (path.parent / link).resolve().exists()]
+    assert not missing, f"{path.name} links to files that do not exist: {missing}"
+
+
+def test_link_finder_sees_broken_links():
+    assert relative_links("see [x](nope.ipynb) and [web](https://example.org) and [a](#top)") == ["nope.ipynb"]

@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 LAB_ARGS ?=
+# Jupyter refuses to run as root without --allow-root (containers, CI machines).
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NB ?= notebooks/*.ipynb
 PYTEST_ARGS ?=
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with build/nbval_sanitize.cfg \
@@ -27,7 +29,7 @@ $(STAMP): requirements.lock pyproject.toml
 tools: $(STAMP)
 
 lab: $(STAMP) tools
-	$(BIN)/jupyter lab notebooks/00_index.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab notebooks/00_index.ipynb $(ROOT_ARGS) $(LAB_ARGS)
 
 doctor: $(STAMP)
 	$(BIN)/labkit doctor

@@ -27,6 +27,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # Pinned tool binaries (helm, kubectl) in .tools/bin, unless already on PATH.
 tools: $(STAMP)
+	$(BIN)/python -m labkit.charts.tools install
 
 lab: $(STAMP) tools
 	$(BIN)/jupyter lab notebooks/00_index.ipynb $(ROOT_ARGS) $(LAB_ARGS)

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labkit.paths import tools_dir
+from labkit.charts.tools import find_helm
 
 PACKAGES = ("duckdb", "pandas", "pyarrow", "jupyterlab", "ipywidgets", "matplotlib", "docker", "fastapi")
 
@@ -61,25 +61,17 @@ def check_docker_engine() -> Check:
     return Check("docker engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')})")
 
 
-def find_helm() -> str | None:
-    """The helm binary labkit uses: one on PATH first, else the pinned one `make` installs in the tool folder."""
-    on_path = shutil.which("helm")
-    if on_path:
-        return on_path
-    pinned = tools_dir() / "bin" / "helm"
-    return str(pinned) if pinned.exists() else None
-
-
 def check_helm() -> Check:
+    """Which helm the lab uses (labkit.charts.tools.find_helm: PATH first, then the pinned one) and its version."""
     helm = find_helm()
     if helm is None:
         return Check("helm", False, "not found on PATH or in .tools/bin; `make tools` installs the pinned one")
     try:
-        out = subprocess.run([helm, "version", "--short"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([helm.path, "version", "--short"], capture_output=True, text=True, timeout=20)
     except OSError as exc:
-        return Check("helm", False, f"{helm} does not run: {exc}")
-    source = "from PATH" if shutil.which("helm") == helm else "pinned, in .tools/bin"
-    return Check("helm", out.returncode == 0, f"{out.stdout.strip() or out.stderr.strip()} ({source})")
+        return Check("helm", False, f"{helm.path} does not run: {exc}")
+    version = out.stdout.strip() or out.stderr.strip()
+    return Check("helm", out.returncode == 0, f"{version} at {helm.describe()}")
 
 
 def check_chromium() -> Check:

@@ -1,0 +1,1 @@
+"""Kubernetes and Helm: the helm binary, the lab chart rendered, linted and validated, a release ledger."""

@@ -1,0 +1,86 @@
+"""A page object for JupyterLab in Chromium: what a learner does, as methods the browser tests call."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling hosts this machine cannot reach.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+class LabPage:
+    """One JupyterLab tab driven by Playwright."""
+
+    def __init__(self, page: Page, url_for) -> None:
+        self.page = page
+        self.url_for = url_for
+
+    def open_notebook(self, path: str) -> None:
+        self.page.goto(self.url_for(f"lab/tree/{path}"))
+        self.wait_for_notebook(Path(path).name)
+
+    def wait_for_notebook(self, name: str) -> None:
+        """Wait until the notebook `name` is the active tab, rendered, with its kernel idle."""
+        self.page.locator(".lm-TabBar-tab.lm-mod-current", has_text=name).first.wait_for(timeout=60_000)
+        self.notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        self.dismiss_news()
+        self.wait_idle()
+
+    @property
+    def notebook(self) -> Locator:
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+
+    def dismiss_news(self) -> None:
+        """Answer JupyterLab's first-run question about news, which covers part of the page."""
+        no = self.page.locator(".jp-toast-button", has_text="No")
+        if no.count():
+            no.first.click()
+
+    def wait_idle(self, timeout_ms: int = 120_000) -> None:
+        """Wait until the kernel is idle and no cell is queued or running."""
+        self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
+        ).first.wait_for(timeout=timeout_ms)
+        self.page.wait_for_function(
+            """() => ![...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
+                    .some(p => p.textContent.includes('[*]'))""",
+            timeout=timeout_ms,
+        )
+
+    def run_all(self, timeout_ms: int = 180_000) -> None:
+        """Run > Run All Cells, then wait until every cell has run."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        self.page.wait_for_timeout(1000)
+        self.wait_idle(timeout_ms)
+
+    def error_outputs(self) -> list[str]:
+        """Text of every error output (tracebacks) in the notebook."""
+        errors = self.notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        return [text for text in errors.all_inner_texts() if "Traceback" in text or "Error" in text]
+
+    def executed_cells(self) -> int:
+        prompts = self.notebook.locator(".jp-InputPrompt").all_inner_texts()
+        return sum(1 for prompt in prompts if re.search(r"\[\d+\]", prompt))
+
+    def widget(self, css: str) -> Locator:
+        """The first widget matching `css` in the notebook."""
+        return self.notebook.locator(css).first
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path

@@ -62,3 +62,23 @@ def test_relative_links_resolve(path: Path):
 
 def test_link_finder_sees_broken_links():
     assert relative_links("see [x](nope.ipynb) and [web](https://example.org) and [a](#top)") == ["nope.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_notebook_opens_with_facts_and_ends_with_what_next(path: Path):
+    cells = json.loads(path.read_text())["cells"]
+    number = int(path.name[:2])
+    first, last = cells[0], cells[-1]
+    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# ")
+    assert catalog.opening_markdown(number) in "".join(first["source"]), (
+        f"{path.name}: the first cell must state catalog.opening_markdown({number})"
+    )
+    assert last["cell_type"] == "markdown" and "".join(last["source"]).startswith("## What to try next")
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_notebook_is_stored_executed_without_errors(path: Path):
+    code = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+    assert all(cell.get("execution_count") for cell in code), f"{path.name}: run `make notebooks NB={path.name}`"
+    errors = [o for cell in code for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} is stored with an error output"

@@ -175,5 +175,5 @@ def opening_markdown(number: int) -> str:
     return (
         f"**What you will learn:** {item.learn}.\n\n"
         f"**What it needs:** {item.needs}.\n\n"
-        f"**How long it takes:** about {item.minutes} minutes."
+        f"**How long it takes:** about {item.minutes} minute{'s' if item.minutes != 1 else ''}."
     )

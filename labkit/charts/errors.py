@@ -30,6 +30,10 @@ class HelmCommandError(ChartsError):
         self.stderr = stderr
 
 
+class RenderError(HelmCommandError):
+    """A template could not render: a `fail` in the chart, or a template error, with helm's message."""
+
+
 class ValuesRejectedError(HelmCommandError):
     """values.schema.json refused the values given to the chart."""
 

@@ -1,0 +1,120 @@
+{{/*
+Named templates of the labkit chart. Every name starts with "labkit." because template names are global: a
+subchart's "fullname" would otherwise overwrite ours (the lab subchart uses "lab.").
+Files whose names start with "_" render no object; they only define templates.
+*/}}
+
+{{/* The chart name, or nameOverride; cut to 63 characters, the limit of a DNS label. */}}
+{{- define "labkit.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "<release>-<chart>", or fullnameOverride; the release name alone when it already contains the chart name. */}}
+{{- define "labkit.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "labkit-0.1.0": chart name and version, as the helm.sh/chart label wants them. */}}
+{{- define "labkit.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object: the recommended app.kubernetes.io set. */}}
+{{- define "labkit.labels" -}}
+helm.sh/chart: {{ include "labkit.chart" . }}
+{{ include "labkit.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: labkit
+{{- end }}
+
+{{/* The labels a selector matches on: name and instance, never the version (selectors are immutable). */}}
+{{- define "labkit.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "labkit.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The templates below render one of the three services. They take a dict, built with
+(dict "root" $ "name" "order" "service" .Values.services.order), because inside `range` the dot is the item.
+*/}}
+
+{{/* "<fullname>-order": the name of the service's Deployment, Service and claim. */}}
+{{- define "labkit.componentName" -}}
+{{- printf "%s-%s" (include "labkit.fullname" .root) .name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of one service's objects: the common set plus the component. */}}
+{{- define "labkit.componentLabels" -}}
+{{ include "labkit.labels" .root }}
+app.kubernetes.io/component: {{ .name }}
+{{- end }}
+
+{{/* The selector of one service's pods. */}}
+{{- define "labkit.componentSelectorLabels" -}}
+{{ include "labkit.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .name }}
+{{- end }}
+
+{{/* The service's replica count: its own, or the top-level default. */}}
+{{- define "labkit.replicas" -}}
+{{- if kindIs "invalid" .service.replicaCount }}
+{{- .root.Values.replicaCount }}
+{{- else }}
+{{- .service.replicaCount }}
+{{- end }}
+{{- end }}
+
+{{/* The claim holding the service's database: the existing one when given, else the one the chart creates. */}}
+{{- define "labkit.claimName" -}}
+{{- default (include "labkit.componentName" .) .service.persistence.existingClaim }}
+{{- end }}
+
+{{/* "repository:tag", the tag defaulting to the chart's appVersion. */}}
+{{- define "labkit.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The in-cluster URL of a service: http://<fullname>-<name>:<port>. Takes (dict "root" $ "name" "order"). */}}
+{{- define "labkit.serviceURL" -}}
+{{- printf "http://%s:%d" (include "labkit.componentName" .) (int .root.Values.service.port) }}
+{{- end }}
+
+{{/*
+A Python script: GET each URL of its arguments until it answers 200; exit non-zero past the deadline (seconds).
+The post-install hook and the `helm test` Pod run it with the services image's own Python: no extra image.
+*/}}
+{{- define "labkit.probeScript" -}}
+import sys, time, urllib.request
+deadline = time.time() + float(sys.argv[1])
+for url in sys.argv[2:]:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                print(answer.status, url, flush=True)
+                break
+        except OSError as exc:
+            if time.time() > deadline:
+                sys.exit(f"{url} did not answer 200 in time: {exc}")
+            time.sleep(2)
+{{- end }}
+
+{{/*
+Fail the render with a clear message when a service has several pods on one database volume: a DuckDB file has one
+writer, so extra pods would fight over it. `fail` stops `helm template`, `lint` and `install` alike.
+*/}}
+{{- define "labkit.checkReplicas" -}}
+{{- $replicas := int (include "labkit.replicas" .) }}
+{{- if and (gt $replicas 1) .service.persistence.enabled }}
+{{- fail (printf "services.%s has %d replicas on one database volume, but a DuckDB file has a single writer: keep replicaCount at 1, or set services.%s.persistence.enabled=false to give each pod its own emptyDir" .name $replicas .name) }}
+{{- end }}
+{{- end }}

@@ -5,6 +5,7 @@ The browser test and the README screenshots use this; a learner uses `make lab`.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -38,6 +39,8 @@ class LabServer:
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(12))
     log_path: Path = field(default_factory=lambda: repo_root() / "build" / "lab-server.log")
+    # Settings that differ from a learner's lab: `{"@jupyterlab/docmanager-extension:plugin": {"autosave": False}}`.
+    settings: dict[str, dict] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     @property
@@ -58,6 +61,7 @@ class LabServer:
         self.process = subprocess.Popen(
             ["make", "-s", "lab", f"LAB_ARGS={args}"],
             cwd=repo_root(),
+            env={**os.environ, **self._settings_env()},
             stdout=self.log_path.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends make, jupyter and kernels together
@@ -75,6 +79,18 @@ class LabServer:
         raise LabServerError(
             f"JupyterLab did not answer on port {self.port} within {timeout_s:.0f} s; see {self.log_path}"
         )
+
+    def _settings_env(self) -> dict[str, str]:
+        """JUPYTERLAB_SETTINGS_DIR with this server's own user settings, when it has any."""
+        if not self.settings:
+            return {}
+        folder = self.log_path.parent / f"lab-settings-{self.port}"
+        for plugin_id, values in self.settings.items():
+            package, plugin = plugin_id.split(":")
+            path = folder / package / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        return {"JUPYTERLAB_SETTINGS_DIR": str(folder)}
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

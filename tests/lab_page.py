@@ -34,7 +34,7 @@ class LabPage:
     def wait_for_notebook(self, name: str) -> None:
         """Wait until the notebook `name` is the active tab, rendered, with its kernel idle."""
         self.page.locator(".lm-TabBar-tab.lm-mod-current", has_text=name).first.wait_for(timeout=60_000)
-        self.notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        self.notebook.locator(".jp-Cell").first.wait_for(state="visible", timeout=60_000)
         self.dismiss_news()
         self.wait_idle()
 
@@ -49,10 +49,8 @@ class LabPage:
             no.first.click()
 
     def wait_idle(self, timeout_ms: int = 120_000) -> None:
-        """Wait until the kernel is idle and no cell is queued or running."""
-        self.page.locator(
-            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
-        ).first.wait_for(timeout=timeout_ms)
+        """Wait until the kernel says Idle in the status bar and no cell is queued or running."""
+        self.page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).first.wait_for(timeout=timeout_ms)
         self.page.wait_for_function(
             """() => ![...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
                     .some(p => p.textContent.includes('[*]'))""",
@@ -84,3 +82,25 @@ class LabPage:
         path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+
+def publish(names: list[str], dest: Path) -> list[Path]:
+    """Copy screenshots for the README, reduced to a 256-colour palette so each stays well under 300 KB."""
+    from PIL import Image
+
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        image = Image.open(SCREENSHOTS / f"{name}.png").convert("RGB")
+        image = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
+        path = dest / f"{name}.png"
+        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for path in publish(sys.argv[2:], Path(sys.argv[1])):
+        print(f"{path}: {path.stat().st_size // 1024} KB")

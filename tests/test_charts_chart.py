@@ -199,6 +199,8 @@ def test_several_pods_on_one_database_volume_fail_with_a_clear_message(helm):
 
 
 def test_notes_tell_how_to_reach_the_release(helm):
+    if helm.major_version() < 4:
+        pytest.skip(f"{helm.version()} needs a cluster for `install --dry-run=client`; Helm 4 renders NOTES offline")
     notes = helm.notes(CHART, set_values={"ingress.enabled": True})
     assert "installed as release shop in namespace labkit" in notes
     assert "http://order.labkit.local/" in notes and "helm test shop" in notes

@@ -168,6 +168,13 @@ class Helm:
         """helm's short version, e.g. v4.3.1+gc0d08d0."""
         return self.run("version", "--short").stdout.strip()
 
+    def major_version(self) -> int:
+        """4 for helm v4.3.1: notes() needs 4 or newer when no cluster answers."""
+        match = re.match(r"v(\d+)\.", self.version())
+        if not match:
+            raise HelmCommandError(f"cannot read a version from `helm version --short`: {self.version()!r}")
+        return int(match.group(1))
+
     def value_arguments(self, values: Sequence[Mapping[str, Any] | Path] | None, scratch: Path) -> list[str]:
         """`-f` arguments: files as they are, mappings written to YAML files in `scratch` (later files win)."""
         args: list[str] = []
@@ -230,11 +237,21 @@ class Helm:
         values: Sequence[Mapping[str, Any] | Path] | None = None,
         set_values: SetValues | None = None,
     ) -> str:
-        """NOTES.txt as `helm install` prints it, from a client-side dry run (no cluster needed)."""
+        """NOTES.txt as `helm install` prints it, from a client-side dry run (Helm 4 needs no cluster for it)."""
         with tempfile.TemporaryDirectory(prefix="labkit-helm-") as scratch:
             args = ["install", release, str(chart), "--namespace", namespace, "--dry-run=client"]
             args += self.value_arguments(values, Path(scratch)) + set_arguments(set_values)
-            done = self.run(*args, top_chart=chart_name(chart))
+            try:
+                done = self.run(*args, top_chart=chart_name(chart))
+            except HelmCommandError as exc:
+                if "cluster unreachable" not in str(exc):
+                    raise
+                raise HelmCommandError(
+                    f"{self.version()} asks a cluster even for `install --dry-run=client`, and none answers; "
+                    f"Helm 4 (the pinned one: `make tools`, then take helm off PATH) renders NOTES.txt offline",
+                    argv=exc.argv,
+                    stderr=exc.stderr,
+                ) from exc
         _, marker, notes = done.stdout.partition("\nNOTES:\n")
         return notes.strip() if marker else ""
 

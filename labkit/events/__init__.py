@@ -1,0 +1,93 @@
+"""Event sourcing on DuckDB: the event store, aggregates, replay, snapshots, temporal queries, pull subscriptions.
+
+The public API, in the order data flows (command -> aggregate -> events -> store -> subscriber -> read model):
+
+Events
+    `Event`: base of domain events; subclass it as a `@dataclass(frozen=True)` whose fields (str, int, float,
+    bool, or `X | None`) are the event_data. The class name is the event_type (unique across labkit).
+    `NewEvent.of(aggregate_id, aggregate_type, event, event_id=, metadata=)`: the envelope `append` takes.
+    `RecordedEvent`: what reads return: position, aggregate_id, aggregate_type, version, event_id, event_type,
+    event_data (dict), metadata (dict: correlation_id, causation_id), recorded_at (UTC); `.event()`, `.to_dict()`,
+    `RecordedEvent.from_dict()` (for HTTP feeds). `derived_event_id(cause_id, purpose)`: a deterministic id for
+    the event a handler emits in reaction to another, so a retried reaction is skipped as a duplicate.
+
+EventStore(path | ":memory:" | duckdb connection, clock=)
+    `append(events, expected_version=n | None)` -> `AppendResult(appended, duplicates)`: one aggregate's events,
+    atomically. ConcurrencyError if the aggregate is not at `expected_version`. An event id already stored for the
+    same event is skipped and reported as a duplicate (a retried call is a no-op); in a batch mixing stored and new
+    events the new ones are appended after the current version, which must equal `expected_version`.
+    `read_stream(aggregate_id, from_version=, to_version=)`, `read_all(after_position=, limit=, aggregate_type=)`,
+    `head_position()`, `stream_version(id)`, `version_at(id, moment)`, `count()`.
+    `transaction()`: one DuckDB transaction around several appends and your own writes (group commit).
+    `store.connection`: the DuckDB connection, for your own tables next to the events.
+    `bulk_load(store, arrow | pandas | parquet path)`: millions of events in one checked transaction.
+
+Aggregates
+    `Aggregate`: declare state as annotated class attributes with defaults; write commands that check rules and
+    call `self.emit(event)`; apply each event type in a method marked `@on(EventType)`. `state_version` (bump it
+    when the state's shape changes) and `state_sql` (vectorized replay, a query over `{events}`).
+    `Repository(store, snapshot_every={Order: 100})`: `save(aggregate, metadata=)`, `load(cls, id, version=,
+    as_of=)` (latest snapshot at or before the version, then the tail of events), `snapshot(aggregate)`.
+
+Replay and temporal queries
+    `replay_all(store, cls, as_of=, up_to_position=)`: every aggregate's state in SQL (a DuckDB relation).
+    `state_sql(cls, as_of=)`: the same as SQL text, for projections. `fold_all(store, cls, as_of=)`: the same in
+    Python. `Repository.load(cls, id, as_of=datetime)`: one aggregate as it was.
+
+Subscriptions
+    `Subscription(name, source, target, handler, batch_size=)`: `poll()`, `run(stop=, follow=)`, `position`,
+    `lag()`. The handler gets `(events, connection)` and writes with that connection; the checkpoint (table
+    `subscription_checkpoints` in the target database) commits in the same transaction. `ProcessedEvents`:
+    duplicate detection by event id for consumers whose effects cannot share that transaction.
+
+Errors (all `LabkitError`): ConcurrencyError, DuplicateEventError, UnknownEventTypeError, MalformedEventError,
+WrongAggregateTypeError, AggregateNotFoundError. Domain rule violations are `labkit.domain.RuleViolationError`.
+"""
+
+from labkit.events.aggregate import Aggregate, on
+from labkit.events.bulk import bulk_load
+from labkit.events.errors import (
+    AggregateNotFoundError,
+    ConcurrencyError,
+    DuplicateEventError,
+    EventStoreError,
+    MalformedEventError,
+    UnknownEventTypeError,
+    WrongAggregateTypeError,
+)
+from labkit.events.event import Event, NewEvent, RecordedEvent, derived_event_id, event_class
+from labkit.events.replay import fold_all, replay_all, state_sql
+from labkit.events.repository import Repository
+from labkit.events.snapshots import Snapshot, latest_snapshot, snapshot_count
+from labkit.events.store import AppendResult, EventStore
+from labkit.events.subscriptions import EventSource, ProcessedEvents, Subscription
+
+__all__ = [
+    "Aggregate",
+    "AggregateNotFoundError",
+    "AppendResult",
+    "ConcurrencyError",
+    "DuplicateEventError",
+    "Event",
+    "EventSource",
+    "EventStore",
+    "EventStoreError",
+    "MalformedEventError",
+    "NewEvent",
+    "ProcessedEvents",
+    "RecordedEvent",
+    "Repository",
+    "Snapshot",
+    "Subscription",
+    "UnknownEventTypeError",
+    "WrongAggregateTypeError",
+    "bulk_load",
+    "derived_event_id",
+    "event_class",
+    "fold_all",
+    "latest_snapshot",
+    "on",
+    "replay_all",
+    "snapshot_count",
+    "state_sql",
+]

@@ -1,0 +1,354 @@
+"""The event store: one DuckDB table of events, appended atomically, read by aggregate or by global position.
+
+The table has the source's columns (aggregate_id, aggregate_type, event_id, event_type, event_data) plus
+`version` (1..n per aggregate, no gaps), `position` (global, 1..n, no gaps, in commit order), `metadata` (JSON:
+correlation and causation ids) and `recorded_at` (UTC).
+
+Why a lock and not a sequence: DuckDB sequences leave gaps on rollback, and positions must have none so a pull
+subscriber can trust "after position p" to mean "everything not seen yet". Appends to one database file are
+serialized by a per-file lock in this process; DuckDB lets only one process write a file, so that is all writers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import orjson
+
+from labkit.events.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    MalformedEventError,
+    WrongAggregateTypeError,
+)
+from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
+
+EVENTS_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS events (
+    position       BIGINT    NOT NULL,  -- global order, 1..n, no gaps, in commit order
+    aggregate_id   VARCHAR   NOT NULL,
+    aggregate_type VARCHAR   NOT NULL,
+    version        INTEGER   NOT NULL,  -- 1..n within the aggregate, no gaps
+    event_id       UUID      NOT NULL,  -- unique: appending a stored id again is a no-op
+    event_type     VARCHAR   NOT NULL,
+    event_data     JSON      NOT NULL,
+    metadata       JSON      NOT NULL,  -- correlation_id, causation_id, ...
+    recorded_at    TIMESTAMP NOT NULL   -- UTC
+)
+"""
+
+# Built after a bulk load into an empty store (much faster than maintaining them row by row).
+INDEXES_SQL = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
+    "CREATE INDEX IF NOT EXISTS events_aggregate_id ON events (aggregate_id)",
+)
+DROP_INDEXES_SQL = ("DROP INDEX IF EXISTS events_event_id", "DROP INDEX IF EXISTS events_aggregate_id")
+
+COLUMNS = "position, aggregate_id, aggregate_type, version, event_id, event_type, event_data, metadata, recorded_at"
+
+# Rows per INSERT statement: DuckDB binds a few thousand parameters per statement comfortably.
+INSERT_CHUNK = 256
+
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(key: str) -> threading.RLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.RLock())
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> Any:
+    """The first row of a query result (or None), reading the result to its end so the connection is free again."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
+def utc_now() -> datetime:
+    """The store's default clock."""
+    return datetime.now(UTC)
+
+
+def to_utc_naive(moment: datetime) -> datetime:
+    """A datetime as the table stores it: naive UTC (a naive input is taken as UTC already)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one `append` did: the events it recorded, and the ones it skipped as already stored."""
+
+    appended: tuple[RecordedEvent, ...]
+    duplicates: tuple[RecordedEvent, ...]
+
+    @property
+    def version(self) -> int | None:
+        """The aggregate's version after the call (None when nothing was given)."""
+        last = [e.version for e in self.appended + self.duplicates]
+        return max(last) if last else None
+
+
+class EventStore:
+    """Events of many aggregates in one DuckDB database (a file path, ":memory:", or an open connection).
+
+    >>> from labkit.domain import OrderCreated
+    >>> store = EventStore(":memory:")
+    >>> created = NewEvent.of("order-101", "Order", OrderCreated(customer_id="customer-7", order_total=250))
+    >>> [(e.position, e.version, e.event_type) for e in store.append([created], expected_version=0).appended]
+    [(1, 1, 'OrderCreated')]
+    >>> store.append([created], expected_version=0).duplicates[0].event_id == created.event_id
+    True
+    """
+
+    def __init__(
+        self,
+        database: str | Path | duckdb.DuckDBPyConnection = ":memory:",
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if isinstance(database, duckdb.DuckDBPyConnection):
+            self.connection = database
+            row = self.connection.execute(
+                "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+            )
+            path = (first_row(row) or (None,))[0]
+        else:
+            path = None if str(database) == ":memory:" else str(Path(database).resolve())
+            if path is not None:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.connection = duckdb.connect(path or ":memory:")
+        self.path = path
+        self.clock = clock
+        self._lock = _file_lock(path) if path else threading.RLock()
+        self._in_transaction = False
+        with self._lock:
+            self.connection.execute(EVENTS_TABLE_SQL)
+            for statement in INDEXES_SQL:
+                self.connection.execute(statement)
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.connection.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckDB transaction around several appends and your own writes (group commit); nested calls join it."""
+        with self._lock:
+            if self._in_transaction:
+                yield self.connection
+                return
+            self.connection.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            else:
+                self.connection.execute("COMMIT")
+            finally:
+                self._in_transaction = False
+
+    # ---- writing -------------------------------------------------------------------------------------------------
+
+    def append(self, events: Sequence[NewEvent], *, expected_version: int | None) -> AppendResult:
+        """Append one aggregate's events atomically, after checking it is at `expected_version` (None: no check).
+
+        Duplicates (an event id already stored for the same aggregate, type and data) are skipped and reported in
+        `AppendResult.duplicates`. The rule for a batch that mixes them with new events: the stored ones are
+        skipped, and the new ones are appended after the aggregate's current version, which must equal
+        `expected_version`. So retrying a whole call that did commit is a no-op whatever its expected version, and a
+        retry that adds events to a stream that moved on meanwhile is a ConcurrencyError. An id stored for a
+        different event is a DuplicateEventError. Any error leaves the store unchanged.
+        """
+        events = list(events)
+        if not events:
+            return AppendResult((), ())
+        prepared = [self._prepare(event) for event in events]
+        aggregate_id, aggregate_type = events[0].aggregate_id, events[0].aggregate_type
+        with self.transaction():
+            duplicates = self._stored_duplicates(events)
+            fresh = [(e, p) for e, p in zip(events, prepared, strict=True) if e.event_id not in duplicates]
+            if not fresh:
+                return AppendResult((), tuple(duplicates[e.event_id] for e in events))
+            current, stored_type = self._stream_head(aggregate_id)
+            if stored_type is not None and stored_type != aggregate_type:
+                raise WrongAggregateTypeError(
+                    f"{aggregate_id} is stored as a {stored_type}, not a {aggregate_type}; use another aggregate id"
+                )
+            if expected_version is not None and current != expected_version:
+                raise ConcurrencyError(aggregate_id, expected_version, current)
+            position = self.head_position()
+            recorded_at = to_utc_naive(self.clock())
+            rows = [
+                (
+                    position + i,
+                    aggregate_id,
+                    aggregate_type,
+                    current + i,
+                    e.event_id,
+                    e.event_type,
+                    data,
+                    meta,
+                    recorded_at,
+                )
+                for i, (e, (data, meta)) in enumerate(fresh, start=1)
+            ]
+            for start in range(0, len(rows), INSERT_CHUNK):
+                chunk = rows[start : start + INSERT_CHUNK]
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?)"] * len(chunk))
+                self.connection.execute(
+                    f"INSERT INTO events ({COLUMNS}) VALUES {values}", [v for r in chunk for v in r]
+                )
+        appended = tuple(
+            RecordedEvent(p, a, t, v, i, et, e.event_data, e.metadata, recorded_at.replace(tzinfo=UTC))
+            for (p, a, t, v, i, et, _, _, _), (e, _) in zip(rows, fresh, strict=True)
+        )
+        return AppendResult(appended, tuple(duplicates[e.event_id] for e in events if e.event_id in duplicates))
+
+    def _prepare(self, event: NewEvent) -> tuple[str, str]:
+        """Check one new event before anything is written; its event_data and metadata as JSON text."""
+        if not isinstance(event, NewEvent):
+            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
+        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
+            raise MalformedEventError(
+                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
+            )
+        check_data(event_class(event.event_type), event.event_data)
+        try:
+            return orjson.dumps(dict(event.event_data)).decode(), orjson.dumps(dict(event.metadata)).decode()
+        except (TypeError, ValueError) as exc:
+            raise MalformedEventError(event.event_type, "metadata", f"not JSON-serializable ({exc})") from None
+
+    def _stored_duplicates(self, events: list[NewEvent]) -> dict[UUID, RecordedEvent]:
+        """Already stored events among `events`, by id; refuses ids reused for a different event."""
+        first = events[0]
+        seen: set[UUID] = set()
+        for event in events:
+            if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
+                raise WrongAggregateTypeError(
+                    f"one append call writes one aggregate; got {first.aggregate_type} {first.aggregate_id} and "
+                    f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
+                    "store.transaction() to commit them together)"
+                )
+            if event.event_id in seen:
+                raise DuplicateEventError(event.event_id, "appears twice in the same call")
+            seen.add(event.event_id)
+        marks = ", ".join("?" * len(events))
+        rows = self.connection.execute(
+            f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", [e.event_id for e in events]
+        ).fetchall()
+        stored = {r.event_id: r for r in self._records(rows)}
+        for event in events:
+            found = stored.get(event.event_id)
+            if found is None:
+                continue
+            if (found.aggregate_id, found.event_type, dict(found.event_data)) != (
+                event.aggregate_id,
+                event.event_type,
+                dict(event.event_data),
+            ):
+                raise DuplicateEventError(
+                    event.event_id,
+                    f"is already stored for a different event ({found.event_type} of {found.aggregate_id} "
+                    f"at position {found.position})",
+                )
+        return stored
+
+    def _stream_head(self, aggregate_id: str) -> tuple[int, str | None]:
+        row = first_row(
+            self.connection.execute(
+                "SELECT coalesce(max(version), 0), any_value(aggregate_type) FROM events WHERE aggregate_id = ?",
+                [aggregate_id],
+            )
+        )
+        assert row is not None
+        return int(row[0]), row[1]
+
+    # ---- reading -------------------------------------------------------------------------------------------------
+
+    def head_position(self) -> int:
+        """The position of the last stored event (0 for an empty store)."""
+        with self._lock:
+            row = first_row(self.connection.execute("SELECT coalesce(max(position), 0) FROM events"))
+        assert row is not None
+        return int(row[0])
+
+    def stream_version(self, aggregate_id: str) -> int:
+        """The aggregate's current version (0 when nothing is stored for it)."""
+        with self._lock:
+            return self._stream_head(aggregate_id)[0]
+
+    def read_stream(
+        self, aggregate_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
+        with self._lock:
+            rows = self.connection.execute(
+                f"SELECT {COLUMNS} FROM events WHERE aggregate_id = ? AND version >= ? AND version <= ? ORDER BY version",
+                [aggregate_id, from_version, to_version if to_version is not None else 2**31 - 1],
+            ).fetchall()
+        return self._records(rows)
+
+    def read_all(
+        self, *, after_position: int = 0, limit: int = 1000, aggregate_type: str | None = None
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after_position`, in position order: what a pull subscriber asks for."""
+        where, params = "position > ?", [after_position]
+        if aggregate_type is not None:
+            where, params = where + " AND aggregate_type = ?", [*params, aggregate_type]
+        with self._lock:
+            rows = self.connection.execute(
+                f"SELECT {COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT ?", [*params, limit]
+            ).fetchall()
+        return self._records(rows)
+
+    def version_at(self, aggregate_id: str, moment: datetime) -> int:
+        """The aggregate's version as it was at `moment` (0 if it did not exist yet)."""
+        with self._lock:
+            row = first_row(
+                self.connection.execute(
+                    "SELECT coalesce(max(version), 0) FROM events WHERE aggregate_id = ? AND recorded_at <= ?",
+                    [aggregate_id, to_utc_naive(moment)],
+                )
+            )
+        assert row is not None
+        return int(row[0])
+
+    def contains(self, event_id: UUID) -> bool:
+        """Whether an event with this id is stored."""
+        with self._lock:
+            row = first_row(self.connection.execute("SELECT count(*) FROM events WHERE event_id = ?", [event_id]))
+        return bool(row and row[0])
+
+    def count(self, *, aggregate_type: str | None = None) -> int:
+        """How many events are stored (of one aggregate type)."""
+        sql, params = "SELECT count(*) FROM events", []
+        if aggregate_type is not None:
+            sql, params = sql + " WHERE aggregate_type = ?", [aggregate_type]
+        with self._lock:
+            row = first_row(self.connection.execute(sql, params))
+        assert row is not None
+        return int(row[0])
+
+    @staticmethod
+    def _records(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
+        loads = orjson.loads
+        return [
+            RecordedEvent(p, a, t, v, i, et, loads(d), loads(m), at.replace(tzinfo=UTC))
+            for p, a, t, v, i, et, d, m, at in rows
+        ]

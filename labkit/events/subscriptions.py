@@ -1,0 +1,200 @@
+"""Pull subscriptions: read the event table after a checkpoint, hand batches to a handler, save the checkpoint.
+
+The checkpoint lives in the handler's database (table `subscription_checkpoints`) and is saved in the same
+DuckDB transaction as the handler's writes: a crash before the commit loses both, a crash after keeps both, so
+each event's effect is applied exactly once and a restart resumes where the last commit left off. The source can
+be any object with `read_all(after_position=, limit=)`: an EventStore in this process, or an HTTP event feed.
+
+Handlers whose effects cannot join that transaction (an HTTP call, an append to another event store) are
+delivered each event at least once; they make it harmless with `ProcessedEvents` (ids seen, kept with their own
+writes) or by appending with `derived_event_id` (the event store then skips the repeat).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Protocol
+
+import duckdb
+
+from labkit.events.event import RecordedEvent
+from labkit.events.store import EventStore, first_row, to_utc_naive, utc_now
+
+CHECKPOINTS_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS subscription_checkpoints (
+    subscription VARCHAR   PRIMARY KEY,
+    position     BIGINT    NOT NULL,  -- the last position whose effects are committed
+    updated_at   TIMESTAMP NOT NULL
+)
+"""
+
+PROCESSED_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS processed_events (
+    consumer VARCHAR NOT NULL,
+    event_id UUID    NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+)
+"""
+
+
+class EventSource(Protocol):
+    """Where a subscriber pulls events from."""
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+
+
+# A handler gets a batch and the open connection of the subscriber's transaction, and writes with that connection.
+BatchHandler = Callable[[Sequence[RecordedEvent], duckdb.DuckDBPyConnection], None]
+
+
+class Database:
+    """A DuckDB connection with a lock and a transaction block (an EventStore's, or a plain connection's)."""
+
+    def __init__(self, target: EventStore | duckdb.DuckDBPyConnection) -> None:
+        self.store = target if isinstance(target, EventStore) else None
+        self.connection = target.connection if isinstance(target, EventStore) else target
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.store is not None:
+            with self.store.transaction() as connection:
+                yield connection
+            return
+        with self._lock:
+            self.connection.execute("BEGIN TRANSACTION")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+
+class Subscription:
+    """A named pull subscriber whose checkpoint is committed with its handler's writes.
+
+    >>> from labkit.domain import Order
+    >>> from labkit.events import Repository
+    >>> store = EventStore(":memory:")
+    >>> Repository(store).save(Order.place("order-101", "customer-7", 250)).version
+    1
+    >>> def count_orders(events, connection):
+    ...     connection.execute("CREATE TABLE IF NOT EXISTS placed (n INTEGER)")
+    ...     connection.execute("INSERT INTO placed VALUES (?)", [len(events)])
+    >>> subscription = Subscription("order-counter", store, store, count_orders)
+    >>> subscription.run(), subscription.position
+    (1, 1)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: EventSource,
+        target: EventStore | duckdb.DuckDBPyConnection,
+        handler: BatchHandler,
+        *,
+        batch_size: int = 500,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.name, self.source, self.handler, self.batch_size, self.clock = name, source, handler, batch_size, clock
+        self.database = Database(target)
+        with self.database.transaction() as connection:
+            connection.execute(CHECKPOINTS_TABLE_SQL)
+
+    @property
+    def position(self) -> int:
+        """The checkpoint: every event up to this position has been handled and committed."""
+        with self.database.transaction() as connection:
+            row = first_row(
+                connection.execute("SELECT position FROM subscription_checkpoints WHERE subscription = ?", [self.name])
+            )
+        return int(row[0]) if row else 0
+
+    def poll(self) -> int:
+        """Handle one batch after the checkpoint; how many events it handled (0: caught up)."""
+        events = self.source.read_all(after_position=self.position, limit=self.batch_size)
+        if not events:
+            return 0
+        with self.database.transaction() as connection:
+            row = first_row(
+                connection.execute("SELECT position FROM subscription_checkpoints WHERE subscription = ?", [self.name])
+            )
+            if (int(row[0]) if row else 0) >= events[0].position:
+                return 0  # another runner of this subscription committed these events meanwhile
+            self.handler(events, connection)
+            connection.execute(
+                "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
+                [self.name, events[-1].position, to_utc_naive(self.clock())],
+            )
+        return len(events)
+
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        follow: bool = False,
+        idle_seconds: float = 0.05,
+        max_events: int | None = None,
+    ) -> int:
+        """Poll until caught up (or, with `follow`, until `stop` is set); how many events were handled."""
+        handled = 0
+        while not (stop is not None and stop.is_set()):
+            if max_events is not None and handled >= max_events:
+                break
+            count = self.poll()
+            handled += count
+            if count == 0:
+                if not follow:
+                    break
+                time.sleep(idle_seconds)
+        return handled
+
+    def lag(self) -> int:
+        """How many positions the checkpoint is behind the source's head (sources with `head_position`)."""
+        head = getattr(self.source, "head_position", None)
+        if head is None:
+            raise TypeError(f"{type(self.source).__name__} has no head_position(): lag is unknown")
+        return max(0, head() - self.position)
+
+
+class ProcessedEvents:
+    """Ids of the events a consumer has handled, in the consumer's own database: its duplicate filter.
+
+    Call `unseen(events, connection)` and `record(events, connection)` inside the transaction of the consumer's
+    writes, so an event is marked handled exactly when its effects are committed.
+    """
+
+    def __init__(self, consumer: str, connection: duckdb.DuckDBPyConnection) -> None:
+        self.consumer = consumer
+        connection.execute(PROCESSED_TABLE_SQL)
+
+    def unseen(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> list[RecordedEvent]:
+        """The events not handled before (and each only once, if a batch repeats one)."""
+        if not events:
+            return []
+        marks = ", ".join("?" * len(events))
+        seen = {
+            row[0]
+            for row in connection.execute(
+                f"SELECT event_id FROM processed_events WHERE consumer = ? AND event_id IN ({marks})",
+                [self.consumer, *(e.event_id for e in events)],
+            ).fetchall()
+        }
+        fresh = []
+        for event in events:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                fresh.append(event)
+        return fresh
+
+    def record(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> None:
+        """Mark events as handled (in the caller's transaction)."""
+        if events:
+            values = ", ".join(["(?, ?)"] * len(events))
+            params = [v for e in events for v in (self.consumer, e.event_id)]
+            connection.execute(f"INSERT OR IGNORE INTO processed_events VALUES {values}", params)

@@ -1,0 +1,229 @@
+"""EventStore: atomic appends with expected versions, idempotent event ids, refusals that leave the store unchanged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from labkit.domain import CustomerCreated, OrderApproved, OrderCreated, OrderShipped
+from labkit.events import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventStore,
+    MalformedEventError,
+    NewEvent,
+    UnknownEventTypeError,
+    WrongAggregateTypeError,
+)
+
+
+def created(order_id: str = "order-101", total: int = 250) -> NewEvent:
+    return NewEvent.of(order_id, "Order", OrderCreated(customer_id="customer-7", order_total=total))
+
+
+def approved(order_id: str = "order-101") -> NewEvent:
+    return NewEvent.of(order_id, "Order", OrderApproved())
+
+
+def snapshot_of(store: EventStore) -> list[tuple]:
+    return store.connection.execute("SELECT * FROM events ORDER BY position").fetchall()
+
+
+@pytest.fixture
+def store(tmp_path):
+    with EventStore(tmp_path / "events.duckdb") as opened:
+        yield opened
+
+
+def test_append_assigns_versions_and_positions_without_gaps(store):
+    first = store.append([created(), approved()], expected_version=0)
+    second = store.append([created("order-102")], expected_version=0)
+    third = store.append([NewEvent.of("order-101", "Order", OrderShipped())], expected_version=2)
+    assert [(e.version, e.position) for e in first.appended] == [(1, 1), (2, 2)]
+    assert [(e.aggregate_id, e.version, e.position) for e in second.appended + third.appended] == [
+        ("order-102", 1, 3),
+        ("order-101", 3, 4),
+    ]
+    assert third.version == 3
+    assert store.head_position() == 4
+    assert [e.event_type for e in store.read_stream("order-101")] == ["OrderCreated", "OrderApproved", "OrderShipped"]
+
+
+def test_the_table_has_the_source_columns_plus_version_position_metadata_and_time(store):
+    columns = [row[0] for row in store.connection.execute("DESCRIBE events").fetchall()]
+    assert columns == [
+        "position",
+        "aggregate_id",
+        "aggregate_type",
+        "version",
+        "event_id",
+        "event_type",
+        "event_data",
+        "metadata",
+        "recorded_at",
+    ]
+
+
+def test_wrong_expected_version_names_aggregate_expected_and_actual_and_writes_nothing(store):
+    store.append([created(), approved()], expected_version=0)
+    before = snapshot_of(store)
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append([NewEvent.of("order-101", "Order", OrderShipped())], expected_version=1)
+    assert (raised.value.aggregate_id, raised.value.expected, raised.value.actual) == ("order-101", 1, 2)
+    assert "order-101 is at version 2, you expected 1" in str(raised.value)
+    assert snapshot_of(store) == before
+
+
+def test_a_new_aggregate_expects_version_zero(store):
+    store.append([created()], expected_version=0)
+    with pytest.raises(ConcurrencyError):
+        store.append([approved()], expected_version=0)
+
+
+def test_expected_version_none_appends_at_the_end(store):
+    store.append([created()], expected_version=None)
+    result = store.append([approved()], expected_version=None)
+    assert result.appended[0].version == 2
+
+
+def test_a_retried_call_is_a_no_op_that_reports_duplicates(store):
+    batch = [created(), approved()]
+    store.append(batch, expected_version=0)
+    before = snapshot_of(store)
+    retry = store.append(batch, expected_version=0)  # the caller never saw the first answer
+    assert retry.appended == ()
+    assert [e.event_id for e in retry.duplicates] == [e.event_id for e in batch]
+    assert [e.version for e in retry.duplicates] == [1, 2]
+    assert snapshot_of(store) == before
+
+
+def test_a_mixed_batch_skips_stored_events_and_appends_new_ones_at_the_current_version(store):
+    first, second = created(), approved()
+    store.append([first], expected_version=0)
+    result = store.append([first, second], expected_version=1)
+    assert [e.event_id for e in result.duplicates] == [first.event_id]
+    assert [(e.event_id, e.version) for e in result.appended] == [(second.event_id, 2)]
+    assert store.count() == 2
+
+
+def test_a_mixed_batch_with_a_stale_expected_version_is_a_conflict_and_writes_nothing(store):
+    first, second = created(), approved()
+    store.append([first], expected_version=0)
+    store.append([NewEvent.of("order-101", "Order", OrderApproved())], expected_version=1)
+    before = snapshot_of(store)
+    with pytest.raises(ConcurrencyError):
+        store.append([first, second], expected_version=0)
+    assert snapshot_of(store) == before
+
+
+def test_an_event_id_reused_for_a_different_event_is_refused(store):
+    first = created()
+    store.append([first], expected_version=0)
+    before = snapshot_of(store)
+    impostor = NewEvent.of(
+        "order-102", "Order", OrderCreated(customer_id="customer-7", order_total=1), event_id=first.event_id
+    )
+    with pytest.raises(DuplicateEventError, match=str(first.event_id)):
+        store.append([impostor], expected_version=0)
+    same_id_twice = [created("order-103"), approved("order-103")]
+    same_id_twice[1] = NewEvent.of("order-103", "Order", OrderApproved(), event_id=same_id_twice[0].event_id)
+    with pytest.raises(DuplicateEventError, match="twice in the same call"):
+        store.append(same_id_twice, expected_version=0)
+    assert snapshot_of(store) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "problem"),
+    [
+        ({"customer_id": "customer-7"}, "order_total", "missing"),
+        ({"customer_id": "customer-7", "order_total": "250"}, "order_total", "expected int, got str"),
+        ({"customer_id": "customer-7", "order_total": True}, "order_total", "expected int, got bool"),
+        ({"customer_id": 7, "order_total": 250}, "customer_id", "expected str, got int"),
+        ({"customer_id": "c", "order_total": 250, "note": "x"}, "note", "unknown field"),
+    ],
+)
+def test_malformed_event_data_is_refused_with_the_field_and_the_store_is_unchanged(store, data, field, problem):
+    store.append([created("order-1")], expected_version=0)
+    before = snapshot_of(store)
+    bad = NewEvent("order-101", "Order", "OrderCreated", data)
+    with pytest.raises(MalformedEventError) as raised:
+        store.append([created("order-101"), bad], expected_version=None)
+    assert raised.value.field == field
+    assert problem in str(raised.value)
+    assert snapshot_of(store) == before
+
+
+def test_an_unknown_event_type_is_refused_at_append(store):
+    with pytest.raises(UnknownEventTypeError, match="OrderTeleported"):
+        store.append([NewEvent("order-101", "Order", "OrderTeleported", {})], expected_version=0)
+    assert store.count() == 0
+
+
+def test_one_call_writes_one_aggregate_and_an_id_keeps_its_type(store):
+    with pytest.raises(WrongAggregateTypeError, match="one aggregate"):
+        store.append([created("order-1"), created("order-2")], expected_version=0)
+    store.append([created("order-1")], expected_version=0)
+    with pytest.raises(WrongAggregateTypeError, match="stored as a Order"):
+        store.append(
+            [NewEvent.of("order-1", "Customer", CustomerCreated(name="Ada", credit_limit=10))], expected_version=None
+        )
+    assert store.count() == 1
+
+
+def test_read_stream_ranges_and_read_all_pages(store):
+    store.append([created(), approved(), NewEvent.of("order-101", "Order", OrderShipped())], expected_version=0)
+    store.append([created("order-102")], expected_version=0)
+    assert [e.version for e in store.read_stream("order-101", from_version=2)] == [2, 3]
+    assert [e.version for e in store.read_stream("order-101", to_version=2)] == [1, 2]
+    assert store.read_stream("order-999") == []
+    assert [e.position for e in store.read_all(after_position=1, limit=2)] == [2, 3]
+    assert [e.position for e in store.read_all(after_position=3)] == [4]
+    assert [e.aggregate_id for e in store.read_all(aggregate_type="Order", after_position=3)] == ["order-102"]
+    assert store.read_all(after_position=4) == []
+
+
+def test_recorded_events_keep_data_metadata_and_time(tmp_path):
+    moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    with EventStore(tmp_path / "e.duckdb", clock=lambda: moment) as store:
+        event = NewEvent.of(
+            "order-101",
+            "Order",
+            OrderCreated(customer_id="customer-7", order_total=250),
+            metadata={"correlation_id": "abc", "causation_id": "def"},
+        )
+        store.append([event], expected_version=0)
+    with EventStore(tmp_path / "e.duckdb") as reopened:  # survives closing the file
+        [stored] = reopened.read_stream("order-101")
+    assert stored.event_data == {"customer_id": "customer-7", "order_total": 250}
+    assert stored.metadata == {"correlation_id": "abc", "causation_id": "def"}
+    assert stored.recorded_at == moment
+    assert stored.event() == OrderCreated(customer_id="customer-7", order_total=250)
+    assert type(stored).from_dict(stored.to_dict()) == stored
+
+
+def test_version_at_a_moment(tmp_path):
+    clock = iter(datetime(2025, 1, day, tzinfo=UTC) for day in (1, 2, 3))
+    with EventStore(tmp_path / "e.duckdb", clock=lambda: next(clock)) as store:
+        store.append([created()], expected_version=0)
+        store.append([approved()], expected_version=1)
+        store.append([NewEvent.of("order-101", "Order", OrderShipped())], expected_version=2)
+        assert store.version_at("order-101", datetime(2025, 1, 2, 12, tzinfo=UTC)) == 2
+        assert store.version_at("order-101", datetime(2024, 12, 31, tzinfo=UTC)) == 0
+        assert store.version_at("order-101", datetime(2025, 1, 3, tzinfo=UTC) + timedelta(seconds=1)) == 3
+
+
+def test_a_transaction_commits_several_appends_together_or_none(store):
+    with store.transaction():
+        store.append([created("order-1")], expected_version=0)
+        store.append([created("order-2")], expected_version=0)
+        with pytest.raises(ConcurrencyError):  # one refused command does not spoil the group
+            store.append([approved("order-1")], expected_version=5)
+    assert store.count() == 2
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append([created("order-3")], expected_version=0)
+        raise RuntimeError("crash before commit")
+    assert store.count() == 2
+    assert store.contains(store.read_stream("order-1")[0].event_id)
+    assert not store.contains(uuid4())

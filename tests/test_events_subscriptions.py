@@ -1,0 +1,138 @@
+"""Pull subscriptions: checkpoint committed with the handler's writes; interrupted runs skip nothing, repeat nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pytest
+
+from labkit.domain import OrderCreated
+from labkit.events import EventStore, NewEvent, ProcessedEvents, Subscription
+
+
+def fill(store: EventStore, orders: int) -> None:
+    with store.transaction():
+        for i in range(1, orders + 1):
+            event = NewEvent.of(f"order-{i}", "Order", OrderCreated(customer_id="customer-1", order_total=i))
+            store.append([event], expected_version=0)
+
+
+def record_totals(events, connection):
+    connection.execute("CREATE TABLE IF NOT EXISTS totals (order_id VARCHAR, total INTEGER)")
+    for event in events:
+        connection.execute("INSERT INTO totals VALUES (?, ?)", [event.aggregate_id, event.event_data["order_total"]])
+
+
+def test_a_subscriber_catches_up_in_batches_and_keeps_its_checkpoint(tmp_path):
+    store = EventStore(tmp_path / "events.duckdb")
+    fill(store, 25)
+    subscription = Subscription("totals", store, store, record_totals, batch_size=10)
+    assert subscription.poll() == 10
+    assert (subscription.position, subscription.lag()) == (10, 15)
+    assert subscription.run() == 15
+    assert subscription.run() == 0
+    fill_more = NewEvent.of("order-26", "Order", OrderCreated(customer_id="customer-1", order_total=26))
+    store.append([fill_more], expected_version=0)
+    assert Subscription("totals", store, store, record_totals).run() == 1  # a new runner resumes at the checkpoint
+    assert store.connection.execute("SELECT count(*), sum(total) FROM totals").fetchall() == [(26, 351)]
+
+
+def test_a_crash_in_the_middle_of_a_batch_rolls_back_its_writes_and_the_checkpoint(tmp_path):
+    store = EventStore(tmp_path / "events.duckdb")
+    fill(store, 30)
+    calls = {"n": 0}
+
+    def crashing(events, connection):
+        record_totals(events[:5], connection)  # half the batch is written...
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")  # ...then the process dies
+        record_totals(events[5:], connection)
+
+    subscription = Subscription("totals", store, store, crashing, batch_size=10)
+    with pytest.raises(RuntimeError):
+        subscription.run()
+    assert subscription.position == 10
+    assert subscription.run() == 20
+    rows = store.connection.execute("SELECT order_id, count(*) FROM totals GROUP BY 1 HAVING count(*) != 1").fetchall()
+    assert rows == []
+    assert store.connection.execute("SELECT count(*) FROM totals").fetchall() == [(30,)]
+
+
+def test_the_checkpoint_can_live_in_another_duckdb_file_with_the_consumers_writes(tmp_path):
+    store = EventStore(tmp_path / "orders.duckdb")
+    fill(store, 12)
+    view = duckdb.connect(str(tmp_path / "history.duckdb"))
+    subscription = Subscription("history", store, view, record_totals, batch_size=5)
+    assert subscription.run() == 12
+    view.close()
+    view = duckdb.connect(str(tmp_path / "history.duckdb"))
+    assert view.execute("SELECT position FROM subscription_checkpoints").fetchall() == [(12,)]
+    assert view.execute("SELECT count(*) FROM totals").fetchall() == [(12,)]
+
+
+def test_processed_events_filter_duplicates_for_at_least_once_consumers(tmp_path):
+    store = EventStore(":memory:")
+    fill(store, 3)
+    events = store.read_all()
+    consumer_db = duckdb.connect(str(tmp_path / "consumer.duckdb"))
+    processed = ProcessedEvents("mailer", consumer_db)
+    assert [e.position for e in processed.unseen([*events, events[0]], consumer_db)] == [1, 2, 3]
+    processed.record(events[:2], consumer_db)
+    assert [e.position for e in processed.unseen(events, consumer_db)] == [3]
+
+
+SUBSCRIBER = textwrap.dedent(
+    """
+    import sys, time
+    from labkit.events import EventStore, Subscription
+
+    def slow(events, connection):
+        connection.execute("CREATE TABLE IF NOT EXISTS seen (position BIGINT)")
+        for event in events:
+            connection.execute("INSERT INTO seen VALUES (?)", [event.position])
+            if event.position == 37:
+                print("mid-batch", flush=True)
+                time.sleep(60)  # killed here, in the middle of its third batch
+
+    store = EventStore(sys.argv[1])
+    Subscription("seen", store, store, slow, batch_size=15).run()
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_of_a_batch_then_restart_skips_nothing_and_repeats_nothing(tmp_path):
+    path = tmp_path / "events.duckdb"
+    with EventStore(path) as store:
+        fill(store, 50)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SUBSCRIBER, str(path)], stdout=subprocess.PIPE, text=True, env={**os.environ}
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.strip() == "mid-batch"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    time.sleep(0.1)
+    with EventStore(path) as store:
+        subscription = Subscription("seen", store, store, lambda e, c: None)
+        assert subscription.position == 30  # two batches committed, the third died with its writes
+        seen_before = store.connection.execute("SELECT count(*) FROM seen").fetchall()[0][0]
+        assert seen_before == 30
+
+        def finish(events, connection):
+            for event in events:
+                connection.execute("INSERT INTO seen VALUES (?)", [event.position])
+
+        assert Subscription("seen", store, store, finish, batch_size=15).run() == 20
+        positions = [row[0] for row in store.connection.execute("SELECT position FROM seen ORDER BY 1").fetchall()]
+    assert positions == list(range(1, 51))

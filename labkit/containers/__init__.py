@@ -1,0 +1,51 @@
+"""Containers: a Dockerfile explainer proven against a real engine, an engine driver, offline base images, lint.
+
+from labkit.containers import explain
+image = explain(open("Dockerfile").read(), target="runtime", build_args={"BASE_IMAGE": "python:3.11-slim"})
+image.command(["--port", "9000"])      # the argv `docker run IMAGE --port 9000` runs
+image.steps                            # what each line did, with its line number
+"""
+
+from labkit.containers.errors import (
+    BaseImageError,
+    BuildFailedError,
+    ContainerFailedError,
+    ContainersError,
+    DockerfileError,
+    DockerfileSyntaxError,
+    EngineUnavailableError,
+    InvalidInstructionError,
+    LintError,
+    MissingImageError,
+    NoCommandError,
+    SubstitutionError,
+    UnknownInstructionError,
+    UnknownTargetError,
+)
+from labkit.containers.explain import explain
+from labkit.containers.explanation import CopyPlan, Explanation, StagePlan, Step
+from labkit.containers.imageconfig import Healthcheck, ImageConfig
+
+__all__ = [
+    "BaseImageError",
+    "BuildFailedError",
+    "ContainerFailedError",
+    "ContainersError",
+    "CopyPlan",
+    "DockerfileError",
+    "DockerfileSyntaxError",
+    "EngineUnavailableError",
+    "Explanation",
+    "Healthcheck",
+    "ImageConfig",
+    "InvalidInstructionError",
+    "LintError",
+    "MissingImageError",
+    "NoCommandError",
+    "StagePlan",
+    "Step",
+    "SubstitutionError",
+    "UnknownInstructionError",
+    "UnknownTargetError",
+    "explain",
+]

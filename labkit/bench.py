@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 # name -> "module" whose `add_arguments(parser)` and `run(args) -> int` implement `labkit bench NAME`.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {"events": "labkit.events.bench", "services": "labkit.services.bench"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

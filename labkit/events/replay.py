@@ -48,7 +48,7 @@ def state_sql(cls: type[Aggregate], *, as_of: datetime | None = None, up_to_posi
 def check_event_types(store: EventStore, cls: type[Aggregate]) -> None:
     """Raise UnknownEventTypeError (naming type, aggregate and position) if a stored event has no handler in `cls`."""
     known = ", ".join(_quote(name) for name in cls.handlers) or "''"
-    with store.transaction() as connection:
+    with store.locked() as connection:
         row = first_row(
             connection.execute(
                 f"""SELECT event_type, aggregate_id, position FROM events
@@ -80,7 +80,7 @@ def replay_all(
 def _event_batches(
     store: EventStore, aggregate_type: str, where: str, params: list, batch: int
 ) -> Iterator[pa.RecordBatch]:
-    with store.transaction() as connection:
+    with store.locked() as connection:
         reader = connection.sql(
             f"""SELECT aggregate_id, version, position, event_type, event_data::VARCHAR AS event_data, recorded_at
                 FROM events WHERE aggregate_type = ? {where} ORDER BY position""",

@@ -112,7 +112,7 @@ class Repository:
     def _tail(self, aggregate_id: str, *, after_version: int, after_position: int, to_version: int | None) -> pa.Table:
         # `position > p` lets DuckDB skip whole row groups by their min/max, so the tail after a snapshot costs
         # the same however long the history before it is.
-        with self.store.transaction() as connection:
+        with self.store.locked() as connection:
             return connection.sql(
                 """SELECT version, position, event_type, event_data::VARCHAR AS event_data, recorded_at FROM events
                    WHERE aggregate_id = ? AND position > ? AND version > ? AND version <= ? ORDER BY version""",

@@ -88,7 +88,7 @@ def latest_snapshot(
     store: EventStore, cls: type[Aggregate], aggregate_id: str, *, at_or_before: int | None = None
 ) -> Snapshot | None:
     """The newest snapshot of the aggregate at or before a version, taken with the class's current state version."""
-    with store.transaction() as connection:
+    with store.locked() as connection:
         row = first_row(
             connection.execute(
                 """SELECT version, position, state, state_version, created_at, updated_at FROM snapshots
@@ -118,7 +118,7 @@ def latest_snapshot(
 
 def snapshot_count(store: EventStore, aggregate_id: str | None = None) -> int:
     """How many snapshots are stored (of one aggregate)."""
-    with store.transaction() as connection:
+    with store.locked() as connection:
         sql, params = "SELECT count(*) FROM snapshots", []
         if aggregate_id is not None:
             sql, params = sql + " WHERE aggregate_id = ?", [aggregate_id]

@@ -17,7 +17,10 @@ order of total > X" has a meaningful answer at every size.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -355,16 +358,40 @@ def generate(
     if customers < 1 or orders < 0:
         raise UsageError(f"need at least 1 customer and 0 or more orders, got {customers} and {orders}")
     out = Path(out_dir) if out_dir is not None else default_dir(size, seed)
-    manifest_path = out / "manifest.json"
     wanted = {"generator": GENERATOR_VERSION, "size": size, "seed": seed, "customers": customers, "orders": orders}
-    if manifest_path.exists() and not force:
-        manifest = json.loads(manifest_path.read_text())
-        if {k: manifest.get(k) for k in wanted} == wanted and (out / "events.duckdb").exists():
-            return Workload(**{k: manifest[k] for k in Workload.__dataclass_fields__})
-    started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("events.duckdb", "events.duckdb.wal", "manifest.json"):
-        (out / name).unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Several notebooks and benchmarks may ask for the same workload at once: one generates, the others wait for
+    # it and reuse it. The files are written in a private folder and moved into place complete.
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = _reusable(out, wanted)
+        if existing is not None and not force:
+            return existing
+        started = time.perf_counter()
+        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        events = _write(partial, customers, orders, seed, progress=progress)
+        workload = Workload(size, seed, customers, orders, events, str(out), time.perf_counter() - started)
+        (partial / "manifest.json").write_text(json.dumps({**wanted, **asdict(workload)}, indent=2) + "\n")
+        shutil.rmtree(out, ignore_errors=True)
+        partial.rename(out)
+    return workload
+
+
+def _reusable(out: Path, wanted: dict[str, object]) -> Workload | None:
+    """The workload already in `out` if it was generated with the same parameters."""
+    manifest_path = out / "manifest.json"
+    if not manifest_path.exists() or not (out / "events.duckdb").exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    if {k: manifest.get(k) for k in wanted} != wanted:
+        return None
+    return Workload(**{k: manifest[k] for k in Workload.__dataclass_fields__})
+
+
+def _write(out: Path, customers: int, orders: int, seed: int, *, progress: bool) -> int:
+    """Generate into `out`: the event store, events.parquet, customers.parquet, orders.parquet; the event count."""
     table, names = generated_arrays(customers, orders, seed, progress=progress)
     with EventStore(out / "events.duckdb") as store, tqdm(total=4, disable=not progress, desc="write") as bar:
         connection = store.connection
@@ -395,9 +422,7 @@ def generate(
             "aggregate_id AS order_id, customer_id, order_total, state, created_at, updated_at, version"
         ).order("created_at, order_id").write_parquet(str(out / "orders.parquet"))
         bar.update(1)
-    workload = Workload(size, seed, customers, orders, table.num_rows, str(out), time.perf_counter() - started)
-    manifest_path.write_text(json.dumps({**wanted, **asdict(workload)}, indent=2) + "\n")
-    return workload
+    return table.num_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

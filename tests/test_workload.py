@@ -88,3 +88,16 @@ def test_size_s_through_the_cli_and_reuse(tmp_path, capsys):
     assert size_counts("l") == (1_000_000, 10_000_000)
     with pytest.raises(UsageError, match="unknown size 'XL'"):
         size_counts("XL")
+
+
+def test_two_generators_of_one_folder_at_once_generate_it_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(_):
+        return generate(tmp_path / "shared", customers=30, orders=200, seed=5, progress=False)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(make, range(2))
+    assert first.events == second.events
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".shared.lock", "shared"]
+    assert EventStore(first.store_path).count() == first.events

@@ -6,7 +6,7 @@ import doctest
 
 import pytest
 
-from labkit.containers import explain as explain_module
+from labkit.containers import explainer as explain_module
 from labkit.containers import substitution
 from labkit.containers.errors import (
     DockerfileError,
@@ -15,7 +15,7 @@ from labkit.containers.errors import (
     NoCommandError,
     UnknownTargetError,
 )
-from labkit.containers.explain import explain, reference_variants
+from labkit.containers.explainer import explain, reference_variants
 
 PYTHON = {
     "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHON_VERSION=3.11.9"],

@@ -22,7 +22,7 @@ from labkit.containers.errors import (
     UnknownInstructionError,
     UnknownTargetError,
 )
-from labkit.containers.explain import explain
+from labkit.containers.explainer import explain
 from labkit.containers.explanation import CopyPlan, Explanation, StagePlan, Step
 from labkit.containers.imageconfig import Healthcheck, ImageConfig
 

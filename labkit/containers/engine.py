@@ -254,7 +254,7 @@ class Engine:
 
     def _images_needed(self, text: str, target: str | None, build_args: Mapping[str, str] | None) -> list[str]:
         """The images a build reads (stage bases, COPY --from images), so missing ones fail before any pull."""
-        from labkit.containers.explain import explain
+        from labkit.containers.explainer import explain
         from labkit.containers.instructions import parse
 
         try:
@@ -348,7 +348,8 @@ class Engine:
                 name=name,
                 labels=lab_labels(purpose),
                 environment=dict(environment or {}),
-                ports=list((ports or {}).keys()) or None,
+                # The SDK wants (number, protocol) pairs: a "8080/tcp" string would become "8080/tcp/tcp".
+                ports=[(int(port.split("/")[0]), port.partition("/")[2] or "tcp") for port in ports or {}] or None,
                 host_config=host_config,
                 networking_config=networking,
                 user=user,

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.containers.errors import NoCommandError
-from labkit.containers.explain import explain
+from labkit.containers.explainer import explain
 
 # label -> the instruction line (None: the Dockerfile has none of it).
 ENTRYPOINT_FORMS: dict[str, str | None] = {

@@ -1,0 +1,127 @@
+"""`labkit containers ...`: engine status, offline base images, explain and lint a Dockerfile, clean up.
+
+labkit containers status
+labkit containers base-image busybox|debian-python|all [--rebuild]
+labkit containers explain --target runtime --build-arg BASE_IMAGE=... docker/services.Dockerfile -- --port 9000
+labkit containers lint docker/services.Dockerfile
+labkit containers cleanup [--purpose notebook-09] [--include-base-images]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from labkit.errors import UsageError
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"{flag} takes KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _status(args: argparse.Namespace) -> int:
+    from labkit.containers.engine import detect
+
+    status = detect()
+    print(status)
+    return 0 if status.reachable else 1
+
+
+def _base_image(args: argparse.Namespace) -> int:
+    from labkit.containers.baseimages import BASE_IMAGES, ensure_base_image
+    from labkit.containers.engine import connect
+
+    names = [spec.name for spec in BASE_IMAGES] if args.name == "all" else [args.name]
+    with connect() as engine:
+        for name in names:
+            result = ensure_base_image(engine, name, rebuild=args.rebuild)
+            size = engine.image_size(result.reference) / 1e6
+            how = f"imported in {result.seconds:.1f} s" if result.created else "already present, reused"
+            print(f"{result.reference}: {how}, {size:.1f} MB")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from labkit.containers.explainer import explain
+
+    text = Path(args.dockerfile).read_text()
+    image = explain(
+        text,
+        target=args.target,
+        build_args=_pairs(args.build_arg, "--build-arg"),
+        engine=None if args.offline else "auto",
+    )
+    for step in image.steps:
+        print(f"{step.lines:>5}  [{step.stage}] {step.instruction}\n       -> {step.effect}")
+    print("\nimage configuration:")
+    print(json.dumps(image.to_inspect(), indent=2))
+    for note in image.assumptions:
+        print(f"assumption: {note}")
+    print("\ndocker run:")
+    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    for sentence in image.command_story(run_args, args.entrypoint):
+        print(f"  {sentence}")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from labkit.containers.lint import lint
+
+    report = lint(Path(args.dockerfile).read_text())
+    print(report.text())
+    return 1 if report.errors else 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from labkit.containers.engine import connect
+
+    with connect() as engine:
+        print(engine.cleanup(purpose=args.purpose, include_base_images=args.include_base_images))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        return args.action(args)
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("containers", help="Docker: explain and lint Dockerfiles, base images, cleanup")
+    actions = parser.add_subparsers(dest="action_name", required=True)
+
+    status = actions.add_parser("status", help="is a Docker engine reachable (DOCKER_HOST or the default socket)?")
+    status.set_defaults(func=_run, action=_status)
+
+    base = actions.add_parser("base-image", help="import an offline base image (reused when present)")
+    base.add_argument("name", choices=["busybox", "debian-python", "all"])
+    base.add_argument("--rebuild", action="store_true", help="import again even if the image exists")
+    base.set_defaults(func=_run, action=_base_image)
+
+    explain = actions.add_parser("explain", help="what image a Dockerfile builds and what its containers run")
+    explain.add_argument("--target")
+    explain.add_argument("--build-arg", action="append", metavar="KEY=VALUE")
+    explain.add_argument("--entrypoint", help='as `docker run --entrypoint` ("" clears it)')
+    explain.add_argument("--offline", action="store_true", help="do not ask an engine about base images")
+    explain.add_argument("dockerfile")
+    explain.add_argument(
+        "run_args", nargs=argparse.REMAINDER, help="`docker run` arguments after the image (options go before FILE)"
+    )
+    explain.set_defaults(func=_run, action=_explain)
+
+    lint = actions.add_parser("lint", help="hadolint findings with the lab's advice")
+    lint.add_argument("dockerfile")
+    lint.set_defaults(func=_run, action=_lint)
+
+    cleanup = actions.add_parser("cleanup", help="remove containers, networks and images the lab created")
+    cleanup.add_argument("--purpose", help="only what was created for this purpose (a notebook, a test)")
+    cleanup.add_argument("--include-base-images", action="store_true")
+    cleanup.set_defaults(func=_run, action=_cleanup)

@@ -1,0 +1,42 @@
+"""`labkit containers ...` on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labkit.cli import main
+
+
+def test_explain_prints_steps_config_and_the_command(tmp_path: Path, capsys) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text('FROM scratch\nWORKDIR /a\nWORKDIR b\nENTRYPOINT ["/app"]\nCMD ["--default"]\n')
+    assert main(["containers", "explain", "--offline", str(dockerfile), "--", "--port", "9"]) == 0
+    out = capsys.readouterr().out
+    assert "    3  [0] WORKDIR b" in out
+    assert '"WorkingDir": "/a/b"' in out
+    assert 'the container runs ["/app", "--port", "9"]' in out
+
+
+def test_lint_exit_code_follows_errors(tmp_path: Path, capsys) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox:1.36\nMAINTAINER me\n")
+    assert main(["containers", "lint", str(dockerfile)]) == 1
+    assert "DL4000" in capsys.readouterr().out
+
+
+def test_bad_input_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert main(["containers", "explain", "--offline", str(tmp_path / "missing")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nFOO bar\n")
+    assert main(["containers", "explain", "--offline", str(dockerfile)]) == 2
+    assert "UnknownInstructionError: line 2: unknown instruction: FOO" in capsys.readouterr().err
+    assert main(["containers", "explain", "--build-arg", "NOEQUALS", str(dockerfile)]) == 2
+
+
+def test_status_without_an_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert main(["containers", "status"]) == 1
+    assert "no Docker engine: no socket at" in capsys.readouterr().out

@@ -38,6 +38,8 @@ EXPORTS: dict[str, str] = {
     "chart_fields": "labkit.charts.chart",
     "chart_layout": "labkit.charts.chart",
     "chart_metadata": "labkit.charts.chart",
+    "compare_with_baseline": "labkit.charts.comparison",
+    "Comparison": "labkit.charts.comparison",
     "convergence": "labkit.charts.reconciliation",
     "copy_chart": "labkit.charts.chart",
     "diff_renders": "labkit.charts.diff",

@@ -202,3 +202,20 @@ def override_description(path: Path) -> str:
             break
         lines.append(line.lstrip("#").strip())
     return " ".join(lines).removeprefix("Documented override: ")
+
+
+def defined_templates(chart: Path | None = None) -> pd.DataFrame:
+    """Every named template (`define`) in the chart and its subcharts: which chart, which file, which name."""
+    root = chart or lab_chart()
+    rows = []
+    for path in sorted(root.rglob("templates/*.tpl")):
+        for name in re.findall(r'{{-?\s*define\s+"([^"]+)"', path.read_text()):
+            rows.append({"file": path.relative_to(root).as_posix(), "template": name})
+    return pd.DataFrame(rows, columns=["file", "template"])
+
+
+def file_excerpt(relative: str, start: int = 1, stop: int | None = None, *, chart: Path | None = None) -> str:
+    """Lines start..stop (1-based, inclusive) of a chart file, numbered as an editor shows them."""
+    lines = ((chart or lab_chart()) / relative).read_text().splitlines()
+    stop = len(lines) if stop is None else min(stop, len(lines))
+    return "\n".join(f"{number:3d}  {lines[number - 1]}" for number in range(start, stop + 1))

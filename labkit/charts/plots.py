@@ -30,9 +30,12 @@ def plot_reconciliation(timeline: pd.DataFrame, *, title: str | None = None) -> 
     axes.set_title(title or "Reconciliation MODEL: the controller closes the gap between desired and actual")
     axes.set_xlabel("control-loop pass (ticks)")
     axes.set_ylabel("pods (count)")
-    axes.set_ylim(bottom=0)
-    axes.legend(loc="upper left", fontsize="small", ncols=2)
+    # Headroom above the highest line so the legend never covers the data.
+    axes.set_ylim(0, (timeline["running"] + timeline["starting"]).max() * 1.45 + 0.5)
+    axes.legend(loc="upper left", fontsize="small", ncols=4)
     figure.tight_layout()
+    # Closed for pyplot, so a notebook shows it once: as the cell's value, not again at the end of the cell.
+    plt.close(figure)
     return figure
 
 
@@ -89,4 +92,5 @@ def plot_object_map(manifest: Manifest, *, title: str = "What routes to what in 
     axes.set_title(title)
     axes.axis("off")
     figure.tight_layout()
+    plt.close(figure)
     return figure

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from labkit.errors import LabkitError
 
 # Modules that define `register(subparsers)`. An area adds its module here.
-COMMAND_MODULES = ("labkit.doctor", "labkit.bench", "labkit.workload", "labkit.containers.cli")
+COMMAND_MODULES = (
+    "labkit.doctor",
+    "labkit.bench",
+    "labkit.workload",
+    "labkit.containers.cli",
+    "labkit.charts.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,109 @@
+"""A fork server for crash runs: one helper process imports labkit once, then forks a fresh child per service life.
+
+Why not `multiprocessing`: its fork server re-imports the caller's main module in every child (in a notebook,
+that is the whole Jupyter kernel module: half a second per crash), and forking the caller directly would copy a
+kernel's threads and open database handles. The helper is single-threaded and holds no database, so each child
+starts clean in a few milliseconds, runs `module:function(*args)`, and exits 0, or 1 with a traceback on stderr,
+or dies by the signal the fault injector sent it. The helper reports that exit status back.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from typing import IO, Any
+
+from labkit.patterns.errors import PatternsError
+
+_HEADER = struct.Struct("!I")
+_STATUS = struct.Struct("!i")
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if data is not None and len(data) == size else None
+
+
+class Launcher:
+    """The helper process, and `run(target, args)` to run one child life in it."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "labkit.patterns.launcher"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self._lock = threading.Lock()
+
+    def run(self, target: str, args: tuple[Any, ...]) -> int:
+        """Run `module:function(*args)` in a fresh child; its exit code (0, 1, or -signal if it was killed)."""
+        payload = pickle.dumps((target, args))
+        with self._lock:
+            if self.process.poll() is not None:
+                raise PatternsError(f"the launcher process exited with code {self.process.returncode}; start a new one")
+            assert self.process.stdin is not None and self.process.stdout is not None
+            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.process.stdin.flush()
+            answer = _read_exactly(self.process.stdout, _STATUS.size)
+        if answer is None:
+            raise PatternsError("the launcher process stopped answering; start a new one")
+        return _STATUS.unpack(answer)[0]
+
+    def close(self) -> None:
+        """Stop the helper (it exits when its input closes)."""
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+
+
+_LAUNCHER: Launcher | None = None
+
+
+def launcher() -> Launcher:
+    """The shared launcher of this process, started on first use and stopped at exit."""
+    global _LAUNCHER
+    if _LAUNCHER is None or _LAUNCHER.process.poll() is not None:
+        _LAUNCHER = Launcher()
+        atexit.register(_LAUNCHER.close)
+    return _LAUNCHER
+
+
+def _child(target: str, args: tuple[Any, ...]) -> None:
+    module_name, function_name = target.split(":")
+    try:
+        getattr(importlib.import_module(module_name), function_name)(*args)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def main() -> None:
+    """The helper's loop: read a request, fork, wait, answer with the exit code."""
+    requests = sys.stdin.buffer
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what children print goes to stderr, never into the answers
+    import labkit.patterns.dualwrite  # noqa: F401  (imported once here, so every child starts with it loaded)
+
+    while (header := _read_exactly(requests, _HEADER.size)) is not None:
+        request = _read_exactly(requests, _HEADER.unpack(header)[0])
+        if request is None:
+            break
+        target, args = pickle.loads(request)
+        pid = os.fork()
+        if pid == 0:
+            _child(target, args)
+        _, status = os.waitpid(pid, 0)
+        answers.write(_STATUS.pack(os.waitstatus_to_exitcode(status)))
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()

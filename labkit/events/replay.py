@@ -83,7 +83,7 @@ def _event_batches(
     with store.locked() as connection:
         reader = connection.sql(
             f"""SELECT aggregate_id, version, position, event_type, event_data::VARCHAR AS event_data, recorded_at
-                FROM events WHERE aggregate_type = ? {where} ORDER BY position""",
+                FROM events WHERE aggregate_type = ? {where} ORDER BY aggregate_id, version""",
             params=[aggregate_type, *params],
         ).to_arrow_reader(batch)
         yield from reader
@@ -108,21 +108,19 @@ def fold_all(
     with tqdm(total=total, disable=not progress, unit="event", desc=f"fold {cls.aggregate_type}") as bar:
         for batch in _event_batches(store, cls.aggregate_type, where, params, 100_000):
             columns = batch.to_pydict()
-            for aggregate_id, event_type, data, position, recorded_at in zip(
-                columns["aggregate_id"],
-                columns["event_type"],
-                columns["event_data"],
-                columns["position"],
-                columns["recorded_at"],
-                strict=True,
-            ):
+            ids, types, data = columns["aggregate_id"], columns["event_type"], columns["event_data"]
+            positions, times = columns["position"], columns["recorded_at"]
+            start, n = 0, len(ids)
+            while start < n:  # one fold per run of the same aggregate (rows come grouped by aggregate)
+                aggregate_id, end = ids[start], start + 1
+                while end < n and ids[end] == aggregate_id:
+                    end += 1
                 aggregate = aggregates.get(aggregate_id)
                 if aggregate is None:
                     aggregate = aggregates[aggregate_id] = cls(aggregate_id)
-                    aggregate.created_at = recorded_at.replace(tzinfo=UTC)
-                aggregate.fold_json([event_type], [data], lambda _, p=position: p)
-                aggregate.updated_at = recorded_at
+                    aggregate.created_at = times[start].replace(tzinfo=UTC)
+                aggregate.fold_json(types[start:end], data[start:end], lambda k, s=start, p=positions: p[s + k])
+                aggregate.updated_at = times[end - 1].replace(tzinfo=UTC)
+                start = end
             bar.update(batch.num_rows)
-    for aggregate in aggregates.values():
-        aggregate.updated_at = aggregate.updated_at.replace(tzinfo=UTC) if aggregate.updated_at else None
     return aggregates

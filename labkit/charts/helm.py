@@ -187,6 +187,23 @@ class Helm:
                 args += ["-f", str(path)]
         return args
 
+    def run_with_values(
+        self,
+        args: list[str],
+        values: Sequence[Mapping[str, Any] | Path] | None,
+        set_values: SetValues | None,
+        *,
+        chart: Path,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `helm ARGS -f ... --set ...`; with check, a failure raises as `run` does."""
+        with tempfile.TemporaryDirectory(prefix="labkit-helm-") as scratch:
+            args = args + self.value_arguments(values, Path(scratch)) + set_arguments(set_values)
+            if check:
+                return self.run(*args, top_chart=chart_name(chart))
+            argv = [self.path, *args]
+            return subprocess.run(argv, capture_output=True, text=True, env=self.environment(), timeout=120)
+
     def lint(
         self,
         chart: Path,
@@ -196,10 +213,8 @@ class Helm:
         set_values: SetValues | None = None,
     ) -> LintResult:
         """`helm lint [--strict]`: the chart's findings; a failing lint is a result (ok False), not an exception."""
-        with tempfile.TemporaryDirectory(prefix="labkit-helm-") as scratch:
-            argv = [self.path, "lint", str(chart), *(["--strict"] if strict else [])]
-            argv += self.value_arguments(values, Path(scratch)) + set_arguments(set_values)
-            done = subprocess.run(argv, capture_output=True, text=True, env=self.environment(), timeout=120)
+        args = ["lint", str(chart), *(["--strict"] if strict else [])]
+        done = self.run_with_values(args, values, set_values, chart=chart, check=False)
         output = (done.stdout + done.stderr).replace(str(chart), relative_to_repo(chart))
         messages = tuple(
             LintMessage(match.group(1), match.group(2), match.group(3).strip())
@@ -219,14 +234,10 @@ class Helm:
         kube_version: str | None = None,
     ) -> Manifest:
         """`helm template`: render the chart locally (no cluster) into a Manifest of Kubernetes objects."""
-        with tempfile.TemporaryDirectory(prefix="labkit-helm-") as scratch:
-            args = ["template", release, str(chart), "--namespace", namespace]
-            args += self.value_arguments(values, Path(scratch)) + set_arguments(set_values)
-            args += [arg for template in show_only for arg in ("--show-only", template)]
-            if kube_version:
-                args += ["--kube-version", kube_version]
-            done = self.run(*args, top_chart=chart_name(chart))
-        return parse_manifest(done.stdout)
+        args = ["template", release, str(chart), "--namespace", namespace]
+        args += [arg for template in show_only for arg in ("--show-only", template)]
+        args += ["--kube-version", kube_version] if kube_version else []
+        return parse_manifest(self.run_with_values(args, values, set_values, chart=chart).stdout)
 
     def notes(
         self,
@@ -238,20 +249,18 @@ class Helm:
         set_values: SetValues | None = None,
     ) -> str:
         """NOTES.txt as `helm install` prints it, from a client-side dry run (Helm 4 needs no cluster for it)."""
-        with tempfile.TemporaryDirectory(prefix="labkit-helm-") as scratch:
-            args = ["install", release, str(chart), "--namespace", namespace, "--dry-run=client"]
-            args += self.value_arguments(values, Path(scratch)) + set_arguments(set_values)
-            try:
-                done = self.run(*args, top_chart=chart_name(chart))
-            except HelmCommandError as exc:
-                if "cluster unreachable" not in str(exc):
-                    raise
-                raise HelmCommandError(
-                    f"{self.version()} asks a cluster even for `install --dry-run=client`, and none answers; "
-                    f"Helm 4 (the pinned one: `make tools`, then take helm off PATH) renders NOTES.txt offline",
-                    argv=exc.argv,
-                    stderr=exc.stderr,
-                ) from exc
+        args = ["install", release, str(chart), "--namespace", namespace, "--dry-run=client"]
+        try:
+            done = self.run_with_values(args, values, set_values, chart=chart)
+        except HelmCommandError as exc:
+            if "cluster unreachable" not in str(exc):
+                raise
+            raise HelmCommandError(
+                f"{self.version()} asks a cluster even for `install --dry-run=client`, and none answers; "
+                f"Helm 4 (the pinned one: `make tools`, then take helm off PATH) renders NOTES.txt offline",
+                argv=exc.argv,
+                stderr=exc.stderr,
+            ) from exc
         _, marker, notes = done.stdout.partition("\nNOTES:\n")
         return notes.strip() if marker else ""
 

@@ -31,6 +31,19 @@ Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transa
 rates, ...)`, `outcomes_table(outcomes)`. `MessageBroker(path)`: the second database standing in for the broker.
 `OutboxRelay(connection, broker, batch_size=)`, `add_to_outbox(connection, event, version=)`.
 
+CQRS projections (`labkit.patterns.projections`, `runner`, `lag`):
+
+`Projection`: `name`, `tables`, `create(connection)`, `apply(events, connection)` (incremental batch handler),
+`rebuild(store, up_to_position, connection)` (one vectorized pass). `OrdersPerCustomer`, `RevenuePerDay`,
+`CustomerOrdersViewProjection` (labkit.views' customer_orders_view), `standard_projections()`.
+`ProjectionRunner(store, projections, database)`: one pull subscription per projection, its checkpoint in the
+projection's generation schema with its tables; readers query `main.<table>` views and `projection_checkpoints`.
+`poll()`, `catch_up(max_events=)`, `start()`/`stop()` (follow in a thread), `pause()`/`resume()`, `position(name)`,
+`generation(name)`, `status()` -> [`ProjectionStatus`], `query(sql)`, `reader()`, `commits` (batch commit log),
+`rebuild(name)` -> `RebuildResult` (events/s of the vectorized pass; the swap is one transaction).
+`OrderWriter(store, seed=)`: `write(n)`, `start(n, per_second)`. `measure_lag(runner, writer, orders=, per_second=,
+pause_between=)` -> `LagMeasurement` (samples of lag in events and ms, per-event write-to-read latency, summary()).
+
 Errors (all `LabkitError`): `PatternsError`, `OutOfOrderError`, `InjectedCrash`, `ProjectionError`.
 """
 
@@ -47,30 +60,50 @@ from labkit.patterns.dualwrite import (
 )
 from labkit.patterns.errors import InjectedCrash, OutOfOrderError, PatternsError, ProjectionError
 from labkit.patterns.faults import FaultSchedule
+from labkit.patterns.lag import LagMeasurement, OrderWriter, measure_lag
 from labkit.patterns.order_views import apply_customer_totals, apply_order_states
 from labkit.patterns.outbox import OutboxRelay, add_to_outbox
+from labkit.patterns.projections import (
+    CustomerOrdersViewProjection,
+    OrdersPerCustomer,
+    Projection,
+    RevenuePerDay,
+    standard_projections,
+)
+from labkit.patterns.runner import ProjectionRunner, ProjectionStatus, RebuildResult
 
 __all__ = [
     "DESIGNS",
     "SETUP_SQL",
     "ConsumeResult",
+    "CustomerOrdersViewProjection",
     "DeliveryFeed",
     "DualWriteOutcome",
     "FaultSchedule",
     "IdempotentConsumer",
     "InjectedCrash",
+    "LagMeasurement",
     "MessageBroker",
+    "OrderWriter",
+    "OrdersPerCustomer",
     "OutOfOrderError",
     "OutboxRelay",
     "PatternsError",
+    "Projection",
     "ProjectionError",
+    "ProjectionRunner",
+    "ProjectionStatus",
+    "RebuildResult",
+    "RevenuePerDay",
     "add_to_outbox",
     "apply_customer_totals",
     "apply_order_states",
     "compare_designs",
+    "measure_lag",
     "out_of_order_count",
     "outcomes_table",
     "run_design",
+    "standard_projections",
     "sweep_fault_rates",
     "unreliable_delivery",
 ]

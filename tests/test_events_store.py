@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import pandas as pd
 import pytest
 
 from labkit.domain import CustomerCreated, OrderApproved, OrderCreated, OrderShipped
@@ -16,6 +17,7 @@ from labkit.events import (
     NewEvent,
     UnknownEventTypeError,
     WrongAggregateTypeError,
+    bulk_load,
 )
 
 
@@ -227,3 +229,25 @@ def test_a_transaction_commits_several_appends_together_or_none(store):
     assert store.count() == 2
     assert store.contains(store.read_stream("order-1")[0].event_id)
     assert not store.contains(uuid4())
+
+
+def test_group_commit_keeps_positions_gapless_across_appends_and_a_bulk_load(store):
+    with store.transaction():
+        for i in range(1, 41):
+            store.append([created(f"order-{i}")], expected_version=0)
+        bulk_load(
+            store,
+            pd.DataFrame(
+                {
+                    "aggregate_id": ["order-1"],
+                    "aggregate_type": ["Order"],
+                    "version": [2],
+                    "event_type": ["OrderApproved"],
+                    "event_data": ["{}"],
+                }
+            ),
+        )
+        store.append([NewEvent.of("order-1", "Order", OrderShipped())], expected_version=2)
+    positions = [row[0] for row in store.connection.execute("SELECT position FROM events ORDER BY 1").fetchall()]
+    assert positions == list(range(1, 43))
+    assert [e.version for e in store.read_stream("order-1")] == [1, 2, 3]

@@ -31,6 +31,7 @@ from labkit.events.store import EventStore
 from labkit.workload import generate
 
 SNAPSHOT_EVERY = 100
+GROUP = 100  # commands per transaction in the group-commit row
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,18 @@ def labkit_commands(folder: Path, commands: int) -> float:
         started = time.perf_counter()
         for i in range(commands):
             repository.save(Order.place(f"order-{i}", "customer-1", 100 + i))
+        return commands / (time.perf_counter() - started)
+
+
+def labkit_group_commit(folder: Path, commands: int, group: int) -> float:
+    """Commands/s when `group` commands share one transaction (what a service does with concurrent requests)."""
+    with EventStore(folder / "group.duckdb") as store:
+        repository = Repository(store)
+        started = time.perf_counter()
+        for start in range(0, commands, group):
+            with store.transaction():
+                for i in range(start, min(commands, start + group)):
+                    repository.save(Order.place(f"order-{i}", "customer-1", 100 + i))
         return commands / (time.perf_counter() - started)
 
 
@@ -224,6 +237,20 @@ def eventsourcing_commands(folder: Path, commands: int) -> float:
     return commands / (time.perf_counter() - started)
 
 
+def eventsourcing_group_commit(folder: Path, commands: int, group: int) -> float:
+    account_type, _ = _eventsourcing_types()
+    app = _app(folder, "group")
+    started = time.perf_counter()
+    for start in range(0, commands, group):
+        app.save(
+            *(
+                account_type(name=f"customer-{i}", credit_limit=100 + i)
+                for i in range(start, min(commands, start + group))
+            )
+        )
+    return commands / (time.perf_counter() - started)
+
+
 def eventsourcing_histories(
     folder: Path, lengths: list[int], repeat: int
 ) -> tuple[float, dict[int, tuple[float, float]]]:
@@ -287,7 +314,7 @@ def measure(
 ) -> list[Measurement]:
     """Run every measurement; the rows of the table."""
     rows: list[Measurement] = []
-    steps = tqdm(total=6, desc="bench events", disable=not progress)
+    steps = tqdm(total=7, desc="bench events", disable=not progress)
     es_bulk_events = min(bulk_events, 100_000)
     rows.append(
         Measurement(
@@ -307,6 +334,16 @@ def measure(
             labkit_commands(folder, commands),
             eventsourcing_commands(folder, commands),
             note=f"{commands:,} commands, each a new aggregate saved in its own transaction",
+        )
+    )
+    rows.append(
+        Measurement(
+            f"commands grouped {GROUP} per transaction",
+            "commands/s",
+            labkit_group_commit(folder, commands * 5, GROUP),
+            eventsourcing_group_commit(folder, commands * 5, GROUP),
+            note=f"{commands * 5:,} commands; labkit: store.transaction() around {GROUP} saves (group commit); "
+            f"eventsourcing: app.save() of {GROUP} aggregates",
         )
     )
     steps.update(1)

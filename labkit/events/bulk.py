@@ -152,6 +152,7 @@ def load_view(store: EventStore, *, validate: bool = True, progress: bool = Fals
                     FROM bulk_input""",
                 params,
             )
+            store._head = None  # appends later in this transaction must look the head up again
             bar.update(1)
             bar.set_postfix_str("indexing")
             for statement in INDEXES_SQL:

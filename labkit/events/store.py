@@ -129,6 +129,7 @@ class EventStore:
         self.clock = clock
         self._lock = _file_lock(path) if path else threading.RLock()
         self._in_transaction = False
+        self._head: int | None = None  # the head position, known only inside a transaction after an append
         with self._lock:
             self.connection.execute(EVENTS_TABLE_SQL)
             for statement in INDEXES_SQL:
@@ -162,7 +163,7 @@ class EventStore:
                 yield self.connection
                 return
             self.connection.execute("BEGIN TRANSACTION")
-            self._in_transaction = True
+            self._in_transaction, self._head = True, None
             try:
                 yield self.connection
             except BaseException:
@@ -171,7 +172,7 @@ class EventStore:
             else:
                 self.connection.execute("COMMIT")
             finally:
-                self._in_transaction = False
+                self._in_transaction, self._head = False, None
 
     # ---- writing -------------------------------------------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class EventStore:
                 self.connection.execute(
                     f"INSERT INTO events ({COLUMNS}) VALUES {values}", [v for r in chunk for v in r]
                 )
+            self._head = rows[-1][0]
         appended = tuple(
             RecordedEvent(p, a, t, v, i, et, e.event_data, e.metadata, recorded_at.replace(tzinfo=UTC))
             for (p, a, t, v, i, et, _, _, _), (e, _) in zip(rows, fresh, strict=True)
@@ -261,15 +263,16 @@ class EventStore:
             seen.add(event.event_id)
         # One round trip: each DuckDB query costs about a millisecond, a commit a few.
         marks = ", ".join("?" * len(events))
-        heads = self.connection.execute(
-            f"""SELECT (SELECT coalesce(max(version), 0) FROM events WHERE aggregate_id = ?),
-                       (SELECT any_value(aggregate_type) FROM events WHERE aggregate_id = ?),
-                       (SELECT coalesce(max(position), 0) FROM events),
-                       (SELECT list(struct_pack({COLUMNS}))
-                        FROM events WHERE event_id IN ({marks}))""",
-            [first.aggregate_id, first.aggregate_id, *(e.event_id for e in events)],
+        # Inside one transaction the head position is known after the first append (group commit).
+        head = "(SELECT coalesce(max(position), 0) FROM events)" if self._head is None else str(self._head)
+        stream, position, found_rows = self.connection.execute(
+            f"""SELECT (SELECT struct_pack(version := coalesce(max(version), 0), type := any_value(aggregate_type))
+                        FROM events WHERE aggregate_id = ?),
+                       {head},
+                       (SELECT list(struct_pack({COLUMNS})) FROM events WHERE event_id IN ({marks}))""",
+            [first.aggregate_id, *(e.event_id for e in events)],
         ).fetchall()[0]
-        rows = [tuple(found.values()) for found in heads[3] or []]
+        rows = [tuple(found.values()) for found in found_rows or []]
         stored = {r.event_id: r for r in self._records(rows)}
         for event in events:
             found = stored.get(event.event_id)
@@ -285,7 +288,7 @@ class EventStore:
                     f"is already stored for a different event ({found.event_type} of {found.aggregate_id} "
                     f"at position {found.position})",
                 )
-        return stored, int(heads[0]), heads[1], int(heads[2])
+        return stored, int(stream["version"]), stream["type"], int(position)
 
     def _stream_head(self, aggregate_id: str) -> tuple[int, str | None]:
         row = first_row(

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "labkit.bench",
     "labkit.workload",
     "labkit.containers.cli",
+    "labkit.services.cli",
     "labkit.charts.cli",
 )
 

@@ -1,0 +1,116 @@
+"""What every service has: its database, its feed consumers, its health, status and event feed endpoints."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from labkit.services.consumer import BatchHandler, FeedConsumer
+from labkit.services.database import ServiceDatabase
+from labkit.services.feed import MAX_LIMIT, HttpEventFeed, feed_page, long_poll
+from labkit.services.models import FeedPage, Health
+from labkit.services.saga import SAGA_FAILURES_SQL
+from labkit.services.settings import ServiceSettings
+
+
+class Service:
+    """A service process's parts; subclasses add their tables, consumers and routes."""
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    tables: tuple[str, ...] = ()
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database = ServiceDatabase(settings.database_path, max_batch=settings.group_commit_max)
+        self.database.setup((SAGA_FAILURES_SQL, *self.tables))
+        self.consumers: list[FeedConsumer] = []
+        self.started = time.monotonic()
+        # Set by the server runner: true once the process is asked to stop (long polls then answer at once).
+        self.should_stop: Callable[[], bool] = lambda: False
+
+    def consume(self, peer: str, handler: BatchHandler, *, name: str | None = None) -> FeedConsumer:
+        """Add a consumer of a peer's feed (started with the service)."""
+        consumer = FeedConsumer(
+            name or f"{self.name}<-{peer}",
+            HttpEventFeed(self.settings.peer_url(peer)),
+            self.database,
+            handler,
+            batch_size=self.settings.feed_batch_size,
+            poll_timeout=self.settings.feed_poll_timeout,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def start(self) -> None:
+        self.database.start()
+        for consumer in self.consumers:
+            consumer.start()
+
+    def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        self.database.close()
+
+    async def close_clients(self) -> None:
+        """Close the HTTP clients the service opened on the event loop."""
+
+    def status(self) -> dict[str, Any]:
+        """Health plus consumer positions and lag, and how well group commit groups."""
+        return {
+            **self.health(),
+            "consumers": [c.status().to_dict() for c in self.consumers],
+            "group_commit": self.database.committer.stats.to_dict(),
+            "saga_failures": self.saga_failures(),
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "service": self.name,
+            "status": "ok",
+            "pid": os.getpid(),
+            "head_position": self.database.store.head_position(),
+            "uptime_seconds": round(time.monotonic() - self.started, 3),
+        }
+
+    def saga_failures(self) -> int:
+        """How many reactions the domain refused (0 in a healthy run)."""
+        rows = self.database.read(lambda c: c.execute("SELECT count(*) FROM saga_failures").fetchall())
+        return int(rows[0][0])
+
+    def common_router(self) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/health", response_model=Health, summary="Is the service up? (liveness and readiness)")
+        def health() -> dict[str, Any]:
+            return self.health()
+
+        @router.get("/status", summary="Health, consumer positions and lag, group commit and saga failure counts")
+        def status() -> dict[str, Any]:
+            return self.status()
+
+        @router.get("/events", response_model=FeedPage, tags=["events"], summary="The service's event feed")
+        async def events(
+            after: int = Query(0, ge=0, le=2**62, description="return events after this global position"),
+            limit: int = Query(500, ge=1, le=MAX_LIMIT, description="at most this many events"),
+            wait: float = Query(0.0, ge=0, le=60, description="seconds to wait for an event if none follows `after`"),
+        ) -> dict[str, Any]:
+            """Events in position order after `after`; long-polls up to `wait` seconds when there are none yet."""
+            return await long_poll(
+                lambda: feed_page(self.database.store, after, limit),
+                self.database.signal,
+                min(wait, self.settings.feed_max_wait),
+                stopping=self.should_stop,
+            )
+
+        return router
+
+    def router(self) -> APIRouter:
+        """The service's own endpoints."""
+        return APIRouter()

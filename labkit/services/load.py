@@ -1,0 +1,181 @@
+"""A load of orders placed concurrently, and what it measured: accepted orders/s, saga latency, view lag.
+
+Times come from the services' own records: an order's saga latency is from its OrderCreated to its
+OrderApproved or OrderRejected (both recorded by the Order service); the view lag is from the Order service
+recording an order's decision to the history service applying it to the view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+import numpy as np
+from tqdm.auto import tqdm
+
+from labkit.services.client import LabClient
+from labkit.services.invariants import check_invariants, wait_until_settled
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured."""
+
+    orders: int
+    accepted: int
+    refused: int
+    seconds: float
+    settle_seconds: float
+    saga_ms: np.ndarray
+    view_lag_ms: np.ndarray
+    violations: list[str] = field(default_factory=list)
+    commands_per_transaction: float = 0.0
+
+    @property
+    def accepted_per_second(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+    def row(self) -> dict[str, float | int]:
+        """The result as one table row (milliseconds and counts)."""
+        return {
+            "orders": self.orders,
+            "accepted": self.accepted,
+            "accepted/s": round(self.accepted_per_second, 1),
+            "saga median ms": round(float(np.median(self.saga_ms)), 1) if self.saga_ms.size else float("nan"),
+            "saga p99 ms": round(float(np.percentile(self.saga_ms, 99)), 1) if self.saga_ms.size else float("nan"),
+            "view lag median ms": round(float(np.median(self.view_lag_ms)), 1)
+            if self.view_lag_ms.size
+            else float("nan"),
+            "view lag p99 ms": round(float(np.percentile(self.view_lag_ms, 99)), 1)
+            if self.view_lag_ms.size
+            else float("nan"),
+            "commands/commit": round(self.commands_per_transaction, 1),
+            "lost or broken": len(self.violations),
+        }
+
+
+def create_customers(client: LabClient, count: int, *, seed: int = 7, prefix: str = "customer") -> list[str]:
+    """`count` customers with seeded credit limits (some generous, some tight, so the saga both approves and rejects)."""
+    rng = np.random.default_rng(seed)
+    limits = (rng.integers(5, 60, count) * 100).tolist()
+    ids = [f"{prefix}-{i + 1}" for i in range(count)]
+    for customer_id, limit in zip(ids, limits, strict=True):
+        client.create_customer(customer_id, f"Customer {customer_id.rsplit('-', 1)[-1]}", int(limit))
+    return ids
+
+
+def order_plan(customers: list[str], count: int, *, seed: int = 7, prefix: str = "order") -> list[tuple[str, str, int]]:
+    """Seeded orders: (order_id, customer_id, total), totals heavy-tailed like the workload generator's."""
+    rng = np.random.default_rng(seed + 1)
+    who = rng.integers(0, len(customers), count).tolist()
+    totals = np.maximum(1, np.rint(rng.lognormal(np.log(120), 0.8, count))).astype(int).tolist()
+    return [(f"{prefix}-{i + 1}", customers[c], t) for i, (c, t) in enumerate(zip(who, totals, strict=True))]
+
+
+async def _place_all(
+    order_url: str, plan: list[tuple[str, str, int]], concurrency: int, progress: bool
+) -> tuple[list[str], int]:
+    """POST every order with `concurrency` requests in flight; retries on connection errors (the same id is safe)."""
+    accepted: list[str] = []
+    refused = 0
+    queue: asyncio.Queue[tuple[str, str, int]] = asyncio.Queue()
+    for item in plan:
+        queue.put_nowait(item)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with tqdm(total=len(plan), disable=not progress, desc="orders", unit="order") as bar:
+        async with httpx.AsyncClient(base_url=order_url, limits=limits, timeout=30.0) as http:
+
+            async def worker() -> None:
+                nonlocal refused
+                while not queue.empty():
+                    order_id, customer_id, total = queue.get_nowait()
+                    body = {"order_id": order_id, "customer_id": customer_id, "order_total": total}
+                    for attempt in range(50):
+                        try:
+                            response = await http.post("/orders", json=body)
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.1 * (attempt + 1))
+                            continue
+                        if response.status_code >= 500:  # the service is restarting: the same id is safe to retry
+                            await asyncio.sleep(0.1 * (attempt + 1))
+                            continue
+                        break
+                    else:
+                        refused += 1
+                        bar.update(1)
+                        continue
+                    if response.status_code in (200, 201):
+                        accepted.append(order_id)
+                    else:
+                        refused += 1
+                    bar.update(1)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, refused
+
+
+def place_orders(
+    client: LabClient, plan: list[tuple[str, str, int]], *, concurrency: int = 32, progress: bool = False
+) -> tuple[list[str], int, float]:
+    """Place the planned orders concurrently: (accepted order ids, refused count, seconds)."""
+    started = time.perf_counter()
+    accepted, refused = asyncio.run(_place_all(client.urls["order"], plan, concurrency, progress))
+    return accepted, refused, time.perf_counter() - started
+
+
+def measured_latencies(client: LabClient, order_ids: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Saga latency and view lag of each order, in milliseconds, from the services' records."""
+    created: dict[str, datetime] = {}
+    decided: dict[str, datetime] = {}
+    for event in client.events("order"):
+        order_id = event["aggregate_id"]
+        if order_id not in order_ids:
+            continue
+        at = datetime.fromisoformat(event["recorded_at"])
+        if event["event_type"] == "OrderCreated":
+            created[order_id] = at
+        elif event["event_type"] in ("OrderApproved", "OrderRejected"):
+            decided[order_id] = at
+    saga = np.array([(decided[o] - created[o]).total_seconds() * 1000 for o in decided if o in created])
+    lags = []
+    for row in client.view():
+        if row["order_id"] in order_ids and row["state"] in ("APPROVED", "REJECTED"):
+            recorded = datetime.fromisoformat(row["state_recorded_at"])
+            applied = datetime.fromisoformat(row["view_updated_at"])
+            lags.append((applied - recorded).total_seconds() * 1000)
+    return saga, np.array(lags)
+
+
+def run_load(
+    client: LabClient,
+    *,
+    orders: int,
+    customers: int = 50,
+    concurrency: int = 32,
+    seed: int = 7,
+    prefix: str = "load",
+    progress: bool = False,
+    settle_timeout: float = 120.0,
+) -> LoadResult:
+    """Create customers, place `orders` orders concurrently, wait for the sagas, measure and check the invariants."""
+    customer_ids = create_customers(client, customers, seed=seed, prefix=f"{prefix}-customer")
+    plan = order_plan(customer_ids, orders, seed=seed, prefix=f"{prefix}-order")
+    accepted, refused, seconds = place_orders(client, plan, concurrency=concurrency, progress=progress)
+    settle = wait_until_settled(client, timeout=settle_timeout)
+    saga, lag = measured_latencies(client, set(accepted))
+    report = check_invariants(client, accepted_orders=accepted)
+    stats = client.status("order")["group_commit"]
+    return LoadResult(
+        orders,
+        len(accepted),
+        refused,
+        seconds,
+        settle,
+        saga,
+        lag,
+        [str(v) for v in report.violations],
+        stats["commands_per_transaction"],
+    )

@@ -1,0 +1,345 @@
+"""The process runner: the three services as real processes on free loopback ports, recorded in a run folder.
+
+`ServiceRunner.up(folder)` starts them and writes `run.json` (pid, port, URL, log file of each); `labkit status`
+and `labkit down` read it back with `ServiceRunner.attach(folder)`, so they stop exactly those processes (a pid is
+trusted only if it still runs `labkit.services` with the recorded start time). Runners started from a notebook
+stop their services when the kernel exits (atexit), and the services also exit if the kernel is killed outright.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from labkit.paths import relative_to_repo, run_dir
+from labkit.services.client import LabClient
+from labkit.services.errors import RunFolderError, ServiceStartError, UnknownServiceError
+from labkit.services.settings import SERVICES
+
+RUN_FILE = "run.json"
+HOST = "127.0.0.1"
+
+_RUNNERS: weakref.WeakSet[ServiceRunner] = weakref.WeakSet()
+
+
+def free_port(host: str = HOST) -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """One service of a run: where it listens, its process, its files."""
+
+    name: str
+    port: int
+    log: str
+    data_dir: str
+    pid: int | None = None
+    started_at: float | None = None  # the process's create time, to recognise it later
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def default_folder() -> Path:
+    """Where `labkit up` keeps its run: .run/services (or $LABKIT_RUN/services)."""
+    return run_dir() / "services"
+
+
+class ServiceRunner:
+    """Starts, stops, kills and restarts the lab's services, all recorded in `folder/run.json`."""
+
+    def __init__(
+        self,
+        folder: Path | str,
+        *,
+        services: Iterable[ServiceProcess] | None = None,
+        exit_with_parent: bool = False,
+        stop_at_exit: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.exit_with_parent, self.env = exit_with_parent, dict(env or {})
+        self.services: dict[str, ServiceProcess] = {}
+        if services is None:
+            for name in SERVICES:
+                self.services[name] = ServiceProcess(
+                    name, free_port(), str(self.folder / "logs" / f"{name}.log"), str(self.folder / "data" / name)
+                )
+        else:
+            self.services = {s.name: s for s in services}
+        self._popen: dict[str, subprocess.Popen[bytes]] = {}
+        self._client: LabClient | None = None
+        if stop_at_exit:
+            _RUNNERS.add(self)
+
+    # ---- creating ------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def up(
+        cls,
+        folder: Path | str | None = None,
+        *,
+        exit_with_parent: bool = False,
+        stop_at_exit: bool = True,
+        timeout: float = 30.0,
+        env: dict[str, str] | None = None,
+    ) -> ServiceRunner:
+        """Start the three services in a new run folder and wait until each answers /health."""
+        folder = Path(folder) if folder is not None else default_folder()
+        if (folder / RUN_FILE).exists():
+            running = cls.attach(folder, stop_at_exit=False)
+            alive = [name for name in running.services if running.is_running(name)]
+            if alive:
+                raise RunFolderError(
+                    f"{relative_to_repo(folder)} already runs {', '.join(alive)}: `labkit down` first, or use another folder"
+                )
+        runner = cls(folder, exit_with_parent=exit_with_parent, stop_at_exit=stop_at_exit, env=env)
+        try:
+            runner.start(timeout=timeout)
+        except BaseException:
+            runner.stop()
+            raise
+        return runner
+
+    @classmethod
+    def attach(cls, folder: Path | str | None = None, *, stop_at_exit: bool = False) -> ServiceRunner:
+        """The runner of services started earlier (by `labkit up` or another process), from its run.json."""
+        folder = Path(folder) if folder is not None else default_folder()
+        path = folder / RUN_FILE
+        if not path.exists():
+            raise RunFolderError(
+                f"no services were started in {relative_to_repo(folder)} (no {RUN_FILE}): `labkit up` first"
+            )
+        data = json.loads(path.read_text())
+        return cls(folder, services=[ServiceProcess(**s) for s in data["services"]], stop_at_exit=stop_at_exit)
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"services": [asdict(s) for s in self.services.values()]}
+        (self.folder / RUN_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+    # ---- the processes -------------------------------------------------------------------------------------------
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: s.url for name, s in self.services.items()}
+
+    @property
+    def client(self) -> LabClient:
+        """An HTTP client for these services."""
+        if self._client is None:
+            self._client = LabClient(self.urls)
+        return self._client
+
+    def _check(self, name: str) -> ServiceProcess:
+        if name not in self.services:
+            raise UnknownServiceError(f"unknown service {name!r}: use one of {', '.join(self.services)}")
+        return self.services[name]
+
+    def command(self, name: str) -> list[str]:
+        """The command line of one service (the same contract as the container image)."""
+        service = self._check(name)
+        command = [sys.executable, "-m", "labkit.services", name, "--host", HOST, "--port", str(service.port)]
+        command += [
+            "--data-dir",
+            service.data_dir,
+            "--customer-url",
+            self.urls["customer"],
+            "--order-url",
+            self.urls["order"],
+        ]
+        if self.exit_with_parent:
+            command += ["--parent-pid", str(os.getpid())]
+        return command
+
+    def start(self, name: str | None = None, *, wait: bool = True, timeout: float = 30.0) -> None:
+        """Start one service (or all that are not running) and wait until they answer /health."""
+        names = [name] if name else list(self.services)
+        for each in names:
+            service = self._check(each)
+            if self.is_running(each):
+                continue
+            Path(service.log).parent.mkdir(parents=True, exist_ok=True)
+            Path(service.data_dir).mkdir(parents=True, exist_ok=True)
+            with open(service.log, "ab") as log:
+                # A session of its own: Ctrl-C in the terminal or notebook that started it does not reach it.
+                process = subprocess.Popen(
+                    self.command(each),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env={**os.environ, **self.env},
+                )
+            self._popen[each] = process
+            service.pid = process.pid
+            service.started_at = psutil.Process(process.pid).create_time()
+        self.save()
+        if wait:
+            self.wait_healthy(names, timeout=timeout)
+
+    def _process(self, name: str) -> psutil.Process | None:
+        """The live process of a service, if it is still the one this run started."""
+        service = self.services[name]
+        if service.pid is None:
+            return None
+        popen = self._popen.get(name)
+        if popen is not None and popen.poll() is not None:
+            return None
+        try:
+            process = psutil.Process(service.pid)
+            if service.started_at is not None and abs(process.create_time() - service.started_at) > 0.01:
+                return None  # the pid was reused by another process
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return process
+        except psutil.NoSuchProcess:
+            return None
+
+    def is_running(self, name: str) -> bool:
+        return self._process(self._check(name).name) is not None
+
+    def wait_healthy(self, names: Iterable[str] | None = None, *, timeout: float = 30.0) -> None:
+        """Wait until each service answers GET /health; ServiceStartError (with its log's tail) if one cannot."""
+        deadline = time.monotonic() + timeout
+        for name in names or list(self.services):
+            service = self._check(name)
+            while True:
+                if not self.is_running(name):
+                    raise ServiceStartError(f"the {name} service exited at start; its log says:\n{self.log_tail(name)}")
+                try:
+                    if httpx.get(f"{service.url}/health", timeout=1.0).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ServiceStartError(
+                        f"the {name} service did not answer /health within {timeout:.0f} s; its log says:\n"
+                        f"{self.log_tail(name)}"
+                    )
+                time.sleep(0.05)
+
+    def kill(self, name: str) -> None:
+        """kill -9 one service: no shutdown, no flush, the way a crash or an OOM kill ends a process."""
+        process = self._process(self._check(name).name)
+        if process is not None:
+            process.send_signal(signal.SIGKILL)
+            self._reap(name, process, 5.0)
+
+    def stop(self, name: str | None = None, *, timeout: float = 10.0) -> None:
+        """Stop one service (or all): SIGTERM for a graceful shutdown, SIGKILL if it takes longer than `timeout`."""
+        names = [name] if name else list(self.services)
+        processes = {n: p for n in names if (p := self._process(self._check(n).name)) is not None}
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for n, process in processes.items():
+            if not self._reap(n, process, timeout):
+                process.send_signal(signal.SIGKILL)
+                self._reap(n, process, 5.0)
+        if name is None and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def restart(self, name: str, *, timeout: float = 30.0) -> None:
+        """Start a stopped (or killed) service again on the same port with the same database."""
+        self.stop(name)
+        self.start(name, timeout=timeout)
+
+    def _reap(self, name: str, process: psutil.Process, timeout: float) -> bool:
+        popen = self._popen.get(name)
+        try:
+            if popen is not None:
+                popen.wait(timeout)
+            else:
+                process.wait(timeout)
+            return True
+        except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
+            return False
+        except psutil.NoSuchProcess:
+            return True
+
+    def __enter__(self) -> ServiceRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- looking -------------------------------------------------------------------------------------------------
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = Path(self._check(name).log)
+        if not path.exists():
+            return "(no log yet)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per service: pid, URL, running, healthy, event head, and each consumer's position and lag."""
+        rows = []
+        for name, service in self.services.items():
+            row: dict[str, Any] = {
+                "service": name,
+                "pid": service.pid,
+                "url": service.url,
+                "running": self.is_running(name),
+                "healthy": False,
+                "head_position": None,
+                "consumers": "",
+                "log": relative_to_repo(service.log),
+            }
+            if row["running"]:
+                try:
+                    status = httpx.get(f"{service.url}/status", timeout=2.0).json()
+                    row["healthy"] = status["status"] == "ok"
+                    row["head_position"] = status["head_position"]
+                    row["consumers"] = ", ".join(
+                        f"{c['name'].split('<-')[1]}@{c['position']} lag {c['lag']}"
+                        + ("" if c["connected"] else " (peer down)")
+                        for c in status["consumers"]
+                    )
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass
+            rows.append(row)
+        return rows
+
+
+def start_services(folder: Path | str | None = None, *, timeout: float = 30.0) -> ServiceRunner:
+    """Start the services for a notebook: a fresh run folder, stopped at kernel exit (or if the kernel dies)."""
+    if folder is None:
+        folder = run_dir() / f"notebook-{os.getpid()}"
+    folder = Path(folder)
+    if (folder / RUN_FILE).exists():
+        ServiceRunner.attach(folder).stop()
+        for name in ("data", "logs"):
+            shutil.rmtree(folder / name, ignore_errors=True)
+        (folder / RUN_FILE).unlink()
+    return ServiceRunner.up(folder, exit_with_parent=True, stop_at_exit=True, timeout=timeout)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every service this process started and still runs (a notebook kernel shutting down)."""
+    for runner in list(_RUNNERS):
+        try:
+            runner.stop(timeout=5.0)
+        except Exception:  # at exit, never let one runner keep the others running
+            continue

@@ -1,0 +1,104 @@
+"""How one service process is configured: command-line options, each with an environment variable as fallback.
+
+The contract the container image and the Helm chart rely on:
+`python -m labkit.services <customer|order|history> --host 0.0.0.0 --port 8000 --data-dir /data`, peers given by
+`--customer-url/--order-url` or LABKIT_CUSTOMER_URL/LABKIT_ORDER_URL, health at GET /health, OpenAPI at /docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.services.errors import UnknownServiceError
+
+SERVICES = ("customer", "order", "history")
+
+# Which peers' event feeds each service consumes.
+PEERS: dict[str, tuple[str, ...]] = {"customer": ("order",), "order": ("customer",), "history": ("customer", "order")}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything one service process needs to start."""
+
+    service: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data/services")
+    customer_url: str | None = None
+    order_url: str | None = None
+    log_level: str = "INFO"
+    feed_poll_timeout: float = 10.0  # seconds a consumer long-polls a peer's feed
+    feed_batch_size: int = 500  # events a consumer asks for per poll
+    feed_max_wait: float = 30.0  # the longest a feed request may wait for new events
+    group_commit_max: int = 256  # commands committed together at most
+    parent_pid: int | None = None  # exit when this process is gone (services started from a notebook kernel)
+
+    def __post_init__(self) -> None:
+        if self.service not in SERVICES:
+            raise UnknownServiceError(f"unknown service {self.service!r}: use one of {', '.join(SERVICES)}")
+
+    @property
+    def database_path(self) -> Path:
+        """The service's own DuckDB file: no other process opens it."""
+        return self.data_dir / f"{self.service}.duckdb"
+
+    def peer_url(self, peer: str) -> str:
+        """The base URL of a peer service whose feed this one consumes."""
+        url = {"customer": self.customer_url, "order": self.order_url}.get(peer)
+        if not url:
+            raise UnknownServiceError(
+                f"the {self.service} service needs the {peer} service's URL: pass --{peer}-url or set "
+                f"LABKIT_{peer.upper()}_URL"
+            )
+        return url.rstrip("/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m labkit.services", description="Run one of the lab's services.")
+    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the service's DuckDB file")
+    parser.add_argument("--customer-url", default=None, help="the Customer service (env LABKIT_CUSTOMER_URL)")
+    parser.add_argument("--order-url", default=None, help="the Order service (env LABKIT_ORDER_URL)")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (env LABKIT_LOG_LEVEL)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process ends")
+    return parser
+
+
+def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """Settings from command-line options, falling back to LABKIT_* environment variables, then defaults."""
+    args = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+
+    def number(name: str, default: float) -> float:
+        raw = env.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UnknownServiceError(f"{name}={raw!r} is not a number of seconds or events") from None
+        if value <= 0:
+            raise UnknownServiceError(f"{name}={raw!r} must be above 0")
+        return value
+
+    return ServiceSettings(
+        service=args.service,
+        host=args.host or env.get("LABKIT_HOST") or "127.0.0.1",
+        port=args.port if args.port is not None else int(env.get("LABKIT_PORT") or 8000),
+        data_dir=args.data_dir or Path(env.get("LABKIT_DATA_DIR") or "data/services"),
+        customer_url=args.customer_url or env.get("LABKIT_CUSTOMER_URL") or None,
+        order_url=args.order_url or env.get("LABKIT_ORDER_URL") or None,
+        log_level=(args.log_level or env.get("LABKIT_LOG_LEVEL") or "INFO").upper(),
+        feed_poll_timeout=number("LABKIT_FEED_POLL_TIMEOUT_S", 10.0),
+        feed_batch_size=int(number("LABKIT_FEED_BATCH_SIZE", 500)),
+        feed_max_wait=number("LABKIT_FEED_MAX_WAIT_S", 30.0),
+        group_commit_max=int(number("LABKIT_GROUP_COMMIT_MAX", 256)),
+        parent_pid=args.parent_pid,
+    )

@@ -1,0 +1,59 @@
+"""`labkit up | status | down` and `labkit bench services`, run as a user runs them."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from labkit.cli import main
+from labkit.services.errors import UnknownServiceError
+from labkit.services.runner import ServiceRunner
+from labkit.services.settings import settings_from
+
+pytestmark = pytest.mark.slow
+
+
+def test_up_status_down_start_and_stop_exactly_the_recorded_processes(tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert main(["up", "--run-dir", str(folder)]) == 0
+    runner = ServiceRunner.attach(folder)
+    try:
+        pids = {name: service.pid for name, service in runner.services.items()}
+        assert all(psutil.pid_exists(pid) for pid in pids.values())
+        assert main(["up", "--run-dir", str(folder)]) == 2  # refuses to start a second set over the first
+        capsys.readouterr()
+        assert main(["status", "--run-dir", str(folder)]) == 0
+        shown = capsys.readouterr().out
+        for name, pid in pids.items():
+            assert name in shown and str(pid) in shown
+        assert "lag" in shown
+    finally:
+        assert main(["down", "--run-dir", str(folder)]) == 0
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids.values()
+    )
+    assert main(["status", "--run-dir", str(folder)]) == 1  # nothing healthy any more
+
+
+def test_status_without_a_run_says_to_start_one(tmp_path, capsys):
+    assert main(["status", "--run-dir", str(tmp_path / "nothing")]) == 2
+    assert "`labkit up` first" in capsys.readouterr().err
+
+
+def test_the_benchmark_runs_at_a_tiny_size(capsys):
+    assert main(["bench", "services", "--orders", "20", "--customers", "4", "--concurrency", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "| group commit | 20 | 20 |" in out
+    assert "nothing lost: met" in out
+
+
+def test_settings_follow_the_container_contract_and_fall_back_to_the_environment(tmp_path):
+    argv = ["order", "--host", "0.0.0.0", "--port", "8000", "--data-dir", str(tmp_path)]
+    settings = settings_from(argv, {"LABKIT_CUSTOMER_URL": "http://customer:8000/", "LABKIT_FEED_BATCH_SIZE": "50"})
+    assert (settings.host, settings.port, settings.database_path) == ("0.0.0.0", 8000, tmp_path / "order.duckdb")
+    assert settings.peer_url("customer") == "http://customer:8000"
+    assert settings.feed_batch_size == 50
+    with pytest.raises(UnknownServiceError, match="--order-url"):
+        settings.peer_url("order")
+    with pytest.raises(UnknownServiceError, match="LABKIT_FEED_POLL_TIMEOUT_S='soon'"):
+        settings_from(argv, {"LABKIT_FEED_POLL_TIMEOUT_S": "soon"})

@@ -48,5 +48,9 @@ class ManifestInvalidError(ChartsError):
     """A rendered object does not match the Kubernetes schema of its kind."""
 
 
+class KubectlError(ChartsError):
+    """kubectl is missing or refused a command."""
+
+
 class LedgerError(ChartsError):
     """A release-ledger operation refers to a release or revision that does not exist."""

@@ -58,13 +58,15 @@ def workloads(manifest: Manifest) -> pd.DataFrame:
                 "object": deployment.key,
                 "replicas": spec.get("replicas", 1),
                 "image": container["image"],
-                "database": data.get("persistentVolumeClaim", {}).get("claimName", "emptyDir" if data else "-"),
+                "database or routes": data.get("persistentVolumeClaim", {}).get(
+                    "claimName", "emptyDir" if data else "-"
+                ),
             }
         )
     for ingress in manifest.of_kind("Ingress"):
         hosts = ", ".join(rule.get("host", "*") for rule in ingress.body["spec"].get("rules", []))
-        rows.append({"object": ingress.key, "replicas": "", "image": "", "database": f"routes {hosts}"})
-    return pd.DataFrame(rows, columns=["object", "replicas", "image", "database"])
+        rows.append({"object": ingress.key, "replicas": "", "image": "", "database or routes": f"routes {hosts}"})
+    return pd.DataFrame(rows, columns=["object", "replicas", "image", "database or routes"])
 
 
 def playground_render(

@@ -32,6 +32,7 @@ from labkit.workload import generate
 
 SNAPSHOT_EVERY = 100
 GROUP = 100  # commands per transaction in the group-commit row
+SMALL_REPEAT = 25  # loads from a snapshot take milliseconds: more runs make their median steady on a busy machine
 
 
 @dataclass(frozen=True)
@@ -53,23 +54,24 @@ class Measurement:
         return self.labkit / self.eventsourcing if self.higher_is_better else self.eventsourcing / self.labkit
 
 
-def _best(run: Callable[[], Any], repeat: int) -> float:
-    """The fastest of `repeat` runs, in seconds."""
+def _timings(run: Callable[[], Any], repeat: int) -> list[float]:
+    """Seconds of each of `repeat` runs."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    return min(times)
+    return times
+
+
+def _best(run: Callable[[], Any], repeat: int) -> float:
+    """The fastest of `repeat` runs, in seconds."""
+    return min(_timings(run, repeat))
 
 
 def _median(run: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    """The median of `repeat` runs, in seconds."""
+    return statistics.median(_timings(run, repeat))
 
 
 # ---- labkit side ---------------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def labkit_histories(folder: Path, lengths: list[int], repeat: int) -> tuple[flo
             if n >= SNAPSHOT_EVERY:
                 snapshotting.snapshot(plain.load(Customer, f"customer-{n}", version=n - n % SNAPSHOT_EVERY))
             without = _median(lambda n=n: plain.load(Customer, f"customer-{n}", use_snapshots=False), repeat)
-            with_snapshot = _median(lambda n=n: snapshotting.load(Customer, f"customer-{n}"), repeat)
+            with_snapshot = _median(lambda n=n: snapshotting.load(Customer, f"customer-{n}"), max(repeat, SMALL_REPEAT))
             loads[n] = (without, with_snapshot)
         longest = max(lengths)
         rate = longest / _best(lambda: plain.load(Customer, f"customer-{longest}", use_snapshots=False), repeat)
@@ -270,7 +272,7 @@ def eventsourcing_histories(
                 app.take_snapshot(account.id, version=n - n % SNAPSHOT_EVERY)
         # Replaying 100k events takes the library seconds: fewer repeats there.
         without = _median(lambda n=n: plain.repository.get(ids[n]), repeat if n < 100_000 else 1)
-        with_snapshot = _median(lambda n=n: app.repository.get(ids[n]), repeat)
+        with_snapshot = _median(lambda n=n: app.repository.get(ids[n]), max(repeat, SMALL_REPEAT))
         loads[n] = (without, with_snapshot)
     longest = max(lengths)
     rate = longest / _best(lambda: plain.repository.get(ids[longest]), 1 if longest >= 100_000 else repeat)

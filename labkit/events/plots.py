@@ -7,29 +7,42 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def plot_load_times(times: pd.DataFrame) -> Figure:
-    """Load time against history length, with and without snapshots (log-log)."""
+def _log_lines(x: pd.Series, lines: dict[str, pd.Series], *, title: str, xlabel: str, ylabel: str) -> Figure:
+    """Several measured series against one x, on log-log axes."""
     figure, axes = plt.subplots(figsize=(7, 4))
     plt.close(figure)  # shown once, as the cell's result, not again by the inline backend
-    x = times["history (events)"]
-    axes.plot(x, times["without snapshots (ms)"], "o-", label="replay every event")
-    axes.plot(x, times["with snapshots (ms)"], "s-", label="latest snapshot + tail (every 100 events)")
-    axes.set(xscale="log", yscale="log", xlabel="history length (events)", ylabel="load time (ms, median)")
-    axes.set_title("Loading one aggregate: full replay grows with history, snapshot + tail stays flat")
+    for (label, y), marker in zip(lines.items(), ("o-", "s-", "^-"), strict=False):
+        axes.plot(x, y, marker, label=label)
+    axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    axes.set_title(title)
     axes.legend()
     axes.grid(True, which="both", alpha=0.3)
     return figure
+
+
+def plot_load_times(times: pd.DataFrame) -> Figure:
+    """Load time against history length, with and without snapshots (log-log)."""
+    return _log_lines(
+        times["history (events)"],
+        {
+            "replay every event": times["without snapshots (ms)"],
+            "latest snapshot + tail (every 100 events)": times["with snapshots (ms)"],
+        },
+        title="Loading one aggregate: full replay grows with history, snapshot + tail stays flat",
+        xlabel="history length (events)",
+        ylabel="load time (ms, median)",
+    )
 
 
 def plot_replay_rates(rates: pd.DataFrame) -> Figure:
     """Replay throughput of every order, Python fold against vectorized SQL."""
-    figure, axes = plt.subplots(figsize=(7, 4))
-    plt.close(figure)  # shown once, as the cell's result, not again by the inline backend
-    x = rates["order events"]
-    axes.plot(x, rates["Python fold (events/s)"], "o-", label="Python fold (one aggregate at a time)")
-    axes.plot(x, rates["vectorized SQL (events/s)"], "s-", label="vectorized SQL (every order at once)")
-    axes.set(xscale="log", yscale="log", xlabel="order events replayed", ylabel="throughput (events/s)")
-    axes.set_title("Rebuilding every order's state: Python fold vs vectorized SQL")
-    axes.legend()
-    axes.grid(True, which="both", alpha=0.3)
-    return figure
+    return _log_lines(
+        rates["order events"],
+        {
+            "Python fold (one aggregate at a time)": rates["Python fold (events/s)"],
+            "vectorized SQL (every order at once)": rates["vectorized SQL (events/s)"],
+        },
+        title="Rebuilding every order's state: Python fold vs vectorized SQL",
+        xlabel="order events replayed",
+        ylabel="throughput (events/s)",
+    )

@@ -10,7 +10,12 @@ import argparse
 import importlib
 
 # name -> "module" whose `add_arguments(parser)` and `run(args) -> int` implement `labkit bench NAME`.
-BENCHMARKS: dict[str, str] = {"events": "labkit.events.bench", "services": "labkit.services.bench"}
+BENCHMARKS: dict[str, str] = {
+    "events": "labkit.events.bench",
+    "projections": "labkit.patterns.bench",
+    "query": "labkit.layouts.bench",
+    "services": "labkit.services.bench",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -46,6 +46,28 @@ class Response:
         return pa.ipc.open_stream(self.payload).read_all()
 
 
+class ServiceClock:
+    """The services' clock: UTC now, unless pinned, so a test harness can write the same moment to two layouts."""
+
+    def __init__(self) -> None:
+        self._pinned: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self._pinned or utc_now()
+
+    @contextmanager
+    def pinned(self, moment: datetime) -> Iterator[None]:
+        """Every event recorded in the block gets `moment` as its time."""
+        self._pinned = moment
+        try:
+            yield
+        finally:
+            self._pinned = None
+
+
+SERVICE_CLOCK = ServiceClock()
+
+
 class OwnedDatabase:
     """One DuckDB file held open by its owner: an event store plus the owner's state tables.
 
@@ -53,7 +75,7 @@ class OwnedDatabase:
     with ServiceOfflineError until it is given back.
     """
 
-    def __init__(self, path: str | Path, owner: str, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, path: str | Path, owner: str, *, clock: Callable[[], datetime] = SERVICE_CLOCK) -> None:
         self._path = Path(path)
         self.owner = owner
         self._clock = clock

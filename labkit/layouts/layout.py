@@ -24,8 +24,7 @@ from tqdm.auto import tqdm
 
 from labkit.events import EventStore
 from labkit.events.bulk import load_view
-from labkit.events.store import utc_now
-from labkit.layouts.database import OwnedDatabase
+from labkit.layouts.database import SERVICE_CLOCK, OwnedDatabase
 from labkit.layouts.services import (
     CUSTOMERS_INDEX_SQL,
     CUSTOMERS_TABLE_SQL,
@@ -147,7 +146,7 @@ def build_layouts(
 class SharedLayout:
     """One database, both services' tables: the Customer and Order services share it (and its event table)."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = SERVICE_CLOCK) -> None:
         self._database = OwnedDatabase(path, "shared", clock=clock)
         self.customers = CustomerService(self._database, shared=True)
         self.orders = OrderService(self._database, shared=True)
@@ -180,7 +179,7 @@ class PerServiceLayout:
         orders: Path | str,
         view: Path | str = ":memory:",
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = SERVICE_CLOCK,
     ) -> None:
         self._customers_database = OwnedDatabase(customers, "customers", clock=clock)
         self._orders_database = OwnedDatabase(orders, "orders", clock=clock)

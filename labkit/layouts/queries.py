@@ -179,15 +179,21 @@ def all_methods(
 
 
 def check_agreement(answers: dict[str, Answer]) -> pa.Table:
-    """The common rows; MethodsDisagreeError naming the methods and order ids that differ."""
+    """The common rows; MethodsDisagreeError naming the methods and the rows that differ."""
     reference_name, reference = next(iter(answers.items()))
     for name, answer in answers.items():
-        if not answer.rows.equals(reference.rows):
-            only_here = sorted(set(answer.order_ids) - set(reference.order_ids))[:5]
-            only_there = sorted(set(reference.order_ids) - set(answer.order_ids))[:5]
-            raise MethodsDisagreeError(
-                f"{name} returned {answer.rows.num_rows} rows, {reference_name} {reference.rows.num_rows}; "
-                f"only in {name}: {only_here}, only in {reference_name}: {only_there} "
-                "(is the view caught up? did a writer run between the answers?)"
-            )
+        if answer.rows.equals(reference.rows):
+            continue
+        only_here = sorted(set(answer.order_ids) - set(reference.order_ids))[:5]
+        only_there = sorted(set(reference.order_ids) - set(answer.order_ids))[:5]
+        if only_here or only_there:
+            detail = f"only in {name}: {only_here}, only in {reference_name}: {only_there}"
+        else:
+            ours, theirs = answer.rows.to_pylist(), reference.rows.to_pylist()
+            first = next((a, b) for a, b in zip(ours, theirs, strict=True) if a != b)
+            detail = f"the same orders with different values, first {first[0]} against {first[1]}"
+        raise MethodsDisagreeError(
+            f"{name} returned {answer.rows.num_rows} rows, {reference_name} {reference.rows.num_rows}; {detail} "
+            "(is the view caught up? did a writer run between the answers?)"
+        )
     return reference.rows

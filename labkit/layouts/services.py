@@ -181,6 +181,17 @@ class CustomerService(Service):
         """Give back the credit reserved for a cancelled order."""
         self._command(customer_id, "release_credit", order_id)
 
+    def credit_reserved_for(self, customer_id: str, order_id: str) -> int:
+        """The credit the customer holds for one order (0 if none)."""
+        with self._database.session() as store:
+            try:
+                customer = Repository(store).load(Customer, customer_id)
+            except AggregateNotFoundError:
+                raise UnknownEntityError(
+                    f"the Customer service holds no customer {customer_id!r}; check the id"
+                ) from None
+        return customer.reservations.get(order_id, 0)
+
     def customers(self, customer_ids: Sequence[str], *, created_after: object = None) -> Response:
         """The customers among `customer_ids` (created after `created_after`, if given): one batched request."""
         ids = pa.table({"customer_id": pa.array(list(customer_ids), pa.string())})

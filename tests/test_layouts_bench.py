@@ -1,0 +1,25 @@
+"""`labkit bench query` runs end to end at a tiny size, so it cannot rot."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.cli import main
+
+
+@pytest.mark.slow
+def test_the_query_bench_prints_the_four_methods_and_the_goals(tmp_path, capsys):
+    code = main(
+        [
+            "bench", "query", "--size", "S", "--customers", "150", "--orders", "1500", "--out", str(tmp_path),
+            "--threshold", "2000", "--created-after", "2024-06-01", "--repeats", "2", "--rate", "20",
+            "--seconds", "0.3",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "150 customers, 1500 orders" in out
+    for title in ("(a) shared database", "(b) per service: API composition", "(c) per service: CQRS view", "(d)"):
+        assert out.count(title) == 2  # in the latency table and in the staleness table
+    assert "identical rows from all four: yes" in out
+    assert "CQRS view median" in out and "API composition / shared join" in out

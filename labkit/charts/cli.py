@@ -37,7 +37,7 @@ def check(args: argparse.Namespace) -> int:
         for version in (OLDEST_KUBERNETES, NEWEST_KUBERNETES):
             report = validate_manifest(manifest, version)
             failed |= not report.ok
-            print(f"{name:<16} {report.summary()}")
+            tqdm.write(f"{name:<16} {report.summary()}")
     return 1 if failed else 0
 
 

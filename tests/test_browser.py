@@ -1,0 +1,127 @@
+"""The lab as a learner meets it: JupyterLab in Chromium, started the way `make lab` starts it.
+
+nbval runs kernels, not browsers; these tests open notebooks in a real JupyterLab, click links, run all cells,
+move widget controls and check that what is displayed changes. Screenshots go to tests/screenshots/ (git-ignored);
+`make screenshots` copies a few into docs/ for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from labkit.labserver import LabServer
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+from lab_page import CHROMIUM, CHROMIUM_ARGS, LabPage  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None, reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LabServer]:
+    # A test must never write into the repository's notebooks: autosave off, and no news prompt over the page.
+    settings = {
+        "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
+        # Render every cell, not only those in view, so the test reads outputs as a learner scrolling would.
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    }
+    with LabServer(settings=settings) as server:
+        with urllib.request.urlopen(server.url("lab/api/settings/@jupyterlab/docmanager-extension:plugin")) as answer:
+            assert json.load(answer)["settings"]["autosave"] is False
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def lab_page(lab: LabServer, browser) -> Iterator[LabPage]:
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    yield LabPage(page, lab.url)
+    context.close()
+
+
+def test_index_links_to_a_notebook_that_runs_without_errors(lab_page: LabPage):
+    lab_page.open_notebook("notebooks/00_index.ipynb")
+    lab_page.screenshot("00_index")
+    links = lab_page.notebook.locator(".jp-RenderedMarkdown a[href*='.ipynb']")
+    assert links.count() >= 1, "the index links to no notebook"
+    target = links.first.get_attribute("href").split("?")[0].split("/")[-1]
+    links.first.click()
+    lab_page.wait_for_notebook(target)
+    lab_page.run_all()
+    assert lab_page.executed_cells() >= 1
+    assert lab_page.error_outputs() == []
+    lab_page.screenshot(f"linked_{target.removesuffix('.ipynb')}")
+
+
+def test_an_error_in_a_cell_is_seen(lab_page: LabPage):
+    """The error check above can fail: a notebook that raises shows its traceback to the page object."""
+    import nbformat
+
+    from labkit.paths import repo_root
+
+    broken = repo_root() / "build" / "browser-broken.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("raise ValueError('a learner sees this')")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, broken)
+    try:
+        lab_page.open_notebook("build/browser-broken.ipynb")
+        lab_page.run_all()
+        assert any("a learner sees this" in text for text in lab_page.error_outputs())
+    finally:
+        broken.unlink()
+
+
+def run_notebook(lab_page: LabPage, path: str) -> None:
+    """Open a notebook, run all its cells as a learner would, and check none of them failed."""
+    lab_page.open_notebook(path)
+    lab_page.run_all()
+    assert lab_page.error_outputs() == [], f"{path} shows an error in the browser"
+
+
+def test_replay_slider_replays_events(lab_page: LabPage):
+    run_notebook(lab_page, "notebooks/04_event_sourcing.ipynb")
+    state = lab_page.widget(".labkit-replay-state")
+    state.scroll_into_view_if_needed()
+    assert "after version 0" in state.inner_text()
+    lab_page.widget(".widget-hslider .noUi-handle").focus()
+    for _ in range(2):
+        lab_page.page.keyboard.press("ArrowRight")
+    lab_page.page.wait_for_function(
+        "() => document.querySelector('.labkit-replay-state').innerText.includes('after version 2')", timeout=20_000
+    )
+    assert "after version 2" in state.inner_text()
+    lab_page.screenshot("04_replay_slider")
+
+
+def test_values_playground_rerenders_and_refuses_bad_values(lab_page: LabPage):
+    run_notebook(lab_page, "notebooks/12_helm_charts.ipynb")
+    playground = lab_page.notebook.locator(".widget-vbox:has(.widget-text:has-text('replicaCount'))").first
+    playground.scroll_into_view_if_needed()
+    before = playground.inner_text()
+    assert "OK:" in before and "REFUSED" not in before
+    replicas = playground.locator(".widget-text", has_text="replicaCount").locator("input")
+    replicas.fill("abc")
+    replicas.press("Enter")
+    playground.locator(".widget-html", has_text="REFUSED by values.schema.json").first.wait_for(timeout=60_000)
+    assert "replicaCount" in playground.inner_text()
+    lab_page.screenshot("12_values_playground")

@@ -117,10 +117,13 @@ def measure_latency(
     return rows
 
 
-def latency_frame(rows: list[Latency]) -> pd.DataFrame:
-    """The latency measurements as a table indexed by method title."""
+def latency_frame(rows: list[Latency], *, as_text: bool = False) -> pd.DataFrame:
+    """The latency measurements as a table indexed by method title (`as_text`: times as "1.2 ms" strings)."""
     frame = pd.DataFrame([r.__dict__ for r in rows])
     frame.insert(0, "method", frame.pop("method").map(METHOD_TITLES))
+    if as_text:
+        for column in ("median_ms", "p95_ms", "offline_ms"):
+            frame[column.removesuffix("_ms")] = [f"{v:.1f} ms" if v else "-" for v in frame.pop(column)]
     return frame.set_index("method")
 
 

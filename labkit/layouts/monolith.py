@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from labkit.layouts.database import SERVICE_CLOCK, OwnedDatabase
 from labkit.layouts.errors import LayoutError, SecondTransactionFailed
@@ -43,6 +44,23 @@ class Placement:
         if self.order_state is None or self.order_state == "REJECTED":
             return self.credit_reserved == 0
         return self.order_state in ("APPROVED", "SHIPPED") and self.credit_reserved > 0
+
+
+def placements_frame(placements: list[Placement]) -> pd.DataFrame:
+    """Placements side by side: what was stored afterwards, and whether order and credit agree."""
+    return pd.DataFrame(
+        [
+            {
+                "architecture": p.architecture,
+                "failure injected after": p.failed_at or "-",
+                "order state": p.order_state or "(no order)",
+                "credit reserved": p.credit_reserved,
+                "commits": p.commits,
+                "consistent": p.consistent,
+            }
+            for p in placements
+        ]
+    )
 
 
 def _check_fail_point(fail_after: str | None) -> None:

@@ -44,7 +44,9 @@ class MessageBroker:
             self.connection = database
         else:
             self.connection = duckdb.connect(str(database))
-        self.connection.execute(MESSAGES_SQL)
+        exists = self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'messages'")
+        if not (exists.fetchone() or (0,))[0]:  # checked first, so a read-only connection can read messages
+            self.connection.execute(MESSAGES_SQL)
 
     def close(self) -> None:
         """Close the broker's connection."""

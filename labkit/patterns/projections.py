@@ -37,7 +37,7 @@ class Projection(Protocol):
 
     def apply(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> None: ...
 
-    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> int: ...
+    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None: ...
 
 
 def _order_rows(events: Sequence[RecordedEvent]) -> pa.Table:
@@ -85,16 +85,14 @@ class OrdersPerCustomer:
         finally:
             connection.unregister("projection_batch")
 
-    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> int:
+    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None:
         """From the vectorized replay of every Order (its state as of `up_to_position`)."""
         with store.transaction() as source:
             counts = source.sql(
                 f"""SELECT customer_id, count(*)::BIGINT AS orders, sum(order_total)::BIGINT AS ordered_total
                     FROM ({state_sql(Order, up_to_position=up_to_position)}) GROUP BY customer_id"""
             ).to_arrow_table()
-            events = _count_events(source, "Order", up_to_position)
         _insert(connection, "orders_per_customer", counts)
-        return events
 
 
 class RevenuePerDay:
@@ -140,7 +138,7 @@ class RevenuePerDay:
         finally:
             connection.unregister("projection_batch")
 
-    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> int:
+    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None:
         """One pass of SQL over the Order events up to `up_to_position`."""
         events = events_sql("Order", up_to_position=up_to_position)
         with store.transaction() as source:
@@ -154,10 +152,8 @@ class RevenuePerDay:
                     FROM {events} s JOIN {events} c ON c.aggregate_id = s.aggregate_id AND c.event_type = 'OrderCreated'
                     WHERE s.event_type = 'OrderShipped' GROUP BY 1"""
             ).to_arrow_table()
-            count = _count_events(source, "Order", up_to_position)
         _insert(connection, "revenue_per_day_order_totals", totals)
         _insert(connection, "revenue_per_day", days)
-        return count
 
 
 class CustomerOrdersViewProjection:
@@ -172,9 +168,8 @@ class CustomerOrdersViewProjection:
     def apply(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> None:
         customer_orders.handle(events, connection)
 
-    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> int:
+    def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None:
         """The view's bulk path: event rows exported in chunks, fields extracted and applied in SQL."""
-        applied = 0
         for low in range(0, up_to_position, REBUILD_CHUNK_POSITIONS):
             rows = export_events(
                 store,
@@ -182,15 +177,7 @@ class CustomerOrdersViewProjection:
                 up_to_position=min(low + REBUILD_CHUNK_POSITIONS, up_to_position),
                 event_types=customer_orders.VIEW_EVENT_TYPES,
             )
-            applied += customer_orders.apply_event_rows(connection, rows)
-        return applied
-
-
-def _count_events(connection: duckdb.DuckDBPyConnection, aggregate_type: str, up_to_position: int) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM events WHERE aggregate_type = ? AND position <= ?", [aggregate_type, up_to_position]
-    ).fetchone()
-    return int(row[0]) if row else 0
+            customer_orders.apply_event_rows(connection, rows)
 
 
 def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:

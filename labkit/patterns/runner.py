@@ -57,8 +57,7 @@ class RebuildResult:
 
     projection: str
     generation: int
-    up_to_position: int  # the rebuild's vectorized pass covered positions 1..this
-    events: int  # events of the projection's aggregate types among them
+    events: int  # the history the vectorized pass covered: positions 1..events
     seconds: float  # the vectorized pass
     caught_up: int  # events applied incrementally after it, before the swap
     total_seconds: float  # rebuild, catch-up and swap
@@ -217,7 +216,9 @@ class ProjectionRunner:
 
     def _run(self, idle_seconds: float) -> None:
         while not self._stop.is_set():
-            if self._paused.is_set() or self.poll() == 0:
+            with self._lock:  # the pause flag is read under the lock `pause()` waits for
+                applied = 0 if self._paused.is_set() else self.poll()
+            if applied == 0:
                 self._stop.wait(idle_seconds)
 
     def stop(self) -> None:
@@ -232,8 +233,13 @@ class ProjectionRunner:
         return self._thread is not None and self._thread.is_alive()
 
     def pause(self) -> None:
-        """Stop applying events (the background thread idles; the read model falls behind as writes continue)."""
+        """Stop applying events (the background thread idles; the read model falls behind as writes continue).
+
+        When it returns, no batch is being applied and none will be until `resume()`.
+        """
         self._paused.set()
+        with self._lock:
+            pass  # wait for a batch in flight
 
     def resume(self) -> None:
         """Apply events again (the read model catches up)."""
@@ -297,7 +303,7 @@ class ProjectionRunner:
         try:
             projection.create(cursor)
             cursor.execute(CHECKPOINTS_TABLE_SQL)
-            events = projection.rebuild(self.store, up_to, cursor)
+            projection.rebuild(self.store, up_to, cursor)
             cursor.execute(
                 "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
                 [name, up_to, to_utc_naive(utc_now())],
@@ -318,7 +324,7 @@ class ProjectionRunner:
             self._follow(projection, new)
             self.connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema(name, old)}" CASCADE')
         follower.database.connection.close()
-        return RebuildResult(name, new, up_to, events, built - started, caught_up, time.perf_counter() - started)
+        return RebuildResult(name, new, up_to, built - started, caught_up, time.perf_counter() - started)
 
     def close(self) -> None:
         """Stop following and close the read database."""

@@ -107,3 +107,24 @@ def test_duplicate_event_ids_in_a_bulk_load_are_refused(tmp_path):
 def test_missing_columns_are_named():
     with EventStore(":memory:") as store, pytest.raises(MalformedEventError, match="event_data"):
         bulk_load(store, orders(1).drop(columns=["event_data"]))
+
+
+def test_a_store_loaded_without_indexes_stays_correct_and_can_build_them(tmp_path):
+    from labkit.events.bulk import load_view
+
+    with EventStore(tmp_path / "e.duckdb") as store:
+        store.connection.register("rows", pa.Table.from_pandas(orders(3), preserve_index=False))
+        store.connection.execute(
+            "CREATE TEMP VIEW bulk_input AS SELECT *, row_number() OVER () - 1 AS rn, uuid() AS event_id FROM rows"
+        )
+        load_view(store, indexes=False)
+        assert not store.has_indexes()
+        stored = store.read_stream("order-2")[0]
+        retry = NewEvent("order-2", "Order", stored.event_type, stored.event_data, stored.event_id)
+        assert store.append([retry], expected_version=0).duplicates[0].position == stored.position
+        with pytest.raises(DuplicateEventError):
+            store.append([NewEvent("order-9", "Order", "OrderShipped", {}, stored.event_id)], expected_version=0)
+    with EventStore(tmp_path / "e.duckdb") as reopened:  # opening does not build them behind your back
+        assert not reopened.has_indexes()
+        reopened.create_indexes()
+        assert reopened.has_indexes()

@@ -124,8 +124,11 @@ def bulk_load(
         store.connection.unregister("bulk_arrow")
 
 
-def load_view(store: EventStore, *, validate: bool = True, progress: bool = False) -> int:
-    """Load the rows of the temporary view `bulk_input` (the bulk columns plus `rn`, the input order from 0)."""
+def load_view(store: EventStore, *, validate: bool = True, progress: bool = False, indexes: bool = True) -> int:
+    """Load the rows of the temporary view `bulk_input` (the bulk columns plus `rn`, the input order from 0).
+
+    Into an empty store, `indexes=False` leaves the indexes out (see `EventStore.create_indexes`).
+    """
     columns = {row[0] for row in store.connection.execute("DESCRIBE bulk_input").fetchall()}
     metadata = "metadata" if "metadata" in columns else "'{}'"
     recorded_at = "recorded_at" if "recorded_at" in columns else "?::TIMESTAMP"
@@ -155,8 +158,9 @@ def load_view(store: EventStore, *, validate: bool = True, progress: bool = Fals
             store._head = None  # appends later in this transaction must look the head up again
             bar.update(1)
             bar.set_postfix_str("indexing")
-            for statement in INDEXES_SQL:
-                connection.execute(statement)
+            if indexes or stored_before:
+                for statement in INDEXES_SQL:
+                    connection.execute(statement)
             bar.update(1)
     except duckdb.ConstraintException as exc:
         # The transaction is rolled back by now: find the offending id for the message.

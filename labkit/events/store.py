@@ -131,13 +131,35 @@ class EventStore:
         self._in_transaction = False
         self._head: int | None = None  # the head position, known only inside a transaction after an append
         with self._lock:
-            self.connection.execute(EVENTS_TABLE_SQL)
-            for statement in INDEXES_SQL:
-                self.connection.execute(statement)
+            exists = first_row(
+                self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'")
+            )[0]
+            if not exists:  # a store opened again keeps the indexes it has (see create_indexes)
+                self.connection.execute(EVENTS_TABLE_SQL)
+                self.create_indexes()
             # Fetching rows one by one through the aggregate_id index costs ~10 us a row here, more than scanning:
             # use it for short streams only; longer ones scan, skipping row groups by position after a snapshot.
             self.connection.execute("SET index_scan_max_count = 64")
             self.connection.execute("SET index_scan_percentage = 0")
+
+    def create_indexes(self) -> None:
+        """Build the event_id and aggregate_id indexes if they are missing.
+
+        A new store has them. Workloads bulk-generated above a few million events are stored without them: building
+        them for 45M events takes many GB of memory. Such a store is still correct (duplicate ids and versions are
+        found by scanning), only appends and stream reads are slower; call this to build them.
+        """
+        with self._lock:
+            for statement in INDEXES_SQL:
+                self.connection.execute(statement)
+
+    def has_indexes(self) -> bool:
+        """Whether the event table has its indexes."""
+        with self._lock:
+            row = first_row(
+                self.connection.execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'events'")
+            )
+        return bool(row and row[0] >= len(INDEXES_SQL))
 
     def close(self) -> None:
         """Close the DuckDB connection."""

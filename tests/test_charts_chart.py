@@ -172,7 +172,7 @@ def test_hooks_run_after_install_and_as_helm_test(helm):
     }
     job = manifest.get("Job", "shop-labkit-wait-healthy")
     command = job.body["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[:2] == ["python", "-c"]
+    assert command[:2] == ["python3", "-c"]
     compile(command[2], "probe", "exec")
     assert command[4:] == [f"http://shop-labkit-{name}:8000/health" for name in ("customer", "history", "order")]
     off = helm.template(CHART, set_values={"hooks.postInstall.enabled": False, "tests.enabled": False})
@@ -183,7 +183,7 @@ def test_services_run_the_image_with_the_documented_arguments(helm):
     manifest = helm.template(CHART, set_values={"image.tag": "2024.1"})
     for name in ("customer", "order", "history"):
         container = manifest.get("Deployment", f"shop-labkit-{name}").body["spec"]["template"]["spec"]["containers"][0]
-        assert container["image"] == "labkit-services:2024.1"
+        assert container["image"] == "labkit/services:2024.1"
         assert container["args"] == [name, "--host", "0.0.0.0", "--port", "8000", "--data-dir", "/data"]
         assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
 

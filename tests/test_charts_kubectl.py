@@ -13,12 +13,12 @@ from labkit.charts.validation import check_object
 def test_kubectl_writes_a_minimal_valid_deployment():
     if find_tool("kubectl") is None:
         pytest.skip("no kubectl on PATH or in .tools/bin: run `make tools`")
-    deployment = create_deployment("order", "labkit-services:0.1.0", replicas=2, port=8000)
+    deployment = create_deployment("order", "labkit/services:0.1.0", replicas=2, port=8000)
     assert deployment.key == "Deployment/order"
     spec = deployment.body["spec"]
     assert spec["replicas"] == 2 and spec["selector"] == {"matchLabels": {"app": "order"}}
     container = spec["template"]["spec"]["containers"][0]
-    assert container["image"] == "labkit-services:0.1.0" and container["ports"] == [{"containerPort": 8000}]
+    assert container["image"] == "labkit/services:0.1.0" and container["ports"] == [{"containerPort": 8000}]
     assert "readinessProbe" not in container and "securityContext" not in container
     assert check_object(deployment).ok
 

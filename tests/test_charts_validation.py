@@ -26,7 +26,7 @@ spec:
     spec:
       containers:
         - name: order
-          image: labkit-services:0.1.0
+          image: labkit/services:0.1.0
           imagePullPolicy: IfNotPresent
 """
 

@@ -94,7 +94,8 @@ def schema_problems(stderr: str, top_chart: str | None = None) -> tuple[str, ...
         elif re.match(r"^- [\w.\[\]-]+: ", line):
             # Helm before 3.18 wrote "- replicaCount: Invalid type. Expected: integer, given: string".
             problems.append(prefix + line[2:])
-    return tuple(problems)
+    # helm lists several refusals in no fixed order (Go map iteration); sorted, the same values give the same message.
+    return tuple(sorted(problems))
 
 
 def chart_name(chart: Path) -> str | None:

@@ -91,7 +91,7 @@ app.kubernetes.io/component: {{ .name }}
 
 {{/*
 A Python script: GET each URL of its arguments until it answers 200; exit non-zero past the deadline (seconds).
-The post-install hook and the `helm test` Pod run it with the services image's own Python: no extra image.
+The post-install hook and the `helm test` Pod run it with the services image's own python3: no extra image.
 */}}
 {{- define "labkit.probeScript" -}}
 import sys, time, urllib.request

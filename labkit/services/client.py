@@ -89,6 +89,13 @@ class LabClient:
         """Every order (filters: state, customer_id, min_total)."""
         return list(self._pages("order", "/orders", "orders", {k: v for k, v in filters.items() if v is not None}))
 
+    def order_states(self) -> dict[str, int]:
+        """How many orders are in each state (sorted by state)."""
+        counts: dict[str, int] = {}
+        for order in self.orders():
+            counts[order["state"]] = counts.get(order["state"], 0) + 1
+        return dict(sorted(counts.items()))
+
     def customers(self) -> list[dict[str, Any]]:
         """Every customer, with its reservations."""
         return list(self._pages("customer", "/customers", "customers", {}))

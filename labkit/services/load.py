@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -18,6 +21,8 @@ from tqdm.auto import tqdm
 
 from labkit.services.client import LabClient
 from labkit.services.invariants import check_invariants, wait_until_settled
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,8 +127,18 @@ def place_orders(
 ) -> tuple[list[str], int, float]:
     """Place the planned orders concurrently: (accepted order ids, refused count, seconds)."""
     started = time.perf_counter()
-    accepted, refused = asyncio.run(_place_all(client.urls["order"], plan, concurrency, progress))
+    accepted, refused = _run(_place_all(client.urls["order"], plan, concurrency, progress))
     return accepted, refused, time.perf_counter() - started
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from a notebook (whose thread already runs an event loop: then in a thread of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def measured_latencies(client: LabClient, order_ids: set[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,8 @@ DEFAULT_NAMESPACE = "labkit"
 
 # --set overrides: a mapping of dotted keys to values, or "key=value" strings as typed on a command line.
 SetValues = Mapping[str, Any] | Sequence[str]
+# -f sources, later ones winning: values files, or mappings written to a file for helm.
+ValueSources = Sequence[Mapping[str, Any] | Path]
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class Helm:
             raise HelmCommandError(f"cannot read a version from `helm version --short`: {self.version()!r}")
         return int(match.group(1))
 
-    def value_arguments(self, values: Sequence[Mapping[str, Any] | Path] | None, scratch: Path) -> list[str]:
+    def value_arguments(self, values: ValueSources | None, scratch: Path) -> list[str]:
         """`-f` arguments: files as they are, mappings written to YAML files in `scratch` (later files win)."""
         args: list[str] = []
         for number, item in enumerate(values or ()):
@@ -191,7 +193,7 @@ class Helm:
     def run_with_values(
         self,
         args: list[str],
-        values: Sequence[Mapping[str, Any] | Path] | None,
+        values: ValueSources | None,
         set_values: SetValues | None,
         *,
         chart: Path,
@@ -210,7 +212,7 @@ class Helm:
         chart: Path,
         *,
         strict: bool = True,
-        values: Sequence[Mapping[str, Any] | Path] | None = None,
+        values: ValueSources | None = None,
         set_values: SetValues | None = None,
     ) -> LintResult:
         """`helm lint [--strict]`: the chart's findings; a failing lint is a result (ok False), not an exception."""
@@ -229,7 +231,7 @@ class Helm:
         *,
         release: str = DEFAULT_RELEASE,
         namespace: str = DEFAULT_NAMESPACE,
-        values: Sequence[Mapping[str, Any] | Path] | None = None,
+        values: ValueSources | None = None,
         set_values: SetValues | None = None,
         show_only: Sequence[str] = (),
         kube_version: str | None = None,
@@ -246,7 +248,7 @@ class Helm:
         *,
         release: str = DEFAULT_RELEASE,
         namespace: str = DEFAULT_NAMESPACE,
-        values: Sequence[Mapping[str, Any] | Path] | None = None,
+        values: ValueSources | None = None,
         set_values: SetValues | None = None,
     ) -> str:
         """NOTES.txt as `helm install` prints it, from a client-side dry run (Helm 4 needs no cluster for it)."""

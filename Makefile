@@ -69,3 +69,10 @@ lock:
 
 clean:
 	rm -rf build .run .pytest_cache
+
+# The Docker lab's images on the local engine: offline base images (reused when present), the services, the lab.
+.PHONY: images
+images: $(STAMP)
+	$(BIN)/labkit containers base-image all
+	$(BIN)/labkit containers build services
+	$(BIN)/labkit containers build lab

@@ -79,6 +79,27 @@ def _lint(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from labkit.containers.engine import connect
+    from labkit.containers.labimages import build_lab_image
+
+    with connect() as engine:
+        image = build_lab_image(engine, args.image, target=args.target)
+        size = engine.image_size(image.id) / 1e6
+        print(f"{image.tag}: {image.steps} steps in {image.seconds:.1f} s, {size:.0f} MB ({image.id[:19]})")
+    return 0
+
+
+def _check_lab(args: argparse.Namespace) -> int:
+    from labkit.containers.engine import connect
+    from labkit.containers.labimages import LAB, check_lab_image
+
+    with connect() as engine:
+        check = check_lab_image(engine, timeout_s=args.timeout)
+    print(f"{LAB.tag}: {check.health}, /lab answered {check.status} on port {check.port} after {check.seconds:.1f} s")
+    return 0
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from labkit.containers.engine import connect
 
@@ -120,6 +141,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint = actions.add_parser("lint", help="hadolint findings with the lab's advice")
     lint.add_argument("dockerfile")
     lint.set_defaults(func=_run, action=_lint)
+
+    build = actions.add_parser("build", help="build one of the lab's images from docker/ (offline wheelhouse)")
+    build.add_argument("image", choices=["services", "lab"])
+    build.add_argument("--target", help="build one stage only (for example: wheels)")
+    build.set_defaults(func=_run, action=_build)
+
+    check = actions.add_parser("check-lab", help="run the lab image and check that JupyterLab answers on /lab")
+    check.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for its health check")
+    check.set_defaults(func=_run, action=_check_lab)
 
     cleanup = actions.add_parser("cleanup", help="remove containers, networks and images the lab created")
     cleanup.add_argument("--purpose", help="only what was created for this purpose (a notebook, a test)")

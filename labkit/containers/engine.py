@@ -157,8 +157,11 @@ def _stream_build(chunks: Iterable[Mapping[str, Any]], progress: bool, label: st
         for chunk in _api_errors_as_build_failures(chunks, label, log):
             if "error" in chunk:
                 log.append(str(chunk["error"]))
+                tail = "".join(log).strip().splitlines()[-12:-1]
                 raise BuildFailedError(
-                    f"docker build of {label} failed: {str(chunk['error']).strip()}", log="".join(log)
+                    f"docker build of {label} failed: {str(chunk['error']).strip()}"
+                    + ("\nthe builder's last lines:\n  " + "\n  ".join(tail) if tail else ""),
+                    log="".join(log),
                 )
             if "aux" in chunk and isinstance(chunk["aux"], Mapping) and "ID" in chunk["aux"]:
                 image_id = chunk["aux"]["ID"]

@@ -1,0 +1,172 @@
+"""The lab's own images, built from docker/: the services (multi-stage) and the lab (JupyterLab with the notebooks).
+
+A build context is assembled under build/docker/<image>/ (git-ignored): the Dockerfile, a wheelhouse of the
+third-party packages built on the host, and labkit (its wheel for the services, the checkout's tracked files for
+the lab). The base is python:3.11-slim when the engine has it, else the offline Debian base this module imports.
+
+    labkit containers build services      # tags labkit/services:0.1.0
+    labkit containers build lab           # tags labkit/lab:0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.containers.baseimages import DEBIAN_PYTHON, ensure_base_image
+from labkit.containers.engine import BuiltImage, Engine
+from labkit.containers.errors import ContainerFailedError
+from labkit.containers.wheelhouse import (
+    WheelSet,
+    build_labkit_wheel,
+    build_wheelhouse,
+    lab_wheel_set,
+    services_wheel_set,
+)
+from labkit.errors import UsageError
+from labkit.paths import repo_root
+
+REGISTRY_PYTHON = "python:3.11-slim"
+# What the lab image carries of the checkout (tracked files only): enough for every notebook to run.
+LAB_SOURCES = ("labkit", "notebooks", "docker", "data", "pyproject.toml", "README.md")
+
+
+@dataclass(frozen=True)
+class LabImage:
+    """One of the lab's images: its Dockerfile in docker/, its tag, and what its build context holds."""
+
+    name: str
+    dockerfile: str
+    repository: str
+    wheel_set: Callable[[], WheelSet]
+    labkit_as: str  # "wheel" or "source"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.repository}:{metadata.version('labkit')}"
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return repo_root() / self.dockerfile
+
+    def context_path(self) -> Path:
+        return repo_root() / "build" / "docker" / self.name
+
+
+SERVICES = LabImage("services", "docker/services.Dockerfile", "labkit/services", services_wheel_set, "wheel")
+LAB = LabImage("lab", "docker/lab.Dockerfile", "labkit/lab", lab_wheel_set, "source")
+LAB_IMAGES = (SERVICES, LAB)
+
+
+def lab_image(name: str) -> LabImage:
+    for image in LAB_IMAGES:
+        if image.name == name:
+            return image
+    raise UsageError(f"no lab image called {name!r}; the lab builds {', '.join(i.name for i in LAB_IMAGES)}")
+
+
+def _tracked_files(root: Path, tops: tuple[str, ...]) -> list[Path]:
+    """Files git tracks under `tops` (a fresh clone's content); every file there when this is not a checkout."""
+    done = subprocess.run(["git", "ls-files", "--", *tops], capture_output=True, text=True, cwd=root, check=False)
+    if done.returncode == 0 and done.stdout.strip():
+        return [Path(line) for line in done.stdout.splitlines() if (root / line).is_file()]
+    found: list[Path] = []
+    for top in tops:
+        path = root / top
+        candidates = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        found.extend(p.relative_to(root) for p in candidates if "__pycache__" not in p.parts)
+    return found
+
+
+def prepare_context(image: LabImage) -> Path:
+    """Assemble the build context of `image` under build/docker/: Dockerfile, wheelhouse, labkit."""
+    context = image.context_path()
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(image.dockerfile_path, context / "Dockerfile")
+    build_wheelhouse(image.wheel_set(), context / "third-party")
+    if image.labkit_as == "wheel":
+        build_labkit_wheel(context / "labkit")
+    else:
+        source = context / "src"
+        if source.exists():
+            shutil.rmtree(source)
+        root = repo_root()
+        for relative in _tracked_files(root, LAB_SOURCES):
+            target = source / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / relative, target)
+    return context
+
+
+def base_image_for(engine: Engine) -> str:
+    """python:3.11-slim when the engine has it (never pulled), else the offline Debian base (imported once)."""
+    if engine.has_image(REGISTRY_PYTHON):
+        return REGISTRY_PYTHON
+    return ensure_base_image(engine, DEBIAN_PYTHON.name).reference
+
+
+def build_lab_image(
+    engine: Engine,
+    name: str,
+    *,
+    target: str | None = None,
+    tag: str | None = None,
+    purpose: str = "lab-images",
+    progress: bool = True,
+) -> BuiltImage:
+    """Build one of the lab's images (`services` or `lab`) on the engine; `target` builds one stage only."""
+    image = lab_image(name)
+    context = prepare_context(image)
+    base = base_image_for(engine)
+    build_args = {"BASE_IMAGE": base}
+    if image is LAB and base == DEBIAN_PYTHON.reference:
+        # Debian bookworm's Python is 3.11.2; a few pinned wheels declare a later 3.11.x.
+        build_args["PIP_INSTALL_OPTIONS"] = "--ignore-requires-python"
+    return engine.build(
+        context,
+        tag=tag or (image.tag if target is None else f"{image.repository}:{target}"),
+        build_args=build_args,
+        target=target,
+        purpose=purpose,
+        progress=progress,
+    )
+
+
+@dataclass(frozen=True)
+class LabCheck:
+    """The lab container answered: on which host port, the HTTP status of /lab, and how long startup took."""
+
+    port: int
+    status: int
+    seconds: float
+    health: str
+
+
+def check_lab_image(engine: Engine, *, timeout_s: float = 120, purpose: str = "lab-check") -> LabCheck:
+    """Run the lab image, wait for its HEALTHCHECK, and fetch /lab with a token; the container is removed."""
+    token = "labkit-check"
+    started = time.perf_counter()
+    container = engine.create_container(
+        LAB.tag, purpose=purpose, environment={"JUPYTER_TOKEN": token}, ports={"8888/tcp": None}
+    )
+    try:
+        engine.start(container)
+        health = engine.wait_healthy(container, timeout_s=timeout_s)
+        port = engine.published_port(container, "8888/tcp")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=30) as response:
+                status, body = response.status, response.read().decode(errors="replace")
+        except urllib.error.URLError as exc:
+            raise ContainerFailedError(f"the lab container did not answer on /lab: {exc}") from None
+        if "JupyterLab" not in body:
+            raise ContainerFailedError(f"/lab answered {status} without JupyterLab's page")
+        return LabCheck(port, status, time.perf_counter() - started, health)
+    finally:
+        engine.remove_container(container)

@@ -16,6 +16,7 @@ def needs_helm():
         pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
 
 
+@pytest.mark.slow
 def test_check_lints_and_validates_every_documented_render(capsys):
     assert main(["chart", "check"]) == 0
     out = capsys.readouterr().out

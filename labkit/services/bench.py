@@ -7,6 +7,7 @@ lost or inconsistent; the two runs side by side give the measured gain of group 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def table(results: dict[str, LoadResult]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Other work on the machine (load average above the core count) slows every process here: say how busy it was.
+    before = os.getloadavg()[0]
     results = {
         "group commit": measure(
             orders=args.orders,
@@ -70,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             group_commit=False,
         )
     print(table(results))
+    print(
+        f"\nmachine: {os.cpu_count()} cores, load average {before:.1f} before and {os.getloadavg()[0]:.1f} after the runs"
+    )
     best = results["group commit"].row()
     if len(results) == 2:
         other = results["one commit per command"].row()

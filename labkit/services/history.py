@@ -1,8 +1,8 @@
 """The Order-history service: the CQRS `customer_orders_view`, built from both services' feeds, and its queries.
 
-Two consumers (one per feed, each with its own checkpoint) keep one row per order with its customer's data
-joined in. The feeds are independent, so an order may arrive before its customer: the row then waits with empty
-customer fields, filled in when the CustomerCreated arrives. "Recent valuable customers" is answered two ways:
+Two consumers (one per feed, each with its own checkpoint) keep `labkit.views`' customer_orders_view: one row per
+order with its customer's data joined in. The feeds are independent, so an order may arrive before its customer:
+the row then waits with empty customer fields, filled in when the CustomerCreated arrives. "Recent valuable customers" is answered two ways:
 from the view (one SQL statement here) and by API composition (ask the Order service, then the Customer service
 in batches, join here), so the two can be compared.
 """
@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 import httpx
-import pyarrow as pa
 from fastapi import APIRouter, Query
 
 from labkit.events import RecordedEvent
@@ -25,65 +24,21 @@ from labkit.services.errors import ServiceRequestError, ServiceUnavailableError
 from labkit.services.models import ValuableCustomers, ViewPage
 from labkit.services.settings import ServiceSettings
 from labkit.services.unit import UnitOfWork
+from labkit.views import customer_orders
 
-HISTORY_CUSTOMERS_SQL = """
-CREATE TABLE IF NOT EXISTS history_customers (
-    customer_id VARCHAR   PRIMARY KEY,
-    name        VARCHAR   NOT NULL,
-    credit_limit BIGINT   NOT NULL,
-    created_at  TIMESTAMP NOT NULL
+# When this service applied each order's latest state: the view's own columns say when the Order service recorded
+# it (order_updated_at), so the two give the view's lag per order.
+VIEW_APPLIED_SQL = """
+CREATE TABLE IF NOT EXISTS view_applied (
+    order_id        VARCHAR   PRIMARY KEY,
+    view_updated_at TIMESTAMP NOT NULL
 )
 """
 
-VIEW_SQL = """
-CREATE TABLE IF NOT EXISTS customer_orders_view (
-    order_id            VARCHAR   PRIMARY KEY,
-    customer_id         VARCHAR   NOT NULL,
-    customer_name       VARCHAR,              -- empty until the customer's CustomerCreated arrives
-    customer_created_at TIMESTAMP,
-    credit_limit        BIGINT,
-    order_total         BIGINT    NOT NULL,
-    state               VARCHAR   NOT NULL,
-    order_created_at    TIMESTAMP NOT NULL,
-    state_recorded_at   TIMESTAMP NOT NULL,   -- when the Order service recorded the current state
-    view_updated_at     TIMESTAMP NOT NULL    -- when this view applied it (minus the above: the view's lag)
-)
-"""
-
-VIEW_COLUMNS = (
-    "order_id, customer_id, customer_name, customer_created_at, credit_limit, order_total, state, "
-    "order_created_at, state_recorded_at, view_updated_at"
-)
-
-STATE_OF = {
-    "OrderCreated": "PENDING",
-    "OrderApproved": "APPROVED",
-    "OrderRejected": "REJECTED",
-    "OrderShipped": "SHIPPED",
-    "OrderCancelled": "CANCELLED",
-}
-
-UPSERT_ORDERS_SQL = """
-INSERT OR REPLACE INTO customer_orders_view
-SELECT b.order_id,
-       coalesce(v.customer_id, b.customer_id),
-       c.name, c.created_at, c.credit_limit,
-       coalesce(v.order_total, b.order_total),
-       b.state,
-       coalesce(v.order_created_at, b.order_created_at),
-       b.state_recorded_at,
-       b.view_updated_at
-FROM view_batch b
-LEFT JOIN customer_orders_view v USING (order_id)
-LEFT JOIN history_customers c ON c.customer_id = coalesce(v.customer_id, b.customer_id)
-"""
-
-VALUABLE_FROM_VIEW_SQL = """
-SELECT customer_id, any_value(customer_name), any_value(customer_created_at), count(*), sum(order_total)::BIGINT
-FROM customer_orders_view
-WHERE state = 'SHIPPED' AND order_total > ? AND customer_created_at > ?
-GROUP BY customer_id
-ORDER BY customer_id
+VIEW_ROWS_SQL = f"""
+SELECT v.order_id, v.customer_id, v.customer_name, v.customer_created_at, v.order_total, v.order_state AS state,
+       v.order_created_at, v.order_updated_at AS state_recorded_at, a.view_updated_at
+FROM {customer_orders.VIEW_TABLE} v LEFT JOIN view_applied a USING (order_id)
 """
 
 
@@ -92,81 +47,46 @@ def _naive(moment: datetime) -> datetime:
 
 
 def apply_customer_events(events: Sequence[RecordedEvent], unit: UnitOfWork) -> None:
-    """Customers into the view's customer table; fill the rows of their orders that arrived first."""
-    connection = unit.connection
-    created = [e for e in events if e.event_type == "CustomerCreated"]
-    if not created:
-        return
-    rows = [
-        (e.aggregate_id, e.event_data["name"], e.event_data["credit_limit"], _naive(e.recorded_at)) for e in created
-    ]
-    connection.execute(
-        f"INSERT OR IGNORE INTO history_customers VALUES {', '.join(['(?, ?, ?, ?)'] * len(rows))}",
-        [v for row in rows for v in row],
-    )
-    marks = ", ".join("?" * len(rows))
-    connection.execute(
-        f"""UPDATE customer_orders_view v
-            SET customer_name = c.name, customer_created_at = c.created_at, credit_limit = c.credit_limit
-            FROM history_customers c
-            WHERE v.customer_id = c.customer_id AND v.customer_name IS NULL AND c.customer_id IN ({marks})""",
-        [row[0] for row in rows],
-    )
+    """Customers into the view (orders that arrived before their customer get its columns now)."""
+    customer_orders.handle(events, unit.connection)
 
 
 def apply_order_events(events: Sequence[RecordedEvent], unit: UnitOfWork) -> None:
-    """Fold a batch of order events into one change per order, and upsert those changes into the view."""
-    connection = unit.connection
-    changes: dict[str, dict[str, Any]] = {}
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for event in events:
-        state = STATE_OF.get(event.event_type)
-        if state is None:
-            continue
-        change = changes.setdefault(event.aggregate_id, {"customer_id": None, "order_total": None, "created": None})
-        if event.event_type == "OrderCreated":
-            change.update(
-                customer_id=event.event_data["customer_id"],
-                order_total=event.event_data["order_total"],
-                created=_naive(event.recorded_at),
-            )
-        change.update(state=state, at=_naive(event.recorded_at))
-    if not changes:
-        return
-    batch = pa.table(
-        {
-            "order_id": list(changes),
-            "customer_id": pa.array([c["customer_id"] for c in changes.values()], pa.string()),
-            "order_total": pa.array([c["order_total"] for c in changes.values()], pa.int64()),
-            "state": [c["state"] for c in changes.values()],
-            "order_created_at": pa.array([c["created"] or c["at"] for c in changes.values()], pa.timestamp("us")),
-            "state_recorded_at": pa.array([c["at"] for c in changes.values()], pa.timestamp("us")),
-            "view_updated_at": pa.array([now] * len(changes), pa.timestamp("us")),
-        }
-    )
-    connection.register("view_batch", batch)
-    try:
-        connection.execute(UPSERT_ORDERS_SQL)
-    finally:
-        connection.unregister("view_batch")
+    """Order events into the view, and the moment this service applied each order's latest state."""
+    customer_orders.handle(events, unit.connection)
+    orders = list(dict.fromkeys(e.aggregate_id for e in events if e.event_type in customer_orders.ORDER_STATE_AFTER))
+    if orders:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        unit.connection.execute(
+            f"INSERT OR REPLACE INTO view_applied VALUES {', '.join(['(?, ?)'] * len(orders))}",
+            [v for order_id in orders for v in (order_id, now)],
+        )
 
 
 class HistoryService(Service):
     name = "history"
     title = "labkit Order-history service"
     description = "The customer_orders_view (CQRS read model) built from both services' events, and its queries."
-    tables = (HISTORY_CUSTOMERS_SQL, VIEW_SQL)
+    tables = (VIEW_APPLIED_SQL,)
 
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
+        self.database.read(customer_orders.create_tables)
         self.consume("customer", apply_customer_events)
         self.consume("order", apply_order_events)
 
     def valuable_from_view(self, created_after: datetime, min_total: int) -> dict[str, Any]:
         started = time.perf_counter()
-        rows = self.database.read(
-            lambda c: c.execute(VALUABLE_FROM_VIEW_SQL, [min_total, _naive(created_after)]).fetchall()
+        answer = self.database.read(
+            lambda c: customer_orders.recent_valuable_customers(c, min_total, created_after).to_pylist()
         )
+        per_customer: dict[str, list[dict[str, Any]]] = {}
+        for row in answer:
+            per_customer.setdefault(row["customer_id"], []).append(row)
+        rows = [
+            (cid, o[0]["customer_name"], o[0]["customer_created_at"], len(o), sum(r["order_total"] for r in o))
+            for cid, o in sorted(per_customer.items())
+        ]
         return {
             "method": "view",
             "created_after": created_after,
@@ -245,17 +165,16 @@ class HistoryService(Service):
         ) -> dict[str, Any]:
             where, params = ("WHERE customer_id = ?", [customer_id]) if customer_id is not None else ("", [])
 
-            def query(c: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], int]:
-                total = int(c.execute(f"SELECT count(*) FROM customer_orders_view {where}", params).fetchall()[0][0])
-                rows = c.execute(
-                    f"SELECT {VIEW_COLUMNS} FROM customer_orders_view {where} ORDER BY order_id LIMIT ? OFFSET ?",
-                    [*params, limit, offset],
-                ).fetchall()
-                return rows, total
+            def query(c: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
+                total = int(c.execute(f"SELECT count(*) FROM ({VIEW_ROWS_SQL}) {where}", params).fetchall()[0][0])
+                result = c.execute(
+                    f"{VIEW_ROWS_SQL} {where} ORDER BY order_id LIMIT ? OFFSET ?", [*params, limit, offset]
+                )
+                names = [d[0] for d in result.description]
+                return [dict(zip(names, row, strict=True)) for row in result.fetchall()], total
 
             rows, total = self.database.read(query)
-            names = [c.strip() for c in VIEW_COLUMNS.split(",")]
-            return {"rows": [dict(zip(names, row, strict=True)) for row in rows], "total": total}
+            return {"rows": rows, "total": total}
 
         @router.get(
             "/queries/recent-valuable-customers",

@@ -106,18 +106,17 @@ class Health(BaseModel):
 
 
 class ViewRow(BaseModel):
-    """One order in the `customer_orders_view`, with its customer's data joined in."""
+    """One order in the `customer_orders_view`, with its customer's data joined in (empty until it is seen)."""
 
     order_id: str
     customer_id: str
     customer_name: str | None
     customer_created_at: UtcTime | None
-    credit_limit: int | None
     order_total: int
     state: str
     order_created_at: UtcTime
-    state_recorded_at: UtcTime
-    view_updated_at: UtcTime
+    state_recorded_at: UtcTime  # when the Order service recorded the current state
+    view_updated_at: UtcTime | None  # when this view applied it
 
 
 class ViewPage(BaseModel):

@@ -117,3 +117,17 @@ def test_in_the_shared_layout_both_services_use_one_database_and_feed_their_own_
         assert exported.column("event_type").to_pylist() == ["OrderCreated"]
         joined = shared.sql("SELECT o.order_id, c.name FROM orders o JOIN customers c USING (customer_id)")
         assert joined.to_pylist() == [{"order_id": "order-1", "name": "Ada Lovelace"}]
+
+
+def test_a_batch_commits_its_commands_together_or_not_at_all(layout):
+    layout.customers.register("customer-1", "Ada Lovelace", 1000)
+    with layout.orders.batch():
+        layout.orders.place("order-1", "customer-1", 100)
+        layout.orders.place("order-2", "customer-1", 200)
+    assert layout.orders.head_position() == 2
+    with pytest.raises(RuleViolationError), layout.orders.batch():
+        layout.orders.place("order-3", "customer-1", 300)
+        layout.orders.ship("order-1")  # PENDING: refused, so order-3 is rolled back too
+    assert layout.orders.head_position() == 2
+    with pytest.raises(UnknownEntityError):
+        layout.orders.get("order-3")

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
@@ -212,6 +213,20 @@ class PerServiceLayout:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def layout_summary(shared: SharedLayout, per_service: PerServiceLayout) -> pd.DataFrame:
+    """Which database holds what, in each layout: the same customers and orders, laid out twice."""
+    rows = [
+        ("shared", "shared.duckdb", "both services", shared.customers.count(), shared.orders.count(),
+         max(shared.customers.head_position(), shared.orders.head_position())),
+        ("per service", "customers.duckdb", "Customer service only", per_service.customers.count(), 0,
+         per_service.customers.head_position()),
+        ("per service", "orders.duckdb", "Order service only", 0, per_service.orders.count(),
+         per_service.orders.head_position()),
+    ]  # fmt: skip
+    columns = ["layout", "database", "used by", "customers", "orders", "events"]
+    return pd.DataFrame(rows, columns=columns).set_index(["layout", "database"])
 
 
 def open_shared(files: LayoutFiles) -> SharedLayout:

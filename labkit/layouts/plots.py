@@ -43,6 +43,7 @@ def latency_figure(rows: list[Latency]) -> Figure:
     axes.set_title(f"Recent valuable customers, four ways: latency over {rows[0].runs} runs")
     axes.legend(loc="lower right")
     figure.tight_layout()
+    plt.close(figure)  # shown once, as the cell's value, not again when the cell ends
     return figure
 
 
@@ -58,6 +59,7 @@ def moved_figure(rows: list[Latency]) -> Figure:
     left.invert_yaxis()
     figure.suptitle("What one answer moves across service boundaries")
     figure.tight_layout()
+    plt.close(figure)  # shown once, as the cell's value, not again when the cell ends
     return figure
 
 
@@ -80,4 +82,5 @@ def staleness_figure(staleness: Staleness) -> Figure:
     axes.set_title(f"Staleness while orders ship at {staleness.achieved_rate:.0f}/s")
     axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
+    plt.close(figure)  # shown once, as the cell's value, not again when the cell ends
     return figure

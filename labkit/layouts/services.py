@@ -12,7 +12,8 @@ In the per-service layout each service owns its own database; in the shared layo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -104,6 +105,12 @@ class Service(ABC):
         return rows
 
     # ---- commands ------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commands in the block commit together, in one local transaction (group commit: one commit, not many)."""
+        with self._database.session() as store, store.transaction():
+            yield
 
     def _command(self, aggregate_id: str, command: str, *arguments: Any) -> Any:
         """Load the aggregate, run `command`, save its events and its state row in one transaction."""

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
+import time
 from pathlib import Path
+
+import duckdb
 
 from labkit.paths import run_dir
 from labkit.services.load import LoadResult, run_load
@@ -21,7 +25,7 @@ GOALS = {"accepted/s": 300.0, "saga p99 ms": 2000.0}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=int, default=3000, help="orders placed per run (default 3000)")
     parser.add_argument("--customers", type=int, default=100, help="customers the orders are spread over")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--without-group-commit", action="store_true", help="also run with one transaction per command, side by side"
@@ -42,6 +46,23 @@ def measure(*, orders: int, customers: int, concurrency: int, seed: int, group_c
             runner.stop()
 
 
+def commit_ms(folder: Path, commits: int = 40) -> float:
+    """The median cost of one small committed DuckDB transaction on this machine right now (ms)."""
+    connection = duckdb.connect(str(folder / "commit-probe.duckdb"))
+    try:
+        connection.execute("CREATE TABLE probe (n INTEGER)")
+        times = []
+        for n in range(commits):
+            started = time.perf_counter()
+            connection.execute("BEGIN TRANSACTION")
+            connection.execute("INSERT INTO probe VALUES (?)", [n])
+            connection.execute("COMMIT")
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        connection.close()
+
+
 def table(results: dict[str, LoadResult]) -> str:
     rows = {name: result.row() for name, result in results.items()}
     columns = list(next(iter(rows.values())))
@@ -55,6 +76,9 @@ def table(results: dict[str, LoadResult]) -> str:
 def run(args: argparse.Namespace) -> int:
     # Other work on the machine (load average above the core count) slows every process here: say how busy it was.
     before = os.getloadavg()[0]
+    run_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=run_dir()) as probe:
+        commit_before = commit_ms(Path(probe))
     results = {
         "group commit": measure(
             orders=args.orders,
@@ -74,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         )
     print(table(results))
     print(
-        f"\nmachine: {os.cpu_count()} cores, load average {before:.1f} before and {os.getloadavg()[0]:.1f} after the runs"
+        f"\nmachine: {os.cpu_count()} cores, load average {before:.1f} before and {os.getloadavg()[0]:.1f} after the "
+        f"runs; one DuckDB commit took {commit_before:.1f} ms (median) before them"
     )
     best = results["group commit"].row()
     if len(results) == 2:

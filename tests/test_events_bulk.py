@@ -77,6 +77,14 @@ def test_bulk_load_from_arrow_and_parquet_continues_stored_streams(tmp_path):
             MalformedEventError,
             "not JSON",
         ),
+        (lambda df: df.assign(event_data=df.event_data.where(df.index != 5, "[]")), MalformedEventError, "row 5"),
+        (
+            lambda df: df.assign(
+                event_data=df.event_data.where(df.index != 0, '{"customer_id": {}, "order_total": 1}')
+            ),
+            MalformedEventError,
+            "customer_id",
+        ),
         (lambda df: df.assign(version=df.version.where(df.index != 4, 3)), EventStoreError, "version 2 comes next"),
         (
             lambda df: df.assign(aggregate_type=df.aggregate_type.where(df.index != 5, "Customer")),

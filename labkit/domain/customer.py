@@ -40,8 +40,8 @@ class Customer(Aggregate):
                    max(version) AS version,
                    arg_min(recorded_at, version) AS created_at,
                    arg_max(recorded_at, version) AS updated_at,
-                   any_value(event_data->>'name') FILTER (WHERE event_type = 'CustomerCreated') AS name,
-                   any_value((event_data->>'credit_limit')::BIGINT) FILTER (WHERE event_type = 'CustomerCreated')
+                   any_value(CASE WHEN event_type = 'CustomerCreated' THEN event_data->>'name' END) AS name,
+                   any_value(CASE WHEN event_type = 'CustomerCreated' THEN (event_data->>'credit_limit')::BIGINT END)
                        AS credit_limit
             FROM customer_events
             GROUP BY aggregate_id

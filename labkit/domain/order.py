@@ -25,18 +25,26 @@ class Order(Aggregate):
     order_total: int = 0
 
     # Vectorized replay: the same state as the handlers below, for every order at once ({events}: Order events).
+    # JSON is read only on OrderCreated rows (CASE evaluates its branch for matching rows only), and the state name
+    # is mapped once per order, after grouping: the fast shape for millions of events.
     state_sql: ClassVar[str] = """
-        SELECT aggregate_id,
-               max(version) AS version,
-               arg_min(recorded_at, version) AS created_at,
-               arg_max(recorded_at, version) AS updated_at,
-               arg_max(CASE event_type WHEN 'OrderCreated' THEN 'PENDING' WHEN 'OrderApproved' THEN 'APPROVED'
-                       WHEN 'OrderRejected' THEN 'REJECTED' WHEN 'OrderShipped' THEN 'SHIPPED'
-                       WHEN 'OrderCancelled' THEN 'CANCELLED' END, version) AS state,
-               any_value(event_data->>'customer_id') FILTER (WHERE event_type = 'OrderCreated') AS customer_id,
-               any_value((event_data->>'order_total')::BIGINT) FILTER (WHERE event_type = 'OrderCreated') AS order_total
-        FROM {events}
-        GROUP BY aggregate_id
+        SELECT aggregate_id, version, created_at, updated_at,
+               CASE last_type WHEN 'OrderCreated' THEN 'PENDING' WHEN 'OrderApproved' THEN 'APPROVED'
+                    WHEN 'OrderRejected' THEN 'REJECTED' WHEN 'OrderShipped' THEN 'SHIPPED'
+                    WHEN 'OrderCancelled' THEN 'CANCELLED' END AS state,
+               customer_id, order_total
+        FROM (
+            SELECT aggregate_id,
+                   max(version) AS version,
+                   arg_min(recorded_at, version) AS created_at,
+                   arg_max(recorded_at, version) AS updated_at,
+                   arg_max(event_type, version) AS last_type,
+                   any_value(CASE WHEN event_type = 'OrderCreated' THEN event_data->>'customer_id' END) AS customer_id,
+                   any_value(CASE WHEN event_type = 'OrderCreated' THEN (event_data->>'order_total')::BIGINT END)
+                       AS order_total
+            FROM {events}
+            GROUP BY aggregate_id
+        )
     """
 
     @classmethod

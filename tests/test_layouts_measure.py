@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.layouts import LayoutError, build_layouts, open_per_service, open_shared
+from labkit.layouts import LayoutError, build_layouts, open_layouts
 from labkit.layouts.measure import latency_frame, measure_latency, measure_staleness
 from labkit.layouts.queries import METHOD_TITLES, METHODS
 from labkit.workload import generate
@@ -13,9 +13,8 @@ from labkit.workload import generate
 @pytest.fixture(scope="module")
 def layouts(tmp_path_factory):
     workload = generate(tmp_path_factory.mktemp("small"), customers=200, orders=2000, progress=False)
-    files = build_layouts(workload, progress=False)
-    with open_shared(files) as shared, open_per_service(files) as per_service:
-        yield shared, per_service
+    with open_layouts(build_layouts(workload, progress=False)) as opened:
+        yield opened
 
 
 def test_latency_is_measured_per_method_and_only_api_composition_moves_rows(layouts):

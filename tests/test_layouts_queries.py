@@ -108,36 +108,36 @@ def hand_made(layouts: tuple[SharedLayout, PerServiceLayout], clock: Clock) -> N
                 layout.orders.ship(order_id)
 
 
-def test_the_four_methods_agree_on_the_edge_cases(tmp_path):
+@pytest.fixture
+def hand_made_layouts(tmp_path):
     clock = Clock()
     shared = SharedLayout(tmp_path / "shared.duckdb", clock=clock)
     per_service = PerServiceLayout(tmp_path / "customers.duckdb", tmp_path / "orders.duckdb", clock=clock)
     with shared, per_service:
         hand_made((shared, per_service), clock)
-        answers = all_methods(shared, per_service, 1000, CUTOFF)
-        rows = check_agreement(answers)
-        assert rows.column("order_id").to_pylist() == ["order-1", "order-3"]
-        assert set(rows.column("customer_id").to_pylist()) == {"customer-recent"}
-        assert check_agreement(all_methods(shared, per_service, 999, CUTOFF - timedelta(seconds=1))).column(
-            "order_id"
-        ).to_pylist() == ["order-5", "order-1", "order-2", "order-3"]  # ordered by customer_id, then order_id
+        yield shared, per_service
 
 
-def test_a_stale_view_is_caught_by_the_agreement_check(tmp_path):
-    clock = Clock()
-    shared = SharedLayout(tmp_path / "shared.duckdb", clock=clock)
-    per_service = PerServiceLayout(tmp_path / "customers.duckdb", tmp_path / "orders.duckdb", clock=clock)
-    with shared, per_service:
-        hand_made((shared, per_service), clock)
-        per_service.view.catch_up()
-        per_service.orders.ship("order-4")
-        shared.orders.ship("order-4")
-        answers = {
-            m: f(layout, 1000, CUTOFF)
-            for m, f, layout in [("shared_join", shared_join, shared), ("cqrs_view", cqrs_view, per_service)]
-        }
-        with pytest.raises(MethodsDisagreeError, match=r"only in shared_join: \['order-4'\]"):
-            check_agreement(answers)
+def test_the_four_methods_agree_on_the_edge_cases(hand_made_layouts):
+    shared, per_service = hand_made_layouts
+    answers = all_methods(shared, per_service, 1000, CUTOFF)
+    rows = check_agreement(answers)
+    assert rows.column("order_id").to_pylist() == ["order-1", "order-3"]
+    assert set(rows.column("customer_id").to_pylist()) == {"customer-recent"}
+    assert check_agreement(all_methods(shared, per_service, 999, CUTOFF - timedelta(seconds=1))).column(
+        "order_id"
+    ).to_pylist() == ["order-5", "order-1", "order-2", "order-3"]  # ordered by customer_id, then order_id
+
+
+def test_a_stale_view_is_caught_by_the_agreement_check(hand_made_layouts):
+    """A ship the view has not applied yet: the agreement check names the order it lacks."""
+    shared, per_service = hand_made_layouts
+    per_service.view.catch_up()
+    per_service.orders.ship("order-4")
+    shared.orders.ship("order-4")
+    answers = {"shared_join": shared_join(shared, 1000, CUTOFF), "cqrs_view": cqrs_view(per_service, 1000, CUTOFF)}
+    with pytest.raises(MethodsDisagreeError, match=r"only in shared_join: \['order-4'\]"):
+        check_agreement(answers)
 
 
 @pytest.mark.parametrize("method", [shared_join, api_composition, cqrs_view, attach_join])

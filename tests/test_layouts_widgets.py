@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from labkit.layouts import build_layouts, open_per_service, open_shared
+from labkit.layouts import build_layouts, open_layouts
 from labkit.layouts.widgets import compare_methods, comparison_html, methods_widget
 from labkit.workload import generate
 
@@ -14,9 +14,8 @@ from labkit.workload import generate
 @pytest.fixture(scope="module")
 def layouts(tmp_path_factory):
     workload = generate(tmp_path_factory.mktemp("small"), customers=200, orders=2000, progress=False)
-    files = build_layouts(workload, progress=False)
-    with open_shared(files) as shared, open_per_service(files) as per_service:
-        yield shared, per_service
+    with open_layouts(build_layouts(workload, progress=False)) as opened:
+        yield opened
 
 
 def test_the_comparison_lists_the_four_methods_with_the_same_rows(layouts):

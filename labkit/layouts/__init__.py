@@ -12,7 +12,7 @@ Layouts (`labkit.layouts.layout`): `build_layouts(workload)` -> `LayoutFiles` (s
     orders.duckdb, view.duckdb under `<workload>/layouts/`, reused while the workload is the same);
     `open_shared(files)` -> `SharedLayout` (both services on one database; `.sql()` joins anything);
     `open_per_service(files)` -> `PerServiceLayout` (a database per service, plus `.view`, a
-    `labkit.views.CustomerOrdersView` subscribed to both services).
+    `labkit.views.CustomerOrdersView` subscribed to both services); `open_layouts(files)`: both, as a context.
 
 The query four ways (`labkit.layouts.queries`), each -> `Answer` (rows in `labkit.views.ANSWER_SCHEMA`, seconds,
     calls, rows and bytes moved between services, how long services were offline): `shared_join`,
@@ -41,6 +41,7 @@ from labkit.layouts.layout import (
     PerServiceLayout,
     SharedLayout,
     build_layouts,
+    open_layouts,
     open_per_service,
     open_shared,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "SharedLayout",
     "UnknownEntityError",
     "build_layouts",
+    "open_layouts",
     "open_per_service",
     "open_shared",
 ]

@@ -9,11 +9,12 @@ an API call moves are real and counted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -115,6 +116,18 @@ class OwnedDatabase:
             with self._calls:
                 self._active -= 1
                 self._calls.notify_all()
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, **tables: pa.Table) -> pa.Table:
+        """Run one query on its own cursor (so it can run next to a command in another thread; DuckDB's MVCC keeps
+        them apart), with Arrow `tables` registered under their names."""
+        with self.session() as store:
+            cursor = store.connection.cursor()
+            try:
+                for name, table in tables.items():
+                    cursor.register(name, table)
+                return cursor.sql(sql, params=params).to_arrow_table()
+            finally:
+                cursor.close()
 
     @contextmanager
     def take_offline(self) -> Iterator[Path]:

@@ -158,12 +158,7 @@ class SharedLayout:
 
     def sql(self, query: str, params: dict | list | None = None) -> pa.Table:
         """Run SQL on the shared database: in this layout any service (or report) may join any table."""
-        with self._database.session() as store:
-            cursor = store.connection.cursor()
-            try:
-                return cursor.sql(query, params=params).to_arrow_table()
-            finally:
-                cursor.close()
+        return self._database.query(query, params)
 
     def close(self) -> None:
         self._database.close()
@@ -241,3 +236,10 @@ def open_shared(files: LayoutFiles) -> SharedLayout:
 def open_per_service(files: LayoutFiles) -> PerServiceLayout:
     """The per-service layout of built files (the view resumes from its checkpoints)."""
     return PerServiceLayout(files.customers, files.orders, files.view)
+
+
+@contextmanager
+def open_layouts(files: LayoutFiles) -> Iterator[tuple[SharedLayout, PerServiceLayout]]:
+    """Both layouts of built files, closed at the end of the block."""
+    with open_shared(files) as shared, open_per_service(files) as per_service:
+        yield shared, per_service

@@ -153,14 +153,16 @@ class Service(ABC):
     def _row(self, aggregate: Any, *, created_at: datetime) -> dict[str, Any]:
         """The aggregate as a row of the service's state table (without updated_at)."""
 
-    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> pa.Table:
-        with self._database.session() as store:
-            # Its own cursor: a query runs next to a command in another thread (DuckDB's MVCC keeps them apart).
-            cursor = store.connection.cursor()
-            try:
-                return cursor.sql(sql, params=params).to_arrow_table()
-            finally:
-                cursor.close()
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any], **tables: pa.Table) -> pa.Table:
+        return self._database.query(sql, params, **tables)
+
+    def get(self, entity_id: str) -> dict[str, Any]:
+        """One row of the service's state table, by its id."""
+        rows = self._query(f"SELECT * FROM {self.table} WHERE {self.key} = ?", [entity_id]).to_pylist()
+        if not rows:
+            kind = self.aggregate.aggregate_type.lower()
+            raise UnknownEntityError(f"the {self.name} service holds no {kind} {entity_id!r}; check the id")
+        return rows[0]
 
     def count(self) -> int:
         """How many rows the service's state table holds."""
@@ -205,25 +207,13 @@ class CustomerService(Service):
         where, params = "", {}
         if created_after is not None:
             where, params = "WHERE c.created_at > $created_after", {"created_after": creation_cutoff(created_after)}
-        with self._database.session() as store:
-            cursor = store.connection.cursor()
-            try:
-                cursor.register("requested_ids", ids)
-                table = cursor.sql(
-                    f"""SELECT c.customer_id, c.name, c.created_at FROM customers c
-                        SEMI JOIN requested_ids r USING (customer_id) {where} ORDER BY c.customer_id""",
-                    params=params,
-                ).to_arrow_table()
-            finally:
-                cursor.close()
+        table = self._query(
+            f"""SELECT c.customer_id, c.name, c.created_at FROM customers c
+                SEMI JOIN requested_ids r USING (customer_id) {where} ORDER BY c.customer_id""",
+            params,
+            requested_ids=ids,
+        )
         return Response.of(table)
-
-    def get(self, customer_id: str) -> dict[str, Any]:
-        """One customer's row."""
-        rows = self._query("SELECT * FROM customers WHERE customer_id = ?", [customer_id]).to_pylist()
-        if not rows:
-            raise UnknownEntityError(f"the Customer service holds no customer {customer_id!r}; check the id")
-        return rows[0]
 
     def _row(self, aggregate: Customer, *, created_at: datetime) -> dict[str, Any]:
         return {
@@ -272,13 +262,6 @@ class OrderService(Service):
             {"state": state, "threshold": order_threshold(threshold)},
         )
         return Response.of(table)
-
-    def get(self, order_id: str) -> dict[str, Any]:
-        """One order's row."""
-        rows = self._query("SELECT * FROM orders WHERE order_id = ?", [order_id]).to_pylist()
-        if not rows:
-            raise UnknownEntityError(f"the Order service holds no order {order_id!r}; check the id")
-        return rows[0]
 
     def _row(self, aggregate: Order, *, created_at: datetime) -> dict[str, Any]:
         return {

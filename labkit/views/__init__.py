@@ -19,6 +19,7 @@ checkpoint then commit together):
     `orders_of_customer(connection, customer_id)`: one customer's orders, newest first.
     Tables: VIEW_TABLE ("customer_orders_view": order_id, customer_id, order_total, order_state,
         order_created_at, order_updated_at, order_position, customer_name, customer_created_at) and CUSTOMERS_TABLE.
+    VIEW_EVENT_TYPES: the event types it reads; ORDER_STATE_AFTER: Order event type -> the state it leaves.
 
 `CustomerOrdersView(path | ":memory:")`: the view in its own DuckDB database. `subscribe(name, source)` (a
     Subscription named "customer_orders_view:<name>"), `catch_up()`, `run(stop)` (follow in a thread),
@@ -34,6 +35,7 @@ from labkit.views.customer_orders import (
     ANSWER_ORDER,
     ANSWER_SCHEMA,
     CUSTOMERS_TABLE,
+    ORDER_STATE_AFTER,
     VIEW_EVENT_TYPES,
     VIEW_TABLE,
     apply_event_rows,
@@ -52,6 +54,7 @@ __all__ = [
     "ANSWER_ORDER",
     "ANSWER_SCHEMA",
     "CUSTOMERS_TABLE",
+    "ORDER_STATE_AFTER",
     "VIEW_EVENT_TYPES",
     "VIEW_TABLE",
     "CustomerOrdersView",

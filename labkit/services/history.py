@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import duckdb
-import httpx
 from fastapi import APIRouter, Query
 
 from labkit.events import RecordedEvent
 from labkit.services.base import Service
-from labkit.services.errors import ServiceRequestError, ServiceUnavailableError
+from labkit.services.client import LabClient
 from labkit.services.models import ValuableCustomers, ViewPage
 from labkit.services.settings import ServiceSettings
 from labkit.services.unit import UnitOfWork
@@ -102,14 +101,11 @@ class HistoryService(Service):
         started = time.perf_counter()
         requests = rows_moved = 0
         orders: list[dict[str, Any]] = []
-        with httpx.Client(timeout=30.0) as http:
-            order_url = self.settings.peer_url("order")
+        peers = {"order": self.settings.peer_url("order"), "customer": self.settings.peer_url("customer")}
+        with LabClient(peers, timeout=30.0) as client:
             while True:
-                page = _get_json(
-                    http,
-                    f"{order_url}/orders",
-                    {"state": "SHIPPED", "min_total": min_total, "offset": len(orders), "limit": 10_000},
-                )
+                params = {"state": "SHIPPED", "min_total": min_total, "offset": len(orders), "limit": 10_000}
+                page = client.request("GET", "order", "/orders", params=params)
                 requests += 1
                 orders.extend(page["orders"])
                 if not page["orders"] or len(orders) >= page["total"]:
@@ -117,10 +113,8 @@ class HistoryService(Service):
             ids = sorted({o["customer_id"] for o in orders})
             customers: dict[str, dict[str, Any]] = {}
             for start in range(0, len(ids), batch):
-                found = _post_json(
-                    http,
-                    f"{self.settings.peer_url('customer')}/customers/batch",
-                    {"customer_ids": ids[start : start + batch]},
+                found = client.request(
+                    "POST", "customer", "/customers/batch", json={"customer_ids": ids[start : start + batch]}
                 )
                 requests += 1
                 customers.update({c["customer_id"]: c for c in found["customers"]})
@@ -206,23 +200,3 @@ def _valuable(row: tuple[Any, ...]) -> dict[str, Any]:
         "shipped_orders": count,
         "shipped_total": total,
     }
-
-
-def _get_json(http: httpx.Client, url: str, params: dict[str, Any]) -> Any:
-    try:
-        response = http.get(url, params=params)
-    except httpx.TransportError as exc:
-        raise ServiceUnavailableError(f"{url} did not answer ({type(exc).__name__}); retry when it is back") from exc
-    if response.status_code != 200:
-        raise ServiceRequestError("GET", url, response.status_code, response.text[:300])
-    return response.json()
-
-
-def _post_json(http: httpx.Client, url: str, body: dict[str, Any]) -> Any:
-    try:
-        response = http.post(url, json=body)
-    except httpx.TransportError as exc:
-        raise ServiceUnavailableError(f"{url} did not answer ({type(exc).__name__}); retry when it is back") from exc
-    if response.status_code != 200:
-        raise ServiceRequestError("POST", url, response.status_code, response.text[:300])
-    return response.json()

@@ -25,7 +25,7 @@ from labkit.events.event import check_data
 A = TypeVar("A", bound=Aggregate)
 
 # Up to this many changed aggregates, appending each costs less than one bulk load.
-SMALL_GROUP = 4
+SMALL_GROUP = 2
 
 
 class UnitOfWork:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory):
-    runner = ServiceRunner.up(tmp_path_factory.mktemp("services"), env={"LABKIT_FEED_MAX_WAIT_S": "0.5"})
+    runner = ServiceRunner.up(tmp_path_factory.mktemp("services"))
     yield runner
     runner.stop()
 

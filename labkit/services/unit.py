@@ -100,8 +100,9 @@ class UnitOfWork:
             for aggregate in changed:
                 result = self.store.append(aggregate.pending, expected_version=aggregate.expected_version)
                 count += len(result.appended)
-                aggregate.created_at = aggregate.created_at or result.appended[0].recorded_at
-                aggregate.updated_at = result.appended[-1].recorded_at
+                if result.appended:  # empty when every event was stored before (a repeat): nothing moved
+                    aggregate.created_at = aggregate.created_at or result.appended[0].recorded_at
+                    aggregate.updated_at = result.appended[-1].recorded_at
                 aggregate.pending = []
         else:
             count = self._bulk(changed)

@@ -7,12 +7,12 @@ import pytest
 
 from labkit.patterns.commands import place_order_commands
 from labkit.patterns.designs import BROKER_FILE, STATE_FILE
-from labkit.patterns.dualwrite import SLOTS, compare_designs, outcomes_table, run_design
+from labkit.patterns.dualwrite import SLOTS, anomalies_by_rate, compare_designs, outcomes_table, run_design
 from labkit.patterns.errors import PatternsError
 from labkit.patterns.faults import CounterFile, FaultSchedule
-from labkit.patterns.launcher import launcher
+from labkit.patterns.launcher import run_child
 
-SETTINGS = {"operations": 60, "fault_rate": 0.2, "seed": 5, "round_size": 20, "batch_size": 8}
+SETTINGS = {"operations": 40, "fault_rate": 0.2, "seed": 5, "round_size": 10, "batch_size": 5}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,8 @@ def test_the_counts_come_from_the_databases(in_process, tmp_path):
 
 @pytest.mark.slow
 def test_killed_processes_leave_the_same_stores_as_raised_crashes(in_process, tmp_path):
-    killed = {o.design: o for o in compare_designs(tmp_path, crash_mode="process", progress=False, **SETTINGS)}
+    runs = compare_designs(tmp_path, crash_mode="process", workers=4, progress=False, **SETTINGS)
+    killed = {o.design: o for o in runs}
     for design, outcome in killed.items():
         assert outcome.to_row() | {"crash_mode": "-"} == in_process[design].to_row() | {"crash_mode": "-"}, design
 
@@ -86,7 +87,7 @@ def test_a_killed_service_process_kept_its_count_of_taken_orders(tmp_path):
     )
     counters = CounterFile(tmp_path / "progress.bin", len(SLOTS))
     args = ("state_first", str(tmp_path), commands, schedule, "process", counters, 10, 10)
-    assert launcher().run("labkit.patterns.dualwrite:serve", args) == -9  # SIGKILL at order 3's crash point
+    assert run_child("labkit.patterns.dualwrite:serve", args) == -9  # SIGKILL at order 3's crash point
     assert counters[SLOTS["writer"]] == 3
     with duckdb.connect(str(tmp_path / STATE_FILE), read_only=True) as state:
         assert state.execute("SELECT count(*) FROM orders").fetchone() == (3,)  # committed before the kill
@@ -117,3 +118,18 @@ def test_bad_settings_name_the_value(tmp_path):
         run_design("outbox", tmp_path, crash_mode="reboot")  # type: ignore[arg-type]
     with pytest.raises(PatternsError, match=r"got 1\.0"):
         run_design("outbox", tmp_path, fault_rate=1.0)
+
+
+def test_the_anomalies_by_rate_table_has_a_row_per_rate_and_the_counts_of_each_design(in_process):
+    outcomes = list(in_process.values())
+    zero = [
+        o.__class__(**{**o.__dict__, "fault_rate": 0.0, "lost": 0, "phantom": 0, "duplicates": 0}) for o in outcomes
+    ]
+    table = anomalies_by_rate(zero + outcomes)
+    assert list(table.index) == [0.0, SETTINGS["fault_rate"]]
+    assert table.loc[SETTINGS["fault_rate"], ("naive: commit, then publish", "lost")] == in_process["state_first"].lost
+    assert (
+        table.loc[SETTINGS["fault_rate"], ("transactional outbox + relay", "duplicates")]
+        == in_process["outbox"].duplicates
+    )
+    assert table.loc[SETTINGS["fault_rate"], ("", "crashes")] == in_process["outbox"].writer_crashes

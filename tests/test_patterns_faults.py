@@ -8,7 +8,7 @@ import pytest
 
 from labkit.patterns.errors import InjectedCrash, PatternsError
 from labkit.patterns.faults import CounterFile, FaultSchedule, Injector
-from labkit.patterns.launcher import launcher
+from labkit.patterns.launcher import run_child
 
 
 def test_the_schedule_is_seeded_and_a_higher_rate_only_adds_crashes():
@@ -57,5 +57,5 @@ def test_counters_are_a_file_that_a_child_process_maps_by_path(tmp_path):
 
 
 def test_the_launcher_reports_how_each_child_ended():
-    assert launcher().run("os:getpid", ()) == 0
-    assert launcher().run("labkit.patterns.faults:FaultSchedule", (2.0,)) == 1  # raised: exit 1, traceback on stderr
+    assert run_child("os:getpid", ()) == 0
+    assert run_child("labkit.patterns.faults:FaultSchedule", (2.0,)) == 1  # raised: exit 1, traceback on stderr

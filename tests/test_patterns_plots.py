@@ -10,7 +10,7 @@ from labkit.patterns.plots import plot_fault_sweep, plot_lag
 
 
 def test_the_fault_sweep_plots_each_design_against_the_rate(tmp_path):
-    outcomes = sweep_fault_rates(tmp_path, [0.0, 0.3], operations=20, crash_mode="exception", progress=False)
+    outcomes = sweep_fault_rates(tmp_path, [0.0, 0.3], operations=20, crash_mode="exception", workers=4, progress=False)
     figure = plot_fault_sweep(outcomes)
     axes = figure.axes[0]
     assert axes.get_title() and "(" in axes.get_xlabel() and "(" in axes.get_ylabel()

@@ -30,18 +30,18 @@ def control(tmp_path_factory, tmp_path):
 def test_paused_it_falls_behind_by_the_events_written_and_resumed_it_catches_up(control):
     head = control.runner.store.head_position()
     assert control.mode == RUNNING and control.settled()
-    assert set(control.status_table()["lag (events)"]) == {0}
+    assert set(control.runner.status_table()["lag (events)"]) == {0}
     control.set_mode(PAUSED)
     control.write_orders()
     assert control.wait_until_settled()
-    table = control.status_table()
+    table = control.runner.status_table()
     assert set(table["lag (events)"]) == {90}  # 30 orders, three events each
     assert set(table["event store head"]) == {head + 90}
     assert control.orders_seen() == (100, 130)
     assert "projection: paused" in status_text(control.status_html())
     control.set_mode(RUNNING)
     assert control.wait_until_settled()
-    assert set(control.status_table()["lag (events)"]) == {0}
+    assert set(control.runner.status_table()["lag (events)"]) == {0}
     assert control.orders_seen() == (130, 130)
 
 

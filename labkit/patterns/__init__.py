@@ -18,6 +18,9 @@ For consumers of other services' event feeds (the pieces to reuse):
 `unreliable_delivery(events, seed=, duplicate_rate=, delay_rate=, max_delay=)`: a seeded at-least-once transport
 (repeats and delays). `DeliveryFeed(deliveries)`: such a list as a pull source. `out_of_order_count(deliveries)`.
 `apply_order_states`, `apply_customer_totals`: two naive read models (batch handlers) for demonstrations.
+`count_with_consumers(deliveries, truth)`, `track_states_with_consumers(deliveries, truth)`: naive and idempotent
+consumers side by side on one delivery; `broker_messages(folder)`, `stored_customer_totals(folder)` read a
+dual-write run's databases.
 
 The dual-write problem, measured (`labkit.patterns.dualwrite`, `designs`, `faults`, `outbox`, `broker`):
 
@@ -28,7 +31,7 @@ SIGKILLs itself at the crash point) or "exception" (`InjectedCrash` unwinds thro
 publisher crashes, orders stored, messages, lost, phantom, duplicates: counted from the databases afterwards).
 Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transactional outbox + relay),
 "event_sourced" (event store + pull subscriber). `compare_designs(folder, ...)`, `sweep_fault_rates(folder,
-rates, ...)`, `outcomes_table(outcomes)`. `MessageBroker(path)`: the second database standing in for the broker.
+rates, ...)`, `outcomes_table(outcomes)`, `anomalies_by_rate(outcomes)`. `MessageBroker(path)`: the second database standing in for the broker.
 `OutboxRelay(connection, broker, batch_size=)`, `add_to_outbox(connection, event, version=)`.
 
 CQRS projections (`labkit.patterns.projections`, `runner`, `lag`):
@@ -48,11 +51,18 @@ Errors (all `LabkitError`): `PatternsError`, `OutOfOrderError`, `InjectedCrash`,
 """
 
 from labkit.patterns.broker import MessageBroker
+from labkit.patterns.consumer_runs import (
+    broker_messages,
+    count_with_consumers,
+    stored_customer_totals,
+    track_states_with_consumers,
+)
 from labkit.patterns.consumers import SETUP_SQL, ConsumeResult, IdempotentConsumer
 from labkit.patterns.delivery import DeliveryFeed, out_of_order_count, unreliable_delivery
 from labkit.patterns.designs import DESIGNS
 from labkit.patterns.dualwrite import (
     DualWriteOutcome,
+    anomalies_by_rate,
     compare_designs,
     outcomes_table,
     run_design,
@@ -96,14 +106,19 @@ __all__ = [
     "RebuildResult",
     "RevenuePerDay",
     "add_to_outbox",
+    "anomalies_by_rate",
     "apply_customer_totals",
     "apply_order_states",
+    "broker_messages",
     "compare_designs",
+    "count_with_consumers",
     "measure_lag",
     "out_of_order_count",
     "outcomes_table",
     "run_design",
     "standard_projections",
+    "stored_customer_totals",
     "sweep_fault_rates",
+    "track_states_with_consumers",
     "unreliable_delivery",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import MutableSequence, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from labkit.patterns.commands import PlaceOrder, place_order_commands
 from labkit.patterns.designs import BROKER_FILE, DESIGNS, STATE_FILE, open_service
 from labkit.patterns.errors import InjectedCrash, PatternsError
 from labkit.patterns.faults import CRASH_MODES, CounterFile, CrashMode, FaultSchedule, Injector
-from labkit.patterns.launcher import launcher
+from labkit.patterns.launcher import run_child
 
 # Counters shared by a run's successive service processes: the next order to take, and each publisher's attempts.
 SLOTS = {"writer": 0, "relay": 1, "subscriber": 2}
@@ -133,6 +134,11 @@ def run_design(
     counters = CounterFile(folder / COUNTERS_FILE, len(SLOTS))
     args = (design, str(folder), commands, schedule, crash_mode, counters, round_size, batch_size)
     restarts, started = 0, time.perf_counter()
+    # In-process crashes restart the service inside this process: holding each database open meanwhile keeps
+    # DuckDB from checkpointing and re-reading the files on every restart (what the service commits is the same).
+    held = (
+        [duckdb.connect(str(folder / name)) for name in (STATE_FILE, BROKER_FILE)] if crash_mode == "exception" else []
+    )
     try:
         # Each crash consumes one scheduled attempt, so a run ends; the bound only catches a bug.
         for _ in range(10 * operations + 100):
@@ -147,6 +153,8 @@ def run_design(
         publisher_crashes = len(schedule.crashing(publisher, counters[SLOTS[publisher]])) if publisher else 0
     finally:
         counters.close()
+        for connection in held:
+            connection.close()
     if restarts != writer_crashes + publisher_crashes:
         raise PatternsError(
             f"the {design} service restarted {restarts} times but the schedule has "
@@ -178,7 +186,7 @@ def _life(crash_mode: CrashMode, args: tuple, design: str) -> bool:
         except InjectedCrash:
             return False
         return True
-    exit_code = launcher().run("labkit.patterns.dualwrite:serve", args)
+    exit_code = run_child("labkit.patterns.dualwrite:serve", args)
     if exit_code == 0:
         return True
     if exit_code == -signal.SIGKILL:
@@ -190,14 +198,13 @@ def compare_designs(
     folder: Path | str,
     *,
     designs: Sequence[str] = tuple(DESIGNS),
+    workers: int = 1,
     progress: bool = True,
     **settings: object,
 ) -> list[DualWriteOutcome]:
     """Every design under the same orders and fault schedule, each in its own subfolder of `folder`."""
-    outcomes = []
-    for design in tqdm(designs, desc="designs", disable=not progress):
-        outcomes.append(run_design(design, Path(folder) / design, **settings))  # type: ignore[arg-type]
-    return outcomes
+    runs = [(design, Path(folder) / design, {}) for design in designs]
+    return _run_all(runs, settings, workers=workers, progress=progress, description="designs")
 
 
 def sweep_fault_rates(
@@ -205,18 +212,42 @@ def sweep_fault_rates(
     rates: Sequence[float],
     *,
     designs: Sequence[str] = tuple(DESIGNS),
+    workers: int = 1,
     progress: bool = True,
     **settings: object,
 ) -> list[DualWriteOutcome]:
     """Every design at every fault rate (the same seed: a higher rate adds crashes to the lower rate's)."""
-    outcomes = []
-    with tqdm(total=len(rates) * len(designs), desc="fault rates x designs", disable=not progress) as bar:
-        for rate in rates:
-            for design in designs:
-                outcome = run_design(design, Path(folder) / design, fault_rate=rate, **settings)  # type: ignore[arg-type]
-                outcomes.append(outcome)
-                bar.update(1)
-    return outcomes
+    runs = [
+        (design, Path(folder) / design / f"rate-{rate}", {"fault_rate": rate}) for rate in rates for design in designs
+    ]
+    return _run_all(runs, settings, workers=workers, progress=progress, description="fault rates x designs")
+
+
+def _run_all(
+    runs: Sequence[tuple[str, Path, dict[str, object]]],
+    settings: dict[str, object],
+    *,
+    workers: int,
+    progress: bool,
+    description: str,
+) -> list[DualWriteOutcome]:
+    """`run_design` for each (design, folder, settings), `workers` at a time in threads; outcomes in input order.
+
+    Runs share nothing but the CPU (each has its own folder and service processes, and DuckDB waits for commits
+    without holding the GIL), so the counts do not depend on `workers`; only the wall time does.
+    """
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        tqdm(total=len(runs), desc=description, disable=not progress) as bar,
+    ):
+        futures = [
+            pool.submit(run_design, design, folder, **{**settings, **extra})  # type: ignore[arg-type]
+            for design, folder, extra in runs
+        ]
+        for future in as_completed(futures):
+            future.result()
+            bar.update(1)
+    return [future.result() for future in futures]
 
 
 def outcomes_table(outcomes: Sequence[DualWriteOutcome]) -> pd.DataFrame:
@@ -224,3 +255,15 @@ def outcomes_table(outcomes: Sequence[DualWriteOutcome]) -> pd.DataFrame:
     frame = pd.DataFrame([outcome.to_row() for outcome in outcomes])
     index = ["label", "fault_rate"] if frame["fault_rate"].nunique() > 1 else ["label"]
     return frame.set_index(index).rename_axis(index=["design", "fault rate"][: len(index)])
+
+
+def anomalies_by_rate(outcomes: Sequence[DualWriteOutcome]) -> pd.DataFrame:
+    """One row per fault rate: the writer's crashes, then lost, phantom and duplicate events per design."""
+    frame = pd.DataFrame([outcome.to_row() for outcome in outcomes])
+    labels = list(dict.fromkeys(frame["label"]))
+    table = frame.pivot_table(
+        index="fault_rate", columns="label", values=["lost", "phantom", "duplicates"], aggfunc="sum"
+    )
+    table = table.swaplevel(axis=1)[[(label, m) for label in labels for m in ("lost", "phantom", "duplicates")]]
+    table.insert(0, ("", "crashes"), frame.groupby("fault_rate")["writer_crashes"].max())
+    return table.rename_axis(index="fault rate", columns=["design", "events"])

@@ -13,6 +13,7 @@ import atexit
 import importlib
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -36,7 +37,9 @@ class Launcher:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "labkit.patterns.launcher"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-c", "from labkit.patterns.launcher import main; main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         self._lock = threading.Lock()
 
@@ -62,19 +65,34 @@ class Launcher:
             self.process.wait(timeout=10)
 
 
-_LAUNCHER: Launcher | None = None
+# Idle launchers of this process: a thread takes one (or starts one) per child, so threads run children in parallel.
+_IDLE: list[Launcher] = []
+_IDLE_LOCK = threading.Lock()
 
 
-def launcher() -> Launcher:
-    """The shared launcher of this process, started on first use and stopped at exit."""
-    global _LAUNCHER
-    if _LAUNCHER is None or _LAUNCHER.process.poll() is not None:
-        _LAUNCHER = Launcher()
-        atexit.register(_LAUNCHER.close)
-    return _LAUNCHER
+def run_child(target: str, args: tuple[Any, ...]) -> int:
+    """Run `module:function(*args)` in a fresh child process; its exit code (0, 1, or -signal if killed)."""
+    with _IDLE_LOCK:
+        alive = [candidate for candidate in _IDLE if candidate.process.poll() is None]
+        chosen = alive.pop() if alive else None
+        _IDLE[:] = alive
+    if chosen is None:
+        chosen = Launcher()
+        atexit.register(chosen.close)
+    try:
+        code = chosen.run(target, args)
+    except BaseException:
+        # Interrupted while a child ran (a notebook's stop button): its answer would be read by the next caller.
+        chosen.process.kill()
+        chosen.process.wait()
+        raise
+    with _IDLE_LOCK:
+        _IDLE.append(chosen)
+    return code
 
 
 def _child(target: str, args: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     module_name, function_name = target.split(":")
     try:
         getattr(importlib.import_module(module_name), function_name)(*args)
@@ -87,6 +105,9 @@ def _child(target: str, args: tuple[Any, ...]) -> None:
 
 def main() -> None:
     """The helper's loop: read a request, fork, wait, answer with the exit code."""
+    # Ctrl-C (or a kernel interrupt) reaches the whole process group: the helper ignores it and ends when its
+    # input closes; the child it is running gets the default, so an interrupt stops that child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what children print goes to stderr, never into the answers

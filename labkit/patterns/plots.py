@@ -11,13 +11,14 @@ from matplotlib.figure import Figure
 from labkit.patterns.dualwrite import DualWriteOutcome
 from labkit.patterns.lag import LagMeasurement
 
-# What each design gets wrong under crashes, and how it is drawn.
+# What each design gets wrong under crashes, and how it is drawn: lines that coincide (lost and phantom count one
+# per crash; both fixes stay at zero) are drawn wide underneath and thin on top, so both stay visible.
 _SERIES = (
-    ("state_first", "lost", "tab:red", "-", "o", "lost: commit, then publish"),
-    ("publish_first", "phantom", "tab:purple", "-", "s", "phantom: publish, then commit"),
-    ("outbox", "lost", "tab:green", "-", "^", "lost + phantom: outbox"),
-    ("event_sourced", "lost", "tab:blue", ":", "v", "lost + phantom: event sourcing"),
-    ("outbox", "duplicates", "tab:orange", "--", "D", "duplicates: outbox relay (at-least-once)"),
+    ("state_first", "lost", "tab:red", "-", "o", 5.0, "lost: commit, then publish"),
+    ("publish_first", "phantom", "tab:purple", "--", "s", 1.5, "phantom: publish, then commit"),
+    ("outbox", "lost", "tab:green", "-", "^", 5.0, "lost + phantom: outbox"),
+    ("event_sourced", "lost", "tab:blue", ":", "v", 1.5, "lost + phantom: event sourcing"),
+    ("outbox", "duplicates", "tab:orange", "--", "D", 1.5, "duplicates: outbox relay (at-least-once)"),
 )
 
 
@@ -26,10 +27,19 @@ def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None 
     frame = pd.DataFrame([o.__dict__ for o in outcomes])
     frame["lost"] = frame["lost"] + frame["phantom"].where(frame["design"].isin(["outbox", "event_sourced"]), 0)
     figure, axes = plt.subplots(figsize=(9, 4.2))
-    for design, column, color, style, marker, label in _SERIES:
+    for design, column, color, style, marker, width, label in _SERIES:
         rows = frame[frame["design"] == design].sort_values("fault_rate")
         if not rows.empty:
-            axes.plot(rows["fault_rate"], rows[column], color=color, linestyle=style, marker=marker, label=label)
+            axes.plot(
+                rows["fault_rate"],
+                rows[column],
+                color=color,
+                linestyle=style,
+                marker=marker,
+                linewidth=width,
+                alpha=0.55 if width > 2 else 1.0,
+                label=label,
+            )
     operations = int(frame["operations"].max())
     axes.set_title(
         title or f"Dual writes under crashes: {operations} orders per run, the same schedule for every design"

@@ -273,6 +273,21 @@ class ProjectionRunner:
             for position in [self.position(name)]
         ]
 
+    def status_table(self) -> pd.DataFrame:
+        """`status()` as a table, one row per projection."""
+        return pd.DataFrame(
+            [
+                {
+                    "projection": s.projection,
+                    "generation": s.generation,
+                    "checkpoint (position)": s.position,
+                    "event store head": s.head,
+                    "lag (events)": s.lag_events,
+                }
+                for s in self.status()
+            ]
+        ).set_index("projection")
+
     def query(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
         """Run a read query on its own cursor (any thread): what a reader of the read side does."""
         cursor = self.connection.cursor()

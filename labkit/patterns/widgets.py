@@ -14,8 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import pandas as pd
-
 from labkit.patterns.lag import OrderWriter
 from labkit.patterns.runner import ProjectionRunner
 
@@ -57,21 +55,6 @@ class ProjectionControl:
             return True
         return not self.writer.busy and (self.runner.paused or all(s.lag_events == 0 for s in self.runner.status()))
 
-    def status_table(self) -> pd.DataFrame:
-        """One row per projection: generation, checkpoint, head of the event store, lag in events."""
-        return pd.DataFrame(
-            [
-                {
-                    "projection": s.projection,
-                    "generation": s.generation,
-                    "checkpoint (position)": s.position,
-                    "event store head": s.head,
-                    "lag (events)": s.lag_events,
-                }
-                for s in self.runner.status()
-            ]
-        ).set_index("projection")
-
     def orders_seen(self) -> tuple[int, int]:
         """(orders in the orders_per_customer read model, orders in the event store): the two sides of CQRS."""
         read = self.runner.query("SELECT coalesce(sum(orders), 0)::BIGINT AS n FROM orders_per_customer")
@@ -86,7 +69,7 @@ class ProjectionControl:
         return (
             f'<p class="labkit-projection-mode"><b>projection: {self.mode}</b> &middot; writer: {writer} &middot; '
             f"orders in the event store: {written} &middot; orders in the read model: {read}</p>"
-            + self.status_table().to_html(classes="labkit-projection-status")
+            + self.runner.status_table().to_html(classes="labkit-projection-status")
         )
 
     def wait_until_settled(self, timeout: float = 60.0) -> bool:

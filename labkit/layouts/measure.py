@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ from labkit.layouts.queries import (
     shared_join,
 )
 from labkit.views import creation_cutoff, order_threshold
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class Observation:
     at_seconds: float  # since the writer started
     rows_behind: int
     ms_behind: float
-    view_lag_events: int  # the view's own lag at that moment (all sources)
+    view_lag_events: int | None  # the view's own lag when the query started (all sources); None: not the view
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class Staleness:
             max_rows_behind=("rows_behind", "max"),
             median_ms_behind=("ms_behind", "median"),
             max_ms_behind=("ms_behind", "max"),
+            max_view_lag_events=("view_lag_events", "max"),
         )
         summary = summary.reindex([m for m in METHODS if m in set(data["method"])])
         summary["ships_per_s_achieved"] = self.achieved_rate
@@ -170,13 +174,17 @@ class Staleness:
         return summary
 
 
-def _retry_offline(call: Callable[[], None]) -> int:
-    """Run `call`, retrying while its service is offline; how many times it was refused."""
+def _achieved_rate(times: list[float]) -> float:
+    """Ships per second between the first and the last ship."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+def _until_online(call: Callable[[], T]) -> tuple[T, int]:
+    """Call, retrying while a service is offline (the ATTACH join holds its file); the result and the refusals."""
     refused = 0
     while True:
         try:
-            call()
-            return refused
+            return call(), refused
         except ServiceOfflineError:
             refused += 1
             time.sleep(0.001)
@@ -209,14 +217,17 @@ def _prepare_orders(
     return customer_id, order_ids
 
 
-def _follow(view_runner: PerServiceLayout, stop: threading.Event, poll_seconds: float) -> None:
-    """Keep the view caught up until `stop`; a service taken offline is waited for, not fatal."""
-    while not stop.is_set():
-        try:
-            if view_runner.view.catch_up(max_events=1000) == 0:
+def _follow(layout: PerServiceLayout, stop: threading.Event, poll_seconds: float, failures: list) -> None:
+    """Keep the view caught up until `stop`; a service taken offline is waited for, any other error is handed on."""
+    try:
+        while not stop.is_set():
+            try:
+                if layout.view.catch_up(max_events=1000) == 0:
+                    stop.wait(poll_seconds)
+            except ServiceOfflineError:
                 stop.wait(poll_seconds)
-        except ServiceOfflineError:
-            stop.wait(poll_seconds)
+    except BaseException as exc:
+        failures.append(exc)
 
 
 def measure_staleness(
@@ -257,35 +268,40 @@ def measure_staleness(
     stop_view = threading.Event()
     started = time.perf_counter()
 
+    failures: list[BaseException] = []
+
     def write() -> None:
-        for i, order_id in enumerate(order_ids):
-            delay = started + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            shared.orders.ship(order_id)
-            refused[0] += _retry_offline(lambda o=order_id: per_service.orders.ship(o))
-            with shipped_lock:
-                shipped.append((order_id, time.perf_counter()))
+        try:
+            for i, order_id in enumerate(order_ids):
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                shared.orders.ship(order_id)
+                refused[0] += _until_online(lambda o=order_id: per_service.orders.ship(o))[1]
+                with shipped_lock:
+                    shipped.append((order_id, time.perf_counter()))
+        except BaseException as exc:  # handed to the main thread, which raises it
+            failures.append(exc)
 
     runners: dict[str, Callable[[], Answer]] = {
         "shared_join": lambda: shared_join(shared, threshold, cutoff),
-        "api_composition": lambda: _retrying_answer(lambda: api_composition(per_service, threshold, cutoff)),
+        "api_composition": lambda: _until_online(lambda: api_composition(per_service, threshold, cutoff))[0],
         "cqrs_view": lambda: cqrs_view(per_service, threshold, cutoff),
         "attach_join": lambda: attach_join(per_service, threshold, cutoff),
     }
-    follower = threading.Thread(target=_follow, args=(per_service, stop_view, poll_seconds), daemon=True)
+    follower = threading.Thread(target=_follow, args=(per_service, stop_view, poll_seconds, failures), daemon=True)
     writer = threading.Thread(target=write, daemon=True)
     follower.start()
     writer.start()
     observations: list[Observation] = []
     offline: list[float] = []
     with tqdm(total=count, disable=not progress, desc="shipping", unit="order") as bar:
-        while writer.is_alive():
+        while writer.is_alive() and not failures:
             for method in methods:
                 query_start = time.perf_counter()
                 with shipped_lock:
                     committed = dict(shipped)
-                view_lag = sum(per_service.view.lag().values()) if method == "cqrs_view" else 0
+                view_lag = sum(per_service.view.lag().values()) if method == "cqrs_view" else None
                 answer = runners[method]()
                 present = set(answer.order_ids)
                 missing = [t for order_id, t in committed.items() if order_id not in present]
@@ -303,25 +319,18 @@ def measure_staleness(
             bar.n = len(shipped)
             bar.refresh()
     writer.join()
-    elapsed = shipped[-1][1] - started if shipped else 0.0
     stop_view.set()
     follower.join(timeout=30)
+    if failures:
+        raise failures[0]
+    elapsed = shipped[-1][1] - started if shipped else 0.0
     check_agreement(all_methods(shared, per_service, threshold, cutoff))  # consistent again once writes stop
     return Staleness(
         observations,
         rate,
-        (len(shipped) - 1) / elapsed if len(shipped) > 1 and elapsed > 0 else 0.0,
+        _achieved_rate([t for _, t in shipped]),
         len(shipped),
         elapsed,
         refused[0],
         offline,
     )
-
-
-def _retrying_answer(ask: Callable[[], Answer]) -> Answer:
-    """An API composition that meets a service offline (the ATTACH join took its file) waits and asks again."""
-    while True:
-        try:
-            return ask()
-        except ServiceOfflineError:
-            time.sleep(0.001)

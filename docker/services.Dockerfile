@@ -10,18 +10,21 @@ COPY third-party/ /wheelhouse/
 RUN python3 -m venv /opt/labkit \
     && /opt/labkit/bin/pip install --no-index --no-cache-dir --no-deps --find-links /wheelhouse \
         --requirement /wheelhouse/requirements.txt
-# labkit changes more often than its dependencies: its own layer keeps the one above cached.
+# labkit changes more often than its dependencies: it goes into its own folder, so the layers above stay cached.
 COPY labkit/ /wheelhouse/labkit/
-RUN /opt/labkit/bin/pip install --no-index --no-cache-dir --no-deps /wheelhouse/labkit/labkit-*.whl
+RUN /opt/labkit/bin/pip install --no-index --no-cache-dir --no-deps --target /opt/labkit-app \
+        /wheelhouse/labkit/labkit-*.whl
 
-# Stage 2: the runtime. Only the virtual environment comes across; the wheelhouse and pip's work stay behind.
+# Stage 2: the runtime. Only the installed packages come across; the wheelhouse and pip's work stay behind.
 FROM ${BASE_IMAGE} AS runtime
 COPY --from=wheels /opt/labkit /opt/labkit
 RUN groupadd --system --gid 10001 labkit \
     && useradd --system --uid 10001 --gid labkit --home-dir /data --no-create-home labkit \
     && mkdir -p /data \
     && chown labkit:labkit /data
+COPY --from=wheels /opt/labkit-app /opt/labkit-app
 ENV PATH=/opt/labkit/bin:$PATH \
+    PYTHONPATH=/opt/labkit-app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LABKIT_HOST=0.0.0.0 \

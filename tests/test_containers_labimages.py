@@ -9,12 +9,11 @@ import pytest
 from labkit.containers.engine import Engine, connect_or_reason, lab_labels
 from labkit.containers.explainer import explain
 from labkit.containers.imageconfig import normalized_inspect
+from labkit.containers.labimages import IMAGES_PURPOSE as PURPOSE
 from labkit.containers.labimages import LAB, LAB_SOURCES, SERVICES, _tracked_files, base_image_for, build_lab_image
 from labkit.containers.lint import lint
 from labkit.errors import UsageError
 from labkit.paths import repo_root
-
-PURPOSE = "lab-images"
 
 
 @pytest.mark.parametrize("image", [SERVICES, LAB], ids=lambda image: image.name)
@@ -55,8 +54,7 @@ def engine() -> Engine:
     engine, reason = connect_or_reason()
     if engine is None:
         pytest.skip(f"needs a Docker engine: {reason}")
-    yield engine
-    engine.cleanup(purpose=PURPOSE)
+    yield engine  # the images built here are the lab's images (make images builds the same): they stay
     engine.close()
 
 

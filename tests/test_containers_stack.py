@@ -26,7 +26,7 @@ def test_the_saga_completes_between_containers(engine: Engine) -> None:
     from labkit.services.client import LabClient
     from labkit.services.invariants import check_invariants, wait_until_settled
 
-    image = build_lab_image(engine, "services", purpose=PURPOSE, progress=False)
+    image = build_lab_image(engine, "services", progress=False)  # one of the lab's images: kept after the test
     with (
         start_service_stack(engine, image.id, name="labkit-stack-test", purpose=PURPOSE) as stack,
         LabClient(stack.urls) as client,

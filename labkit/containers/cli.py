@@ -26,6 +26,13 @@ def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
     return pairs
 
 
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _status(args: argparse.Namespace) -> int:
     from labkit.containers.engine import detect
 
@@ -51,7 +58,7 @@ def _base_image(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from labkit.containers.explainer import explain
 
-    text = Path(args.dockerfile).read_text()
+    text = _read(args.dockerfile)
     image = explain(
         text,
         target=args.target,
@@ -74,7 +81,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _lint(args: argparse.Namespace) -> int:
     from labkit.containers.lint import lint
 
-    report = lint(Path(args.dockerfile).read_text())
+    report = lint(_read(args.dockerfile))
     print(report.text())
     return 1 if report.errors else 0
 
@@ -108,24 +115,17 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    try:
-        return args.action(args)
-    except OSError as exc:
-        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from None
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("containers", help="Docker: explain and lint Dockerfiles, base images, cleanup")
     actions = parser.add_subparsers(dest="action_name", required=True)
 
     status = actions.add_parser("status", help="is a Docker engine reachable (DOCKER_HOST or the default socket)?")
-    status.set_defaults(func=_run, action=_status)
+    status.set_defaults(func=_status)
 
     base = actions.add_parser("base-image", help="import an offline base image (reused when present)")
     base.add_argument("name", choices=["busybox", "debian-python", "all"])
     base.add_argument("--rebuild", action="store_true", help="import again even if the image exists")
-    base.set_defaults(func=_run, action=_base_image)
+    base.set_defaults(func=_base_image)
 
     explain = actions.add_parser("explain", help="what image a Dockerfile builds and what its containers run")
     explain.add_argument("--target")
@@ -136,22 +136,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain.add_argument(
         "run_args", nargs=argparse.REMAINDER, help="`docker run` arguments after the image (options go before FILE)"
     )
-    explain.set_defaults(func=_run, action=_explain)
+    explain.set_defaults(func=_explain)
 
     lint = actions.add_parser("lint", help="hadolint findings with the lab's advice")
     lint.add_argument("dockerfile")
-    lint.set_defaults(func=_run, action=_lint)
+    lint.set_defaults(func=_lint)
 
     build = actions.add_parser("build", help="build one of the lab's images from docker/ (offline wheelhouse)")
     build.add_argument("image", choices=["services", "lab"])
     build.add_argument("--target", help="build one stage only (for example: wheels)")
-    build.set_defaults(func=_run, action=_build)
+    build.set_defaults(func=_build)
 
     check = actions.add_parser("check-lab", help="run the lab image and check that JupyterLab answers on /lab")
     check.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for its health check")
-    check.set_defaults(func=_run, action=_check_lab)
+    check.set_defaults(func=_check_lab)
 
     cleanup = actions.add_parser("cleanup", help="remove containers, networks and images the lab created")
     cleanup.add_argument("--purpose", help="only what was created for this purpose (a notebook, a test)")
     cleanup.add_argument("--include-base-images", action="store_true")
-    cleanup.set_defaults(func=_run, action=_cleanup)
+    cleanup.set_defaults(func=_cleanup)

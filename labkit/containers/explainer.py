@@ -92,12 +92,12 @@ class _BaseImages:
         """The image's configuration and where it came from (for the explanation)."""
         for variant in reference_variants(reference):
             if variant in self.given:
-                return ImageConfig.from_inspect(self.given[variant]), f"base_images[{variant!r}]"
+                return ImageConfig.from_inspect(self.given[variant]), "its Config given in base_images"
         engine = self._engine()
         if engine is not None:
             config = engine.image_config(reference)
             if config is not None:
-                return ImageConfig.from_inspect(config), "the engine's image store"
+                return ImageConfig.from_inspect(config), "its Config read from the engine"
             why = "it is not in the engine's image store (labkit never pulls)"
         else:
             why = f"no engine to ask ({self.engine_reason})" if self.engine_reason else "no engine was consulted"
@@ -105,7 +105,7 @@ class _BaseImages:
             f"base image {reference!r} is unknown: {why}; assumed an empty configuration (no Env, Cmd, Entrypoint, "
             "WorkingDir, User). Pass base_images={...} with its `docker image inspect` Config to be exact."
         )
-        return ImageConfig(), "assumed empty (unknown image)"
+        return ImageConfig(), "unknown: assumed empty"
 
 
 @dataclass
@@ -288,7 +288,8 @@ class _Evaluator:
             except InvalidInstructionError as exc:
                 raise InvalidInstructionError(exc.reason, line=instruction.line) from None
             kind, base_stage = "image", None
-            base_config, where = self.base_images.lookup(base)
+            base_config, source = self.base_images.lookup(base)
+            where = f"image {base} ({source})"
         plan = StagePlan(index, name, base, kind, instruction.line, base_stage)
         config = base_config
         if "PATH" not in config.env_map:
@@ -309,10 +310,7 @@ class _Evaluator:
         self._step(
             stage,
             instruction,
-            f"starts stage {plan.label} from {where}"
-            + (f" ({base!r})" if kind == "image" else "")
-            + inherited
-            + self._explain_refs([arguments[0]], env, None),
+            f"starts stage {plan.label} from {where}" + inherited + self._explain_refs([arguments[0]], env, None),
         )
         if base_config.on_build:
             self._run_triggers(stage, instruction, base_config.on_build)
@@ -517,7 +515,12 @@ class _Evaluator:
 
     def _do_cmd(self, stage: _Stage, instruction: Instruction) -> None:
         argv, note = self._form(stage, instruction, empty_is_none=False)
-        replaced = " (replaces the earlier CMD: only the last one counts)" if stage.config.cmd else ""
+        if stage.cmd_set:
+            replaced = " (replaces the CMD above: only the last one counts)"
+        elif stage.config.cmd:
+            replaced = " (replaces the CMD inherited from the base)"
+        else:
+            replaced = ""
         self._set(stage, instruction, cmd=argv or None)
         stage.cmd_set = True
         self._step(stage, instruction, f"CMD {_json(argv or None)}: {note}{replaced}")
@@ -616,7 +619,14 @@ class _Evaluator:
             from_stage, from_image = self._copy_source(stage, source_ref, line)
         plan = CopyPlan(line, instruction.keyword, tuple(paths[:-1]), paths[-1], from_stage, from_image)
         stage.copies.append(plan)
-        note = f"copies {', '.join(plan.sources)} from the {plan.origin} to {plan.destination}"
+        urls = [source for source in plan.sources if source.startswith(("http://", "https://"))]
+        if urls and instruction.keyword == "ADD" and plan.from_stage is None and plan.from_image is None:
+            note = f"downloads {', '.join(urls)} to {plan.destination}"
+            others = [source for source in plan.sources if source not in urls]
+            if others:
+                note += f" and copies {', '.join(others)} from the build context"
+        else:
+            note = f"copies {', '.join(plan.sources)} from the {plan.origin} to {plan.destination}"
         if chown:
             note += f", owned by {chown}"
         if source_ref is not None:

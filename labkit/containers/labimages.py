@@ -34,6 +34,8 @@ from labkit.errors import UsageError
 from labkit.paths import repo_root
 
 REGISTRY_PYTHON = "python:3.11-slim"
+# The lab's images are products (the chart deploys them, notebooks reuse them): a notebook's cleanup leaves them.
+IMAGES_PURPOSE = "lab-images"
 # What the lab image carries of the checkout (tracked files only): enough for every notebook to run.
 LAB_SOURCES = ("labkit", "notebooks", "docker", "data", "pyproject.toml", "README.md")
 
@@ -118,7 +120,7 @@ def build_lab_image(
     *,
     target: str | None = None,
     tag: str | None = None,
-    purpose: str = "lab-images",
+    purpose: str = IMAGES_PURPOSE,
     progress: bool = True,
 ) -> BuiltImage:
     """Build one of the lab's images (`services` or `lab`) on the engine; `target` builds one stage only."""

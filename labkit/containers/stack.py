@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from labkit.containers.engine import Engine
 from labkit.containers.errors import ContainerFailedError
 
@@ -75,3 +77,27 @@ def start_service_stack(
         stack.stop()
         raise
     return stack
+
+
+def saga_demo(stack: ServiceStack, *, timeout_s: float = 30) -> pd.DataFrame:
+    """Order 101's story between containers: a customer with 1000 of credit, an order that fits, one that does not.
+
+    Returns each order's final state, as the Order service and the history service's view report it.
+    """
+    from labkit.services.client import LabClient
+    from labkit.services.invariants import wait_until_settled
+
+    with LabClient(stack.urls) as client:
+        client.create_customer("customer-7", "Ada", 1000)
+        client.place_order("order-101", "customer-7", 300)
+        client.place_order("order-102", "customer-7", 900)
+        wait_until_settled(client, timeout=timeout_s)
+        view = {row["order_id"]: row["state"] for row in client.view()}
+        rows = [
+            (order["order_id"], order["order_total"], order["state"], view.get(order["order_id"], "-"))
+            for order in sorted(client.orders(), key=lambda order: order["order_id"])
+        ]
+        credit = client.customer("customer-7")["available_credit"]
+    table = pd.DataFrame(rows, columns=["order", "total", "Order service", "history view"])
+    table.attrs["available_credit"] = credit
+    return table

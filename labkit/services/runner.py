@@ -326,6 +326,7 @@ def start_services(folder: Path | str | None = None, *, timeout: float = 30.0) -
     """Start the services for a notebook: a fresh run folder, stopped at kernel exit (or if the kernel dies)."""
     if folder is None:
         folder = run_dir() / f"notebook-{os.getpid()}"
+        _remove_finished_notebook_runs(keep=folder)
     folder = Path(folder)
     if (folder / RUN_FILE).exists():
         ServiceRunner.attach(folder).stop()
@@ -333,6 +334,16 @@ def start_services(folder: Path | str | None = None, *, timeout: float = 30.0) -
             shutil.rmtree(folder / name, ignore_errors=True)
         (folder / RUN_FILE).unlink()
     return ServiceRunner.up(folder, exit_with_parent=True, stop_at_exit=True, timeout=timeout)
+
+
+def _remove_finished_notebook_runs(*, keep: Path) -> None:
+    """Delete the run folders of earlier notebook kernels whose services no longer run (they pile up otherwise)."""
+    for old in run_dir().glob("notebook-*"):
+        if old == keep or not (old / RUN_FILE).exists():
+            continue
+        runner = ServiceRunner.attach(old)
+        if not any(runner.is_running(name) for name in runner.services):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @atexit.register

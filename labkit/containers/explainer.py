@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -36,7 +37,6 @@ from labkit.containers.errors import (
     DockerfileError,
     DockerfileSyntaxError,
     InvalidInstructionError,
-    SubstitutionError,
     UnknownTargetError,
 )
 from labkit.containers.explanation import CopyPlan, Explanation, StagePlan, Step
@@ -168,17 +168,11 @@ class _Evaluator:
         env.update(self._builtin_args(env))
         return env
 
-    def _sub(self, word: str, env: Mapping[str, str], line: int) -> str:
-        try:
-            return substitute(word, env, escape=self.escape)
-        except SubstitutionError as exc:
-            raise SubstitutionError(exc.reason, line=line) from None
+    def _sub(self, word: str, env: Mapping[str, str]) -> str:
+        return substitute(word, env, escape=self.escape)
 
-    def _sub_words(self, word: str, env: Mapping[str, str], line: int) -> list[str]:
-        try:
-            return substitute_words(word, env, escape=self.escape)
-        except SubstitutionError as exc:
-            raise SubstitutionError(exc.reason, line=line) from None
+    def _sub_words(self, word: str, env: Mapping[str, str]) -> list[str]:
+        return substitute_words(word, env, escape=self.escape)
 
     def _explain_refs(self, words: Sequence[str], env: Mapping[str, str], stage: _Stage | None) -> str:
         notes: list[str] = []
@@ -215,10 +209,10 @@ class _Evaluator:
         for raw in instruction.arguments:
             key, has_value, value = raw.partition("=")
             env = self.meta_env()
-            key = self._sub(key, env, instruction.line)
+            key = self._sub(key, env)
             if not key:
                 raise InvalidInstructionError("ARG names can not be blank", line=instruction.line)
-            default = self._sub(value, env, instruction.line) if has_value else None
+            default = self._sub(value, env) if has_value else None
             self.meta_args[key] = self._arg_value(key, default, meta=True)
             self.consumed_args.add(key)
             self._step(
@@ -232,10 +226,10 @@ class _Evaluator:
         for raw in instruction.arguments:
             env = self.stage_env(stage)
             key, has_value, value = raw.partition("=")
-            key = self._sub(key, env, instruction.line)
+            key = self._sub(key, env)
             if not key:
                 raise InvalidInstructionError("ARG names can not be blank", line=instruction.line)
-            default = self._sub(value, env, instruction.line) if has_value else None
+            default = self._sub(value, env) if has_value else None
             effective = self._arg_value(key, default, meta=False)
             stage.args[key] = effective
             self.consumed_args.add(key)
@@ -262,15 +256,12 @@ class _Evaluator:
     def begin_stage(self, instruction: Instruction) -> _Stage:
         arguments = instruction.arguments
         env = self.meta_env()
-        base = self._sub(arguments[0], env, instruction.line)
+        base = self._sub(arguments[0], env)
         if not base:
             raise InvalidInstructionError(f"base name ({arguments[0]}) should not be blank", line=instruction.line)
         name = None
         if len(arguments) == 3:
-            try:
-                name = builder_rules.check_stage_name(arguments[2])
-            except InvalidInstructionError as exc:
-                raise InvalidInstructionError(exc.reason, line=instruction.line) from None
+            name = builder_rules.check_stage_name(arguments[2])
             if any(stage.plan.name == name for stage in self.stages):
                 raise InvalidInstructionError(f"duplicate name {name!r} for build stage", line=instruction.line)
         index = len(self.stages)
@@ -283,10 +274,7 @@ class _Evaluator:
         elif base == SCRATCH:
             kind, base_config, where, base_stage = "scratch", ImageConfig(), "scratch (empty)", None
         else:
-            try:
-                builder_rules.check_image_reference(base, what="base image name")
-            except InvalidInstructionError as exc:
-                raise InvalidInstructionError(exc.reason, line=instruction.line) from None
+            builder_rules.check_image_reference(base, what="base image name")
             kind, base_stage = "image", None
             base_config, source = self.base_images.lookup(base)
             where = f"image {base} ({source})"
@@ -334,7 +322,12 @@ class _Evaluator:
     def _run_triggers(self, stage: _Stage, origin: Instruction, triggers: Sequence[str]) -> None:
         stage.config = replace(stage.config, on_build=())
         for trigger in triggers:
-            parsed = parse(trigger).instructions
+            try:
+                parsed = parse(trigger).instructions
+            except DockerfileError as exc:
+                raise type(exc)(
+                    f"in the base image's ONBUILD trigger {trigger!r}: {exc.reason}", line=origin.line
+                ) from None
             for instruction in parsed:
                 moved = replace(
                     instruction,
@@ -365,10 +358,10 @@ class _Evaluator:
         result = list(stage.config.env)
         shown = []
         for raw_key, raw_value in _pairs(instruction.arguments):
-            key = self._sub(raw_key, env, instruction.line)
+            key = self._sub(raw_key, env)
             if not key:
                 raise InvalidInstructionError("ENV names can not be blank", line=instruction.line)
-            value = self._sub(raw_value, env, instruction.line)
+            value = self._sub(raw_value, env)
             for i, existing in enumerate(result):
                 if existing.partition("=")[0] == key:
                     result[i] = f"{key}={value}"
@@ -392,8 +385,8 @@ class _Evaluator:
         labels = dict(stage.config.labels)
         shown = []
         for raw_key, raw_value in _pairs(instruction.arguments):
-            key = self._sub(raw_key, env, instruction.line)
-            value = self._sub(raw_value, env, instruction.line)
+            key = self._sub(raw_key, env)
+            value = self._sub(raw_value, env)
             labels[key] = value
             shown.append(f"{key}={value!r}")
         self._set(stage, instruction, labels=labels)
@@ -405,12 +398,9 @@ class _Evaluator:
 
     def _do_workdir(self, stage: _Stage, instruction: Instruction) -> None:
         env = self.stage_env(stage)
-        requested = self._sub(instruction.arguments[0], env, instruction.line)
+        requested = self._sub(instruction.arguments[0], env)
         previous = stage.config.working_dir
-        try:
-            resolved = builder_rules.working_dir(previous, requested)
-        except InvalidInstructionError as exc:
-            raise InvalidInstructionError(exc.reason, line=instruction.line) from None
+        resolved = builder_rules.working_dir(previous, requested)
         self._set(stage, instruction, working_dir=resolved)
         how = (
             "absolute: taken as written"
@@ -426,7 +416,7 @@ class _Evaluator:
 
     def _do_user(self, stage: _Stage, instruction: Instruction) -> None:
         env = self.stage_env(stage)
-        user = self._sub(instruction.arguments[0], env, instruction.line)
+        user = self._sub(instruction.arguments[0], env)
         self._set(stage, instruction, user=user)
         self._step(
             stage,
@@ -440,11 +430,8 @@ class _Evaluator:
         ports = set(stage.config.exposed_ports)
         added: list[str] = []
         for raw in instruction.arguments:
-            for word in self._sub_words(raw, env, instruction.line):
-                try:
-                    found = builder_rules.exposed_ports(word)
-                except InvalidInstructionError as exc:
-                    raise InvalidInstructionError(exc.reason, line=instruction.line) from None
+            for word in self._sub_words(raw, env):
+                found = builder_rules.exposed_ports(word)
                 added.extend(found)
                 ports.update(found)
         self._set(stage, instruction, exposed_ports=tuple(sorted(ports)))
@@ -460,7 +447,7 @@ class _Evaluator:
         volumes = set(stage.config.volumes)
         added = []
         for raw in instruction.arguments:
-            path = self._sub(raw, env, instruction.line)
+            path = self._sub(raw, env)
             if not path.strip():
                 raise InvalidInstructionError("VOLUME specified can not be an empty string", line=instruction.line)
             volumes.add(path)
@@ -476,11 +463,8 @@ class _Evaluator:
 
     def _do_stopsignal(self, stage: _Stage, instruction: Instruction) -> None:
         env = self.stage_env(stage)
-        value = self._sub(instruction.arguments[0], env, instruction.line)
-        try:
-            builder_rules.check_stop_signal(value)
-        except InvalidInstructionError as exc:
-            raise InvalidInstructionError(exc.reason, line=instruction.line) from None
+        value = self._sub(instruction.arguments[0], env)
+        builder_rules.check_stop_signal(value)
         self._set(stage, instruction, stop_signal=value)
         self._step(stage, instruction, f"`docker stop` sends {value} instead of SIGTERM")
 
@@ -562,17 +546,14 @@ class _Evaluator:
             raise InvalidInstructionError("Missing command after HEALTHCHECK CMD", line=line)
         test = ("CMD", *rest) if instruction.exec_form else ("CMD-SHELL", rest[0])
         durations: dict[str, int] = {}
-        try:
-            for flag, attribute in (
-                ("interval", "interval_ns"),
-                ("timeout", "timeout_ns"),
-                ("start-period", "start_period_ns"),
-            ):
-                value = instruction.flag(flag)
-                if value:
-                    durations[attribute] = builder_rules.duration_ns(value, flag)
-        except InvalidInstructionError as exc:
-            raise InvalidInstructionError(exc.reason, line=line) from None
+        for flag, attribute in (
+            ("interval", "interval_ns"),
+            ("timeout", "timeout_ns"),
+            ("start-period", "start_period_ns"),
+        ):
+            value = instruction.flag(flag)
+            if value:
+                durations[attribute] = builder_rules.duration_ns(value, flag)
         retries_text = instruction.flag("retries")
         retries = 0
         if retries_text:
@@ -609,10 +590,10 @@ class _Evaluator:
     def _copy(self, stage: _Stage, instruction: Instruction) -> None:
         env = self.stage_env(stage)
         line = instruction.line
-        paths = [self._sub(raw, env, line) for raw in instruction.arguments]
+        paths = [self._sub(raw, env) for raw in instruction.arguments]
         chown = instruction.flag("chown")
         if chown:
-            chown = self._sub(chown, env, line)
+            chown = self._sub(chown, env)
         source_ref = instruction.flag("from")
         from_stage, from_image = None, None
         if source_ref is not None:
@@ -646,10 +627,7 @@ class _Evaluator:
         for earlier in self.stages[: stage.plan.index]:
             if earlier.plan.name == reference.lower():
                 return earlier.plan.index, None
-        try:
-            builder_rules.check_image_reference(reference, what="from flag value")
-        except InvalidInstructionError as exc:
-            raise InvalidInstructionError(exc.reason, line=line) from None
+        builder_rules.check_image_reference(reference, what="from flag value")
         return None, reference
 
     # Results ------------------------------------------------------------------------------------------------
@@ -658,6 +636,17 @@ class _Evaluator:
         stage.final_config = stage.config if stage.dispatched else stage.base_config
         if not stage.dispatched:
             stage.author = ""
+
+
+@contextmanager
+def _at_line(line: int) -> Iterator[None]:
+    """Give an error raised while applying an instruction that instruction's line (the rule checks do not know it)."""
+    try:
+        yield
+    except DockerfileError as exc:
+        if exc.line is not None:
+            raise
+        raise type(exc)(exc.reason, line=line) from None
 
 
 def _target_index(instructions: Sequence[Instruction], target: str | None) -> int | None:
@@ -703,16 +692,19 @@ def explain(
                 if target_index is not None and current.plan.index == target_index:
                     current = None
                     break
-            current = evaluator.begin_stage(instruction)
+            with _at_line(instruction.line):
+                current = evaluator.begin_stage(instruction)
         elif current is None:
             if instruction.keyword != "ARG":
                 raise DockerfileSyntaxError(
                     f"{instruction.keyword} before the first FROM: only ARG may come before FROM",
                     line=instruction.line,
                 )
-            evaluator.meta_arg(instruction)
+            with _at_line(instruction.line):
+                evaluator.meta_arg(instruction)
         else:
-            evaluator.dispatch(current, instruction)
+            with _at_line(instruction.line):
+                evaluator.dispatch(current, instruction)
     final = evaluator.stages[-1]
     if current is not None:
         if labels:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from labkit.containers.errors import NoCommandError
 from labkit.containers.imageconfig import ImageConfig
+from labkit.containers.instructions import line_span
 
 Builder = Literal["buildkit", "legacy"]
 
@@ -25,7 +26,7 @@ class Step:
 
     @property
     def lines(self) -> str:
-        return str(self.line) if self.line == self.end_line else f"{self.line}-{self.end_line}"
+        return line_span(self.line, self.end_line)
 
 
 @dataclass(frozen=True)

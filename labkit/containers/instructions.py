@@ -38,6 +38,11 @@ AT_LEAST_TWO = frozenset({"COPY", "ADD"})
 NOT_ONBUILD_TRIGGERS = frozenset({"ONBUILD", "FROM", "MAINTAINER"})
 
 
+def line_span(line: int, end_line: int) -> str:
+    """`3` for one line, `3-5` for an instruction continued over several."""
+    return str(line) if line == end_line else f"{line}-{end_line}"
+
+
 @dataclass(frozen=True)
 class Instruction:
     """One instruction as Docker's parser reads it; `arguments` keep their quotes (the builder removes them)."""
@@ -65,7 +70,7 @@ class Instruction:
     @property
     def lines(self) -> str:
         """`3` or `3-5`: where the instruction sits in the file."""
-        return str(self.line) if self.line == self.end_line else f"{self.line}-{self.end_line}"
+        return line_span(self.line, self.end_line)
 
 
 @dataclass(frozen=True)

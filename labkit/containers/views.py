@@ -14,7 +14,10 @@ from labkit.containers.imageconfig import INSPECT_KEYS
 
 def steps_table(explanation: Explanation) -> pd.DataFrame:
     """One row per instruction: the line, the stage, the instruction and what it did."""
-    rows = [(step.lines or "--label", step.stage, step.instruction, step.effect) for step in explanation.steps]
+    rows = [
+        (step.lines if step.line else "--label", step.stage, step.instruction, step.effect)
+        for step in explanation.steps
+    ]
     return pd.DataFrame(rows, columns=["line", "stage", "instruction", "what Docker does"])
 
 

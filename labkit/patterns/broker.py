@@ -36,6 +36,37 @@ CREATE TABLE IF NOT EXISTS messages (
 _COLUMNS = '"offset", aggregate_id, aggregate_type, version, event_id, event_type, event_data, metadata, recorded_at'
 
 
+def envelope_values(event: RecordedEvent | NewEvent, version: int) -> tuple[object, ...]:
+    """(event_id, aggregate_id, aggregate_type, version, event_type, event_data JSON, metadata JSON): the columns
+    the broker's messages and the outbox's rows share, in that order."""
+    return (
+        event.event_id,
+        event.aggregate_id,
+        event.aggregate_type,
+        version,
+        event.event_type,
+        orjson.dumps(dict(event.event_data)).decode(),
+        orjson.dumps(dict(event.metadata)).decode(),
+    )
+
+
+def recorded_event(row: tuple) -> RecordedEvent:
+    """A row (position, aggregate_id, aggregate_type, version, event_id, event_type, event_data, metadata,
+    recorded_at as naive UTC) as a RecordedEvent."""
+    position, aggregate_id, aggregate_type, version, event_id, event_type, data, metadata, recorded_at = row
+    return RecordedEvent(
+        position,
+        aggregate_id,
+        aggregate_type,
+        version,
+        event_id,
+        event_type,
+        orjson.loads(data),
+        orjson.loads(metadata),
+        recorded_at.replace(tzinfo=UTC),
+    )
+
+
 class MessageBroker:
     """Messages in a DuckDB database (a path, ":memory:", or an open connection to share a transaction)."""
 
@@ -77,20 +108,7 @@ class MessageBroker:
             for i, event in enumerate(events):
                 version = event.version if isinstance(event, RecordedEvent) else (versions or [])[i]
                 recorded_at = to_utc_naive(event.recorded_at) if isinstance(event, RecordedEvent) else now
-                rows.append(
-                    (
-                        head + i + 1,
-                        event.event_id,
-                        event.aggregate_id,
-                        event.aggregate_type,
-                        version,
-                        event.event_type,
-                        orjson.dumps(dict(event.event_data)).decode(),
-                        orjson.dumps(dict(event.metadata)).decode(),
-                        recorded_at,
-                        now,
-                    )
-                )
+                rows.append((head + i + 1, *envelope_values(event, version), recorded_at, now))
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?, ?)"] * len(rows))
             connection.execute(f"INSERT INTO messages VALUES {values}", [v for r in rows for v in r])
         except BaseException:
@@ -106,10 +124,7 @@ class MessageBroker:
         rows = self.connection.execute(
             f'SELECT {_COLUMNS} FROM messages WHERE "offset" > ? ORDER BY "offset" LIMIT ?', [after_position, limit]
         ).fetchall()
-        return [
-            RecordedEvent(p, a, t, v, i, et, orjson.loads(d), orjson.loads(m), at.replace(tzinfo=UTC))
-            for p, a, t, v, i, et, d, m, at in rows
-        ]
+        return [recorded_event(row) for row in rows]
 
     def head_position(self) -> int:
         """The offset of the last message (0 when empty)."""

@@ -9,14 +9,12 @@ marking, it publishes those rows again when it restarts. Consumers must therefor
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 
 import duckdb
-import orjson
 
 from labkit.events import NewEvent, RecordedEvent
 from labkit.events.store import to_utc_naive, utc_now
-from labkit.patterns.broker import MessageBroker
+from labkit.patterns.broker import MessageBroker, envelope_values, recorded_event
 
 OUTBOX_SQL = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -40,17 +38,7 @@ def add_to_outbox(connection: duckdb.DuckDBPyConnection, event: NewEvent, *, ver
     seq = int(row[0]) if row else 1
     connection.execute(
         "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?, NULL)",
-        [
-            seq,
-            event.event_id,
-            event.aggregate_id,
-            event.aggregate_type,
-            version,
-            event.event_type,
-            orjson.dumps(dict(event.event_data)).decode(),
-            orjson.dumps(dict(event.metadata)).decode(),
-            to_utc_naive(utc_now()),
-        ],
+        [seq, *envelope_values(event, version), to_utc_naive(utc_now())],
     )
     return seq
 
@@ -62,10 +50,7 @@ def unsent(connection: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[int,
            FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?""",
         [limit],
     ).fetchall()
-    return [
-        (seq, RecordedEvent(seq, a, t, v, i, et, orjson.loads(d), orjson.loads(m), at.replace(tzinfo=UTC)))
-        for seq, a, t, v, i, et, d, m, at in rows
-    ]
+    return [(row[0], recorded_event(row)) for row in rows]
 
 
 class OutboxRelay:

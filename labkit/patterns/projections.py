@@ -70,20 +70,15 @@ class OrdersPerCustomer:
         )
 
     def apply(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> None:
-        batch = _order_rows(events)
-        if batch.num_rows == 0:
-            return
-        connection.register("projection_batch", batch)
-        try:
-            connection.execute(
-                """INSERT INTO orders_per_customer
-                   SELECT customer_id, count(*), sum(order_total) FROM projection_batch
-                   WHERE event_type = 'OrderCreated' GROUP BY customer_id
-                   ON CONFLICT (customer_id) DO UPDATE
-                   SET orders = orders + excluded.orders, ordered_total = ordered_total + excluded.ordered_total"""
-            )
-        finally:
-            connection.unregister("projection_batch")
+        _run_over(
+            connection,
+            _order_rows(events),
+            """INSERT INTO orders_per_customer
+               SELECT customer_id, count(*), sum(order_total) FROM projection_batch
+               WHERE event_type = 'OrderCreated' GROUP BY customer_id
+               ON CONFLICT (customer_id) DO UPDATE
+               SET orders = orders + excluded.orders, ordered_total = ordered_total + excluded.ordered_total""",
+        )
 
     def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None:
         """From the vectorized replay of every Order (its state as of `up_to_position`)."""
@@ -118,25 +113,18 @@ class RevenuePerDay:
         )
 
     def apply(self, events: Sequence[RecordedEvent], connection: duckdb.DuckDBPyConnection) -> None:
-        batch = _order_rows(events)
-        if batch.num_rows == 0:
-            return
-        connection.register("projection_batch", batch)
-        try:
-            connection.execute(
-                """INSERT INTO revenue_per_day_order_totals
-                   SELECT order_id, order_total FROM projection_batch WHERE event_type = 'OrderCreated'"""
-            )
-            connection.execute(
-                """INSERT INTO revenue_per_day
-                   SELECT s.recorded_at::DATE, count(*), sum(t.order_total)
-                   FROM projection_batch s JOIN revenue_per_day_order_totals t USING (order_id)
-                   WHERE s.event_type = 'OrderShipped' GROUP BY 1
-                   ON CONFLICT (day) DO UPDATE
-                   SET orders_shipped = orders_shipped + excluded.orders_shipped, revenue = revenue + excluded.revenue"""
-            )
-        finally:
-            connection.unregister("projection_batch")
+        _run_over(
+            connection,
+            _order_rows(events),
+            """INSERT INTO revenue_per_day_order_totals
+               SELECT order_id, order_total FROM projection_batch WHERE event_type = 'OrderCreated'""",
+            """INSERT INTO revenue_per_day
+               SELECT s.recorded_at::DATE, count(*), sum(t.order_total)
+               FROM projection_batch s JOIN revenue_per_day_order_totals t USING (order_id)
+               WHERE s.event_type = 'OrderShipped' GROUP BY 1
+               ON CONFLICT (day) DO UPDATE
+               SET orders_shipped = orders_shipped + excluded.orders_shipped, revenue = revenue + excluded.revenue""",
+        )
 
     def rebuild(self, store: EventStore, up_to_position: int, connection: duckdb.DuckDBPyConnection) -> None:
         """One pass of SQL over the Order events up to `up_to_position`."""
@@ -180,12 +168,20 @@ class CustomerOrdersViewProjection:
             customer_orders.apply_event_rows(connection, rows)
 
 
-def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    connection.register("projection_rows", rows)
+def _run_over(connection: duckdb.DuckDBPyConnection, batch: pa.Table, *statements: str) -> None:
+    """Run `statements` with `batch` readable as the table `projection_batch` (nothing to do for an empty batch)."""
+    if batch.num_rows == 0:
+        return
+    connection.register("projection_batch", batch)
     try:
-        connection.execute(f"INSERT INTO {table} SELECT * FROM projection_rows")
+        for statement in statements:
+            connection.execute(statement)
     finally:
-        connection.unregister("projection_rows")
+        connection.unregister("projection_batch")
+
+
+def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    _run_over(connection, rows, f"INSERT INTO {table} SELECT * FROM projection_batch")
 
 
 def standard_projections() -> list[Projection]:

@@ -473,12 +473,13 @@ class Engine:
                 report.networks.append(network["Id"])
             except docker.errors.APIError:
                 continue  # still in use by a container someone else started on it
-        image_filters = [{"label": labels}]
+        candidates = list(self.client.api.images(filters={"label": labels}))
         if include_base_images and purpose is None:
-            image_filters.append({"label": [BASE_IMAGE_LABEL]})
-        candidates: list[dict[str, Any]] = []
-        for filters in image_filters:
-            candidates.extend(self.client.api.images(filters=filters))
+            # By tag, not by label: images built FROM a base inherit its label, and some of those are the user's.
+            from labkit.containers.baseimages import BASE_IMAGES
+
+            for spec in BASE_IMAGES:
+                candidates.extend(self.client.api.images(name=spec.reference))
         report.images.extend(self._remove_images(candidates, include_base_images))
         return report
 

@@ -30,9 +30,11 @@ SIGKILLs itself at the crash point) or "exception" (`InjectedCrash` unwinds thro
 `run_design(design, folder, operations=, fault_rate=, seed=, crash_mode=)` -> `DualWriteOutcome` (writer and
 publisher crashes, orders stored, messages, lost, phantom, duplicates: counted from the databases afterwards).
 Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transactional outbox + relay),
-"event_sourced" (event store + pull subscriber). `compare_designs(folder, ...)`, `sweep_fault_rates(folder,
-rates, ...)`, `outcomes_table(outcomes)`, `anomalies_by_rate(outcomes)`. `MessageBroker(path)`: the second database standing in for the broker.
-`OutboxRelay(connection, broker, batch_size=)`, `add_to_outbox(connection, event, version=)`.
+"event_sourced" (event store + pull subscriber). `compare_designs(folder, workers=, ...)`,
+`sweep_fault_rates(folder, rates, workers=, ...)`, `outcomes_table(outcomes)`, `anomalies_by_rate(outcomes)`.
+`MessageBroker(path)`: the second database standing in for the broker. `OutboxRelay(connection, broker,
+batch_size=)`, `add_to_outbox(connection, event, version=)`. `launcher.run_child("module:function", args)`: a
+fresh child process forked from a helper that imported labkit once (exit code, or -signal if killed).
 
 CQRS projections (`labkit.patterns.projections`, `runner`, `lag`):
 
@@ -46,6 +48,9 @@ projection's generation schema with its tables; readers query `main.<table>` vie
 `rebuild(name)` -> `RebuildResult` (events/s of the vectorized pass; the swap is one transaction).
 `OrderWriter(store, seed=)`: `write(n)`, `start(n, per_second)`. `measure_lag(runner, writer, orders=, per_second=,
 pause_between=)` -> `LagMeasurement` (samples of lag in events and ms, per-event write-to-read latency, summary()).
+`labkit.patterns.widgets`: `ProjectionControl(runner, writer)` (pause/resume, write a burst, `status_html()`,
+`settled()`), `projection_control(control)` (the ipywidgets front end), `Refresher`. `labkit.patterns.plots`:
+`plot_fault_sweep(outcomes)`, `plot_lag(measurement)`. `labkit bench projections`: `labkit.patterns.bench`.
 
 Errors (all `LabkitError`): `PatternsError`, `OutOfOrderError`, `InjectedCrash`, `ProjectionError`.
 """

@@ -141,6 +141,7 @@ def measure_lag(
     """Write `orders` at `per_second` while the runner follows; sample the lag every `every_seconds`.
 
     `pause_between=(a, b)`: pause the runner from a to b seconds into the run, to watch it fall behind and catch up.
+    The runner keeps following in its thread afterwards (`runner.stop()` ends that).
     """
     runner.catch_up()  # start from a caught-up read side, so every lag seen comes from this run's writes
     start_head = runner.store.head_position()

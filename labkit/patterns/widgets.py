@@ -34,6 +34,10 @@ class ProjectionControl:
         runner.start()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def mode(self) -> str:
         return PAUSED if self.runner.paused else RUNNING
 
@@ -51,7 +55,7 @@ class ProjectionControl:
 
     def settled(self) -> bool:
         """Nothing will change until the next click: no writes in flight, and paused or caught up (or closed)."""
-        if self._closed:
+        if self.closed:
             return True
         return not self.writer.busy and (self.runner.paused or all(s.lag_events == 0 for s in self.runner.status()))
 
@@ -116,7 +120,7 @@ class Refresher:
             while not self.control.settled():
                 self.show(self.control.status_html())
                 time.sleep(self.every_seconds)
-            if self.control._closed:
+            if self.control.closed:
                 return
             self.show(self.control.status_html())
             with self._lock:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labkit.cli import main
 
 
+@pytest.mark.slow
 def test_the_projections_benchmark_runs_and_prints_both_tables(tmp_path, capsys):
     code = main(
         [

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", default="100000", help="order total over which an order is valuable")
     parser.add_argument("--created-after", default="2025-01-01", help="customers created after this date are recent")
     parser.add_argument("--repeats", type=int, default=20, help="runs per method for median and p95")
-    parser.add_argument("--rate", type=float, default=20.0, help="orders shipped per second during the staleness run")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of the staleness run")
+    # At L each ship costs seconds (the generated stores have no indexes), so the default asks for few.
+    parser.add_argument("--rate", type=float, default=2.0, help="orders shipped per second during the staleness run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of the staleness run")
     parser.add_argument("--customers", type=int, default=None, help="override the size's customer count")
     parser.add_argument("--orders", type=int, default=None, help="override the size's order count")
     parser.add_argument("--out", type=Path, default=None, help="workload folder (default: data/<size>-seed<seed>)")

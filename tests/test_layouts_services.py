@@ -77,7 +77,7 @@ def test_a_command_appends_events_and_updates_the_state_row_together(layout):
     with pytest.raises(RuleViolationError, match="only an APPROVED order can ship"):
         layout.orders.ship("order-1")
     assert layout.orders.head_position() == 3
-    with pytest.raises(UnknownEntityError, match="no Order 'order-9'"):
+    with pytest.raises(UnknownEntityError, match="holds no order 'order-9'"):
         layout.orders.ship("order-9")
 
 

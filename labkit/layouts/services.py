@@ -116,15 +116,19 @@ class Service(ABC):
         """Load the aggregate, run `command`, save its events and its state row in one transaction."""
         with self._database.session() as store, store.transaction():
             repository = Repository(store)
-            try:
-                aggregate = repository.load(self.aggregate, aggregate_id)
-            except AggregateNotFoundError:
-                raise UnknownEntityError(
-                    f"the {self.name} service holds no {self.aggregate.aggregate_type} {aggregate_id!r}; check the id"
-                ) from None
+            aggregate = self._load(repository, aggregate_id)
             outcome = getattr(aggregate, command)(*arguments)
             self._save(store, repository, aggregate)
         return outcome
+
+    def _load(self, repository: Repository, aggregate_id: str) -> Any:
+        try:
+            return repository.load(self.aggregate, aggregate_id)
+        except AggregateNotFoundError:
+            kind = self.aggregate.aggregate_type.lower()
+            raise UnknownEntityError(
+                f"the {self.name} service holds no {kind} {aggregate_id!r}; check the id"
+            ) from None
 
     def _create(self, aggregate: Aggregate) -> None:
         with self._database.session() as store, store.transaction():
@@ -193,12 +197,7 @@ class CustomerService(Service):
     def credit_reserved_for(self, customer_id: str, order_id: str) -> int:
         """The credit the customer holds for one order (0 if none)."""
         with self._database.session() as store:
-            try:
-                customer = Repository(store).load(Customer, customer_id)
-            except AggregateNotFoundError:
-                raise UnknownEntityError(
-                    f"the Customer service holds no customer {customer_id!r}; check the id"
-                ) from None
+            customer = self._load(Repository(store), customer_id)
         return customer.reservations.get(order_id, 0)
 
     def customers(self, customer_ids: Sequence[str], *, created_after: object = None) -> Response:

@@ -23,3 +23,10 @@ def test_the_query_bench_prints_the_four_methods_and_the_goals(tmp_path, capsys)
         assert out.count(title) == 2  # in the latency table and in the staleness table
     assert "identical rows from all four: yes" in out
     assert "CQRS view median" in out and "API composition / shared join" in out
+
+
+def test_bad_parameters_are_refused_before_any_data_is_generated(tmp_path, capsys):
+    code = main(["bench", "query", "--size", "S", "--out", str(tmp_path / "never"), "--threshold", "lots"])
+    assert code == 2
+    assert "QueryParameterError: threshold='lots' is not a number" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -14,6 +14,7 @@ import pandas as pd
 from labkit.layouts.layout import build_layouts, open_per_service, open_shared
 from labkit.layouts.measure import latency_frame, measure_latency, measure_staleness
 from labkit.paths import relative_to_repo
+from labkit.views import creation_cutoff, order_threshold
 from labkit.workload import SIZES, generate
 
 VIEW_GOAL_MS = 10.0
@@ -39,6 +40,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    order_threshold(args.threshold), creation_cutoff(args.created_after)  # refused before any data is generated
     workload = generate(args.out, size=args.size, seed=args.seed, customers=args.customers, orders=args.orders)
     files = build_layouts(workload)
     print(

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events (
 )
 """
 
-# Built after a bulk load into an empty store (much faster than maintaining them row by row).
+# Created with a new store. A bulk load into an empty store drops them and builds them once after the insert (much
+# faster than maintaining them row by row); large generated workloads leave them out (see create_indexes).
 INDEXES_SQL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
     "CREATE INDEX IF NOT EXISTS events_aggregate_id ON events (aggregate_id)",

@@ -18,6 +18,7 @@ from labkit.labserver import LabServer
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from lab_page import CHROMIUM, CHROMIUM_ARGS, LabPage  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -125,3 +126,36 @@ def test_values_playground_rerenders_and_refuses_bad_values(lab_page: LabPage):
     playground.locator(".widget-html", has_text="REFUSED by values.schema.json").first.wait_for(timeout=60_000)
     assert "replicaCount" in playground.inner_text()
     lab_page.screenshot("12_values_playground")
+
+
+def test_query_comparison_reruns_all_methods(lab_page: LabPage):
+    run_notebook(lab_page, "notebooks/02_shared_db_vs_db_per_service.ipynb")
+    widget = lab_page.notebook.locator(".widget-vbox:has(.widget-text:has-text('total >'))").first
+    widget.scroll_into_view_if_needed()
+    before = widget.locator(".labkit-query-table").inner_text()
+    assert "all four agree" in widget.inner_text()
+    threshold = widget.locator(".widget-text", has_text="total >").locator("input")
+    threshold.fill("1")
+    threshold.press("Enter")
+    expect(widget.locator(".labkit-query-table")).not_to_have_text(before, timeout=60_000)
+    assert "all four agree" in widget.inner_text()
+    threshold.fill("a lot")
+    threshold.press("Enter")
+    widget.locator(".labkit-query-error", has_text="threshold").first.wait_for(timeout=60_000)
+    lab_page.screenshot("02_query_comparison")
+
+
+def test_dockerfile_explainer_follows_run_arguments(lab_page: LabPage):
+    run_notebook(lab_page, "notebooks/08_dockerfile_anatomy.ipynb")
+    command = lab_page.notebook.locator(".labkit-explainer-command").last
+    widget = lab_page.notebook.locator(".widget-vbox:has(.labkit-explainer-command)").first
+    widget.scroll_into_view_if_needed()
+    assert "7777" not in command.inner_text()
+    arguments = widget.locator(".widget-text", has_text="run args").locator("input")
+    arguments.fill("--port 7777")
+    arguments.press("Enter")
+    lab_page.page.wait_for_function(
+        "() => [...document.querySelectorAll('.labkit-explainer-command')].some(e => e.innerText.includes('7777'))",
+        timeout=30_000,
+    )
+    lab_page.screenshot("08_dockerfile_explainer")

@@ -76,3 +76,9 @@ images: $(STAMP)
 	$(BIN)/labkit containers base-image all
 	$(BIN)/labkit containers build services
 	$(BIN)/labkit containers build lab
+
+# README screenshots: the browser test takes them; three are reduced and copied into docs/screenshots.
+.PHONY: screenshots
+screenshots: $(STAMP) tools
+	$(BIN)/pytest tests/test_browser.py -p no:cacheprovider
+	$(BIN)/python tests/lab_page.py docs/screenshots 04_replay_slider 02_query_comparison 12_values_playground

@@ -82,3 +82,8 @@ def test_notebook_is_stored_executed_without_errors(path: Path):
     assert all(cell.get("execution_count") for cell in code), f"{path.name}: run `make notebooks NB={path.name}`"
     errors = [o for cell in code for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{path.name} is stored with an error output"
+
+
+def test_readme_table_is_the_catalog():
+    readme = (ROOT / "README.md").read_text()
+    assert catalog.readme_with_table(readme) == readme, "README's notebook table is stale: python -m labkit.catalog"

@@ -6,7 +6,10 @@ installs all of them and a skip would hide a feature that was never checked.
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,3 +24,41 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (LABKIT_NO_SKIP=1), which must run it: {reason}"
+
+
+# The browser tests' JupyterLab, Chromium and page: one server and one browser for the whole session.
+@pytest.fixture(scope="session")
+def lab() -> Iterator:
+    from labkit.labserver import LabServer
+
+    # A test must never write into the repository's notebooks: autosave off, and no news prompt over the page.
+    settings = {
+        "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
+        # Render every cell, not only those in view, so the test reads outputs as a learner scrolling would.
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    }
+    with LabServer(settings=settings) as server:
+        with urllib.request.urlopen(server.url("lab/api/settings/@jupyterlab/docmanager-extension:plugin")) as answer:
+            assert json.load(answer)["settings"]["autosave"] is False
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from lab_page import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def lab_page(lab, browser) -> Iterator:
+    from lab_page import LabPage
+
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    yield LabPage(context.new_page(), lab.url)
+    context.close()

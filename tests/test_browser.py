@@ -1,23 +1,19 @@
 """The lab as a learner meets it: JupyterLab in Chromium, started the way `make lab` starts it.
 
 nbval runs kernels, not browsers; these tests open notebooks in a real JupyterLab, click links, run all cells,
-move widget controls and check that what is displayed changes. Screenshots go to tests/screenshots/ (git-ignored);
+move widget controls and check that what is displayed changes. The JupyterLab server, Chromium and the page come
+from fixtures in tests/conftest.py, shared with other areas' browser tests. Screenshots go to tests/screenshots/ (git-ignored);
 `make screenshots` copies a few into docs/ for the README.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from labkit.labserver import LabServer
-
 playwright_api = pytest.importorskip("playwright.sync_api")
-from lab_page import CHROMIUM, CHROMIUM_ARGS, LabPage  # noqa: E402
+from lab_page import CHROMIUM, LabPage  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = [
@@ -26,37 +22,6 @@ pytestmark = [
         shutil.which(CHROMIUM) is None, reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[LabServer]:
-    # A test must never write into the repository's notebooks: autosave off, and no news prompt over the page.
-    settings = {
-        "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
-        # Render every cell, not only those in view, so the test reads outputs as a learner scrolling would.
-        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-    }
-    with LabServer(settings=settings) as server:
-        with urllib.request.urlopen(server.url("lab/api/settings/@jupyterlab/docmanager-extension:plugin")) as answer:
-            assert json.load(answer)["settings"]["autosave"] is False
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def lab_page(lab: LabServer, browser) -> Iterator[LabPage]:
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
-    page = context.new_page()
-    yield LabPage(page, lab.url)
-    context.close()
 
 
 def test_index_links_to_a_notebook_that_runs_without_errors(lab_page: LabPage):

@@ -8,11 +8,7 @@ import shutil
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-import test_browser  # noqa: E402
 from lab_page import CHROMIUM, LabPage  # noqa: E402
-
-# The same JupyterLab server (autosave off) and Chromium as the lab's browser test, as fixtures of this module.
-lab, browser, lab_page = test_browser.lab, test_browser.browser, test_browser.lab_page
 
 pytestmark = [
     pytest.mark.browser,

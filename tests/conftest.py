@@ -62,3 +62,26 @@ def lab_page(lab, browser) -> Iterator:
     context = browser.new_context(viewport={"width": 1400, "height": 950})
     yield LabPage(context.new_page(), lab.url)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def helm():
+    """The helm binary the lab uses (PATH, else the pinned one in .tools/bin), driven from Python."""
+    from labkit.charts.helm import Helm
+    from labkit.charts.tools import find_helm
+
+    if find_helm() is None:
+        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
+    return Helm()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Docker engine the SDK reaches (DOCKER_HOST or the default socket); the test skips, with why, without one."""
+    from labkit.containers.engine import connect_or_reason
+
+    engine, reason = connect_or_reason()
+    if engine is None:
+        pytest.skip(f"needs a Docker engine: {reason}")
+    yield engine
+    engine.close()

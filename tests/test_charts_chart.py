@@ -9,19 +9,10 @@ import yaml
 
 from labkit.charts import chart as lab
 from labkit.charts.errors import RenderError, ValuesRejectedError
-from labkit.charts.helm import Helm
-from labkit.charts.tools import find_helm
 from labkit.charts.validation import NEWEST_KUBERNETES, OLDEST_KUBERNETES, validate_manifest
 
 pytestmark = pytest.mark.helm
 CHART = lab.lab_chart()
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    if find_helm() is None:
-        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
-    return Helm()
 
 
 def test_lint_strict_passes(helm):

@@ -6,17 +6,8 @@ import pytest
 
 from labkit.charts.chart import lab_chart
 from labkit.charts.comparison import compare_with_baseline
-from labkit.charts.helm import Helm
-from labkit.charts.tools import find_helm
 
 pytestmark = pytest.mark.helm
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    if find_helm() is None:
-        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
-    return Helm()
 
 
 def test_a_config_change_is_validated_and_diffed_against_the_defaults(helm):

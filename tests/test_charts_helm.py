@@ -11,16 +11,8 @@ from labkit.charts import helm as helm_module
 from labkit.charts.chart import copy_chart, lab_chart
 from labkit.charts.errors import HelmCommandError, HelmNotFoundError
 from labkit.charts.helm import Helm, format_set_value, schema_problems, set_arguments
-from labkit.charts.tools import find_helm
 
 pytestmark = pytest.mark.helm
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    if find_helm() is None:
-        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
-    return Helm()
 
 
 def test_docstring_examples_hold():

@@ -5,18 +5,9 @@ from __future__ import annotations
 import pytest
 
 from labkit.charts.errors import LedgerError, ValuesRejectedError
-from labkit.charts.helm import Helm
 from labkit.charts.ledger import DEPLOYED, SUPERSEDED, UNINSTALLED, ReleaseLedger, merged, nested
-from labkit.charts.tools import find_helm
 
 pytestmark = pytest.mark.helm
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    if find_helm() is None:
-        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
-    return Helm()
 
 
 @pytest.fixture

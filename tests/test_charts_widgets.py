@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from labkit.charts.chart import lab_chart
-from labkit.charts.helm import Helm
-from labkit.charts.tools import find_helm
 from labkit.charts.widgets import playground_render, playground_settings, values_playground
 
 pytestmark = pytest.mark.helm
@@ -19,13 +17,6 @@ DEFAULTS = {
     "lab": False,
     "tag": "",
 }
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    if find_helm() is None:
-        pytest.skip("no helm on PATH or in .tools/bin: run `make tools`")
-    return Helm()
 
 
 def test_settings_are_set_strings_as_typed():

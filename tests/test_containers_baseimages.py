@@ -16,7 +16,7 @@ from labkit.containers.baseimages import (
     ensure_base_image,
     spec,
 )
-from labkit.containers.engine import Engine, connect_or_reason
+from labkit.containers.engine import Engine
 from labkit.containers.imageconfig import normalized_inspect
 from labkit.errors import UsageError
 
@@ -46,34 +46,25 @@ def test_specs_and_their_import_changes() -> None:
     assert (DEBIAN_PYTHON.repository, DEBIAN_PYTHON.tag) == ("labkit/python", "3.11-bookworm")
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, reason = connect_or_reason()
-    if engine is None:
-        pytest.skip(f"needs a Docker engine: {reason}")
-    yield engine
-    engine.close()
-
-
 @pytest.mark.docker
-def test_busybox_is_reused_and_reports_the_declared_config(engine: Engine) -> None:
-    first = ensure_base_image(engine, "busybox")
-    again = ensure_base_image(engine, "busybox")
+def test_busybox_is_reused_and_reports_the_declared_config(docker_engine: Engine) -> None:
+    first = ensure_base_image(docker_engine, "busybox")
+    again = ensure_base_image(docker_engine, "busybox")
     assert again.created is False and again.image_id == first.image_id
     declared = base_image_configs()[BUSYBOX.reference]
-    assert normalized_inspect(engine.image_config(BUSYBOX.reference)) == normalized_inspect(declared)
-    assert engine.image_size(BUSYBOX.reference) < 5_000_000
+    assert normalized_inspect(docker_engine.image_config(BUSYBOX.reference)) == normalized_inspect(declared)
+    assert docker_engine.image_size(BUSYBOX.reference) < 5_000_000
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_debian_python_runs_python_and_makes_venvs_offline(engine: Engine) -> None:
-    ensure_base_image(engine, "debian-python")  # about a minute the first time on a machine, then reused
+def test_debian_python_runs_python_and_makes_venvs_offline(docker_engine: Engine) -> None:
+    ensure_base_image(docker_engine, "debian-python")  # about a minute the first time on a machine, then reused
     declared = base_image_configs()[DEBIAN_PYTHON.reference]
-    assert normalized_inspect(engine.image_config(DEBIAN_PYTHON.reference)) == normalized_inspect(declared)
+    assert normalized_inspect(docker_engine.image_config(DEBIAN_PYTHON.reference)) == normalized_inspect(declared)
     script = (
         "python3 -c 'import sys; print(sys.version_info[:2])' && python3 -m venv /tmp/v && /tmp/v/bin/pip --version"
     )
-    result = engine.run(DEBIAN_PYTHON.reference, ["sh", "-c", script], purpose="baseimage-test", timeout_s=120)
+    result = docker_engine.run(DEBIAN_PYTHON.reference, ["sh", "-c", script], purpose="baseimage-test", timeout_s=120)
     assert result.exit_code == 0, result.logs
     assert result.logs.startswith("(3, 11)\npip ")

@@ -46,14 +46,10 @@ def test_a_socket_nobody_listens_on_is_connection_refused(monkeypatch: pytest.Mo
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, reason = connect_or_reason()
-    if engine is None:
-        pytest.skip(f"needs a Docker engine: {reason}")
-    ensure_base_image(engine, BUSYBOX.name)
-    yield engine
-    engine.cleanup(purpose=PURPOSE)
-    engine.close()
+def engine(docker_engine: Engine) -> Engine:
+    ensure_base_image(docker_engine, BUSYBOX.name)
+    yield docker_engine
+    docker_engine.cleanup(purpose=PURPOSE)
 
 
 def _context(folder: Path, dockerfile: str) -> Path:

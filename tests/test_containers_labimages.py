@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.containers.engine import Engine, connect_or_reason, lab_labels
+from labkit.containers.engine import Engine, lab_labels
 from labkit.containers.explainer import explain
 from labkit.containers.imageconfig import normalized_inspect
 from labkit.containers.labimages import IMAGES_PURPOSE as PURPOSE
@@ -49,25 +49,17 @@ def test_unknown_image_name() -> None:
         lab_image("web")
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, reason = connect_or_reason()
-    if engine is None:
-        pytest.skip(f"needs a Docker engine: {reason}")
-    yield engine  # the images built here are the lab's images (make images builds the same): they stay
-    engine.close()
-
-
+# The images built here are the lab's own images (`make images` builds the same): they stay after the test.
 @pytest.mark.docker
 @pytest.mark.slow
-def test_services_image_is_what_explain_predicts_and_multistage_is_smaller(engine: Engine) -> None:
-    runtime = build_lab_image(engine, "services", purpose=PURPOSE, progress=False)
-    wheels = build_lab_image(engine, "services", target="wheels", purpose=PURPOSE, progress=False)
-    base = base_image_for(engine)
+def test_services_image_is_what_explain_predicts_and_multistage_is_smaller(docker_engine: Engine) -> None:
+    runtime = build_lab_image(docker_engine, "services", purpose=PURPOSE, progress=False)
+    wheels = build_lab_image(docker_engine, "services", target="wheels", purpose=PURPOSE, progress=False)
+    base = base_image_for(docker_engine)
     text = Path(SERVICES.dockerfile_path).read_text()
-    predicted = explain(text, build_args={"BASE_IMAGE": base}, engine=engine, labels=lab_labels(PURPOSE))
+    predicted = explain(text, build_args={"BASE_IMAGE": base}, engine=docker_engine, labels=lab_labels(PURPOSE))
     assert predicted.assumptions == ()
-    assert predicted.to_inspect()["Config"] == normalized_inspect(engine.image_config(runtime.id))
-    assert engine.image_size(runtime.id) < engine.image_size(wheels.id)
-    check = engine.run(runtime.id, ["--help"], purpose=PURPOSE)
+    assert predicted.to_inspect()["Config"] == normalized_inspect(docker_engine.image_config(runtime.id))
+    assert docker_engine.image_size(runtime.id) < docker_engine.image_size(wheels.id)
+    check = docker_engine.run(runtime.id, ["--help"], purpose=PURPOSE)
     assert check.exit_code == 0 and "customer" in check.logs

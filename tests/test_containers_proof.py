@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from labkit.containers.baseimages import BUSYBOX, ensure_base_image
-from labkit.containers.engine import Engine, connect_or_reason, lab_labels
+from labkit.containers.engine import Engine, lab_labels
 from labkit.containers.errors import (
     BuildFailedError,
     ContainerFailedError,
@@ -173,14 +173,10 @@ REFUSALS = [
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, reason = connect_or_reason()
-    if engine is None:
-        pytest.skip(f"the proof needs a Docker engine: {reason}")
-    ensure_base_image(engine, BUSYBOX.name)
-    yield engine
-    engine.cleanup(purpose=PURPOSE)
-    engine.close()
+def engine(docker_engine: Engine) -> Engine:
+    ensure_base_image(docker_engine, BUSYBOX.name)
+    yield docker_engine
+    docker_engine.cleanup(purpose=PURPOSE)
 
 
 def _context(root: Path, case_id: str, dockerfile: str, files: dict[str, str]) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.containers.engine import Engine, connect_or_reason
+from labkit.containers.engine import Engine
 from labkit.containers.labimages import build_lab_image
 from labkit.containers.stack import start_service_stack
 
@@ -13,13 +13,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, reason = connect_or_reason()
-    if engine is None:
-        pytest.skip(f"needs a Docker engine: {reason}")
-    yield engine
-    engine.cleanup(purpose=PURPOSE)
-    engine.close()
+def engine(docker_engine: Engine) -> Engine:
+    yield docker_engine
+    docker_engine.cleanup(purpose=PURPOSE)
 
 
 def test_the_saga_completes_between_containers(engine: Engine) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from labkit.domain import OrderShipped
 from labkit.events import (
@@ -18,6 +24,8 @@ from labkit.events import (
     WrongAggregateTypeError,
     bulk_load,
 )
+from labkit.events.event import Event, check_data
+from labkit.events.store import DROP_INDEXES_SQL
 
 
 def orders(n: int, *, first: int = 1) -> pd.DataFrame:
@@ -87,6 +95,16 @@ def test_bulk_load_from_arrow_and_parquet_continues_stored_streams(tmp_path):
         ),
         (lambda df: df.assign(version=df.version.where(df.index != 4, 3)), EventStoreError, "version 2 comes next"),
         (
+            lambda df: df.assign(aggregate_id=df.aggregate_id.where(df.index != 6, None)),
+            MalformedEventError,
+            "aggregate_id: row 6: no value",
+        ),
+        (
+            lambda df: df.assign(event_data=df.event_data.where(df.index != 3, None)),
+            MalformedEventError,
+            "event_data: row 3: no value",
+        ),
+        (
             lambda df: df.assign(aggregate_type=df.aggregate_type.where(df.index != 5, "Customer")),
             WrongAggregateTypeError,
             "is a Order",
@@ -136,3 +154,107 @@ def test_a_store_loaded_without_indexes_stays_correct_and_can_build_them(tmp_pat
         assert not reopened.has_indexes()
         reopened.create_indexes()
         assert reopened.has_indexes()
+
+
+def test_without_indexes_a_repeated_event_id_is_still_refused(tmp_path):
+    df = orders(2)
+    df["event_id"] = ["00000000-0000-4000-8000-000000000001"] * 2 + ["00000000-0000-4000-8000-000000000002"] * 2
+    with EventStore(tmp_path / "e.duckdb") as store:
+        with pytest.raises(DuplicateEventError, match="00000000-0000-4000-8000-000000000001"):
+            bulk_load(store, df, indexes=False)
+        assert store.count() == 0
+
+
+def test_a_refused_load_leaves_an_empty_store_with_its_indexes(tmp_path):
+    bad = orders(2).assign(version=[1, 1, 2, 3])
+    with EventStore(tmp_path / "e.duckdb") as store:
+        with pytest.raises(EventStoreError, match="version 3 where version 2 comes next"):
+            bulk_load(store, bad)
+        assert store.count() == 0 and store.has_indexes()
+        assert bulk_load(store, orders(2), indexes=False) == 4
+        assert not store.has_indexes()
+
+
+def test_an_empty_store_whose_load_stopped_after_dropping_its_indexes_gets_them_back_on_open(tmp_path):
+    with EventStore(tmp_path / "e.duckdb") as store:
+        for statement in DROP_INDEXES_SQL:
+            store.connection.execute(statement)
+    with EventStore(tmp_path / "e.duckdb") as reopened:
+        assert reopened.has_indexes()
+
+
+def test_a_frame_of_many_small_chunks_loads_in_input_order(tmp_path):
+    # pd.concat of many frames gives Arrow one chunk per frame: the loader makes it contiguous first.
+    frame = pd.concat([orders(1, first=i) for i in range(1, 301)], ignore_index=True)
+    assert pa.Table.from_pandas(frame).column("aggregate_id").num_chunks >= 1
+    with EventStore(tmp_path / "e.duckdb") as store:
+        assert bulk_load(store, frame) == 600
+        assert [(e.position, e.version, e.event_type) for e in store.read_stream("order-150")] == [
+            (299, 1, "OrderCreated"),
+            (300, 2, "OrderApproved"),
+        ]
+
+
+@dataclass(frozen=True)
+class ParcelMeasured(Event):
+    """A test event with every kind of field: the bulk loader's shape check must accept exactly what check_data does."""
+
+    label: str
+    grams: int
+    length_cm: float
+    fragile: bool
+    note: str | None
+
+
+FIELD_VALUES = st.one_of(
+    st.text(max_size=5),
+    st.integers(min_value=-(2**62), max_value=2**62),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["x", "y"]), st.integers(), max_size=2),
+)
+SHAPES = st.one_of(
+    st.dictionaries(st.sampled_from(["label", "grams", "length_cm", "fragile", "note", "extra"]), FIELD_VALUES),
+    st.fixed_dictionaries(
+        {
+            "label": st.text(max_size=5),
+            "grams": st.integers(min_value=0, max_value=10**6),
+            "length_cm": st.one_of(st.floats(0, 100, width=32), st.integers(0, 100)),
+            "fragile": st.booleans(),
+            "note": st.one_of(st.none(), st.text(max_size=5)),
+        }
+    ),
+    FIELD_VALUES,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SHAPES, min_size=1, max_size=6))
+def test_the_bulk_shape_check_accepts_exactly_what_append_accepts(documents):
+    texts = [json.dumps(d) for d in documents]
+    refused = []
+    for text in texts:
+        try:
+            check_data(ParcelMeasured, orjson.loads(text))
+        except MalformedEventError:
+            refused.append(True)
+        else:
+            refused.append(False)
+    frame = pd.DataFrame(
+        {
+            "aggregate_id": [f"parcel-{i}" for i in range(len(texts))],
+            "aggregate_type": "Parcel",
+            "version": 1,
+            "event_type": "ParcelMeasured",
+            "event_data": texts,
+        }
+    )
+    with EventStore(":memory:") as store:
+        if any(refused):
+            with pytest.raises(MalformedEventError, match=f"row {refused.index(True)}"):
+                bulk_load(store, frame)
+            assert store.count() == 0
+        else:
+            assert bulk_load(store, frame) == len(texts)

@@ -138,6 +138,8 @@ class EventStore:
             if not exists:  # a store opened again keeps the indexes it has (see create_indexes)
                 self.connection.execute(EVENTS_TABLE_SQL)
                 self.create_indexes()
+            elif not self.has_indexes() and self.count() == 0:
+                self.create_indexes()  # a bulk load into it stopped after dropping them (see bulk.load_view)
             # Fetching rows one by one through the aggregate_id index costs ~10 us a row here, more than scanning:
             # use it for short streams only; longer ones scan, skipping row groups by position after a snapshot.
             self.connection.execute("SET index_scan_max_count = 64")
@@ -177,6 +179,11 @@ class EventStore:
         """The connection, for reads, while no append of this process runs on the same file."""
         with self._lock:
             yield self.connection
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a `transaction()` of this store is open (appends join it)."""
+        return self._in_transaction
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

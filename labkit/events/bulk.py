@@ -1,9 +1,10 @@
 """The bulk loader: millions of events from Arrow, pandas or Parquet into the event table in one transaction.
 
-Rows are taken in input order and get positions after the store's head. Checks run in SQL over the whole input
-before anything is written (known event types, event_data fields and JSON types, versions continuing each
-aggregate without gaps, one aggregate type per aggregate). Into an empty store the indexes are dropped and
-rebuilt after the insert: building them once is several times faster than maintaining them row by row.
+Rows are taken in input order and get positions after the store's head. Checks run over the whole input before
+anything is written (values in every required column, known event types, event_data fields and JSON types,
+versions continuing each aggregate without gaps, one aggregate type per aggregate); a bad row is named. Into an
+empty store the indexes are dropped before the transaction and built once after the insert, inside it: several
+times faster than maintaining them row by row, and `indexes=False` leaves them out (a store for replay and queries).
 """
 
 from __future__ import annotations

@@ -258,3 +258,14 @@ def test_the_bulk_shape_check_accepts_exactly_what_append_accepts(documents):
             assert store.count() == 0
         else:
             assert bulk_load(store, frame) == len(texts)
+
+
+def test_a_bulk_load_repeating_a_stored_event_id_is_refused_and_writes_nothing(tmp_path):
+    with EventStore(tmp_path / "e.duckdb") as store:
+        bulk_load(store, orders(2))
+        stored = store.read_stream("order-1")[0].event_id
+        more = orders(1, first=7)
+        more["event_id"] = [str(stored), "00000000-0000-4000-8000-000000000077"]
+        with pytest.raises(DuplicateEventError, match=str(stored)):
+            bulk_load(store, more)
+        assert store.count() == 4 and store.has_indexes()

@@ -21,7 +21,9 @@ EventStore(path | ":memory:" | duckdb connection, clock=)
     `transaction()`: one DuckDB transaction around several appends and your own writes (group commit: one
     commit costs 2-4 ms here, so a service should save many commands per transaction). `locked()`: the connection
     for reads. `store.connection`: the DuckDB connection, for your own tables next to the events.
-    `bulk_load(store, arrow | pandas | parquet path)`: millions of events in one checked transaction.
+    `bulk_load(store, arrow | pandas | parquet path, indexes=True)`: millions of events in one checked
+    transaction; `indexes=False` into an empty store leaves the indexes out (twice as fast; for replay and queries).
+    `in_transaction`: whether a `transaction()` is open.
     `create_indexes()` / `has_indexes()`: generated workloads above 5M events (size L) are stored without the
     event_id and aggregate_id indexes (they would take many GB); still correct, appends and stream reads scan.
 

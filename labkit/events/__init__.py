@@ -32,7 +32,8 @@ Aggregates
     call `self.emit(event)`; apply each event type in a method marked `@on(EventType)`. `state_version` (bump it
     when the state's shape changes) and `state_sql` (vectorized replay, a query over `{events}`).
     `Repository(store, snapshot_every={Order: 100})`: `save(aggregate, metadata=)`, `load(cls, id, version=,
-    as_of=)` (latest snapshot at or before the version, then the tail of events), `snapshot(aggregate)`.
+    as_of=)` (latest snapshot at or before the version, then the tail of events), `snapshot(aggregate)`,
+    `save_all(aggregates)`: many aggregates in one transaction and a few statements (`append_aggregates`).
 
 Replay and temporal queries
     `replay_all(store, cls, as_of=, up_to_position=)`: every aggregate's state in SQL (a DuckDB relation).
@@ -66,7 +67,7 @@ from labkit.events.errors import (
 )
 from labkit.events.event import Event, NewEvent, RecordedEvent, derived_event_id, event_class
 from labkit.events.replay import fold_all, replay_all, state_sql
-from labkit.events.repository import Repository
+from labkit.events.repository import Repository, append_aggregates
 from labkit.events.snapshots import Snapshot, latest_snapshot, snapshot_count
 from labkit.events.store import AppendResult, EventStore
 from labkit.events.subscriptions import EventSource, ProcessedEvents, Subscription
@@ -90,6 +91,7 @@ __all__ = [
     "Subscription",
     "UnknownEventTypeError",
     "WrongAggregateTypeError",
+    "append_aggregates",
     "bulk_load",
     "derived_event_id",
     "event_class",

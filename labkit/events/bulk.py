@@ -269,13 +269,11 @@ def _load(
 ) -> int:
     steps = ["check", "insert", "index"]
     with store.transaction() as connection, tqdm(total=len(steps), disable=not progress, desc="bulk load") as bar:
-        head = store.head_position()
-        stored_before = store.count()
-        row = first_row(connection.execute("SELECT count(*) FROM bulk_input"))
-        n = int(row[0]) if row else 0
+        # Known when this transaction appended before (group commit): one query less.
+        head = store._head if store._head is not None else store.head_position()
         if validate:
             bar.set_postfix_str("checking")
-            _check(connection, stored_before)
+            _check(connection, store.count())
             if not (generated_ids or indexes or store.has_indexes()):  # no unique index will refuse a repeated id
                 repeated = _repeated_id(connection)
                 if repeated is not None:
@@ -283,20 +281,22 @@ def _load(
         bar.update(1)
         bar.set_postfix_str("inserting")
         params = [] if recorded_at != "?::TIMESTAMP" else [to_utc_naive(store.clock())]
-        connection.execute(
-            f"""INSERT INTO events
-                SELECT {head} + rn + 1, aggregate_id, aggregate_type, version::INTEGER, event_id::UUID,
-                       event_type, event_data::JSON, {metadata}::JSON, {recorded_at}
-                FROM bulk_input""",
-            params,
-        )
-        store._head = None  # appends later in this transaction must look the head up again
+        n = first_row(
+            connection.execute(
+                f"""INSERT INTO events
+                    SELECT {head} + rn + 1, aggregate_id, aggregate_type, version::INTEGER, event_id::UUID,
+                           event_type, event_data::JSON, {metadata}::JSON, {recorded_at}
+                    FROM bulk_input""",
+                params,
+            )
+        )[0]
+        store._head = head + n  # appends later in this transaction go on from here
         bar.update(1)
-        if indexes or stored_before:
+        if indexes and not store.has_indexes():
             bar.set_postfix_str("indexing")
             store.create_indexes()
         bar.update(1)
-    return n
+    return int(n)
 
 
 def _repeated_id(connection: duckdb.DuckDBPyConnection) -> uuid.UUID | None:

@@ -3,24 +3,21 @@
 Appending aggregate by aggregate costs a few DuckDB round trips each, which caps a service near a few hundred
 events per second whatever the commit does. A group instead loads every aggregate it needs with one vectorized
 replay (`state_sql`, filtered to their ids), lets each command work on those objects (an identity map, so two
-commands on one aggregate in the same group see each other's events), and writes all new events with the event
-store's `bulk_load`, after checking that each aggregate's versions continue what is stored (the guarantee of
-`append(expected_version=...)`, for the whole group in one query).
+commands on one aggregate in the same group see each other's events), and writes all new events with
+`append_aggregates`: one bulk insert, after checking that each aggregate's versions continue what is stored (the
+guarantee of `append(expected_version=...)`, for the whole group in one query).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TypeVar
 
 import duckdb
-import orjson
-import pyarrow as pa
 
-from labkit.events import AggregateNotFoundError, ConcurrencyError, EventStore, bulk_load, event_class
+from labkit.events import AggregateNotFoundError, EventStore, append_aggregates
 from labkit.events.aggregate import Aggregate
-from labkit.events.event import check_data
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -88,8 +85,8 @@ class UnitOfWork:
     def flush(self) -> int:
         """Append every pending event of the changed aggregates; how many were appended.
 
-        A few aggregates go through `EventStore.append` (two statements each); more go through one `bulk_load`,
-        whose fixed cost (a dozen statements) is then shared by all of them.
+        A few aggregates go through `EventStore.append` (three statements each); more go through one
+        `append_aggregates` (a version check, an id check and one bulk insert), whose cost is then shared by all.
         """
         changed = [a for a in self._changed.values() if a.pending]
         self._changed.clear()
@@ -105,50 +102,6 @@ class UnitOfWork:
                     aggregate.updated_at = result.appended[-1].recorded_at
                 aggregate.pending = []
         else:
-            count = self._bulk(changed)
+            count = append_aggregates(self.store, changed)
         self.appended += count
         return count
-
-    def _bulk(self, changed: list[Aggregate]) -> int:
-        self._check_versions(changed)
-        now = datetime.now(UTC)
-        columns: dict[str, list[object]] = {k: [] for k in ("aggregate_id", "aggregate_type", "version", "event_id")}
-        columns |= {"event_type": [], "event_data": [], "metadata": []}
-        for aggregate in changed:
-            for offset, event in enumerate(aggregate.pending, start=1):
-                check_data(event_class(event.event_type), event.event_data)  # what bulk_load's SQL check would do
-                columns["aggregate_id"].append(aggregate.id)
-                columns["aggregate_type"].append(aggregate.aggregate_type)
-                columns["version"].append(aggregate.expected_version + offset)
-                columns["event_id"].append(str(event.event_id))
-                columns["event_type"].append(event.event_type)
-                columns["event_data"].append(orjson.dumps(dict(event.event_data)).decode())
-                columns["metadata"].append(orjson.dumps(dict(event.metadata)).decode())
-        table = pa.table(
-            {
-                **{k: pa.array(v, pa.string()) for k, v in columns.items() if k != "version"},
-                "version": pa.array(columns["version"], pa.int32()),
-                "recorded_at": pa.array([now.replace(tzinfo=None)] * len(columns["version"]), pa.timestamp("us")),
-            }
-        )
-        # Checked above, per aggregate and per event, for a fraction of the cost of bulk_load's whole-table check.
-        count = bulk_load(self.store, table, validate=False)
-        for aggregate in changed:
-            if aggregate.expected_version == 0:
-                aggregate.created_at = now
-            aggregate.updated_at = now
-            aggregate.pending = []
-        return count
-
-    def _check_versions(self, changed: list[Aggregate]) -> None:
-        """ConcurrencyError unless every aggregate is still at the version its pending events continue."""
-        ids = [a.id for a in changed]
-        marks = ", ".join("?" * len(ids))
-        stored = dict(
-            self.connection.execute(
-                f"SELECT aggregate_id, max(version) FROM events WHERE aggregate_id IN ({marks}) GROUP BY 1", ids
-            ).fetchall()
-        )
-        for aggregate in changed:
-            if stored.get(aggregate.id, 0) != aggregate.expected_version:
-                raise ConcurrencyError(aggregate.id, aggregate.expected_version, stored.get(aggregate.id, 0))

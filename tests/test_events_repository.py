@@ -1,0 +1,132 @@
+"""Repository.save_all / append_aggregates: many aggregates in one transaction, with append's guarantees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from labkit.domain import Customer, Order
+from labkit.errors import UsageError
+from labkit.events import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventStore,
+    MalformedEventError,
+    NewEvent,
+    Repository,
+    WrongAggregateTypeError,
+    append_aggregates,
+    fold_all,
+)
+from labkit.events.store import DROP_INDEXES_SQL
+
+
+def placed(n: int, *, first: int = 1) -> list[Order]:
+    return [Order.place(f"order-{i}", "customer-1", 10 * i) for i in range(first, first + n)]
+
+
+def test_save_all_appends_every_aggregate_in_order_and_they_load_back():
+    moments = iter(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=k) for k in range(100))
+    store = EventStore(":memory:", clock=lambda: next(moments))
+    repository = Repository(store)
+    orders = placed(3)
+    orders[1].approve()
+    assert repository.save_all(orders) == 4
+    assert [(e.aggregate_id, e.version, e.position) for e in store.read_all()] == [
+        ("order-1", 1, 1),
+        ("order-2", 1, 2),
+        ("order-2", 2, 3),
+        ("order-3", 1, 4),
+    ]
+    assert all(not o.pending and o.created_at == datetime(2025, 1, 1, tzinfo=UTC) for o in orders)
+    loaded = repository.load(Order, "order-2")
+    assert (loaded.state, loaded.version, loaded.order_total) == ("APPROVED", 2, 20)
+    # Loaded aggregates go on from where they are: a second save_all continues their versions.
+    again = [repository.load(Order, "order-1"), loaded]
+    again[0].approve()
+    loaded.ship()
+    assert repository.save_all(again) == 2
+    assert {k: o.state for k, o in fold_all(store, Order).items()} == {
+        "order-1": "APPROVED",
+        "order-2": "SHIPPED",
+        "order-3": "PENDING",
+    }
+
+
+def test_a_stale_aggregate_refuses_the_whole_call_naming_it():
+    store = EventStore(":memory:")
+    repository = Repository(store)
+    repository.save_all(placed(2))
+    stale, fresh = repository.load(Order, "order-1"), repository.load(Order, "order-2")
+    other = repository.load(Order, "order-1")
+    other.approve()
+    repository.save(other)
+    stale.reject("no credit")
+    fresh.approve()
+    with pytest.raises(ConcurrencyError, match="order-1 is at version 2, you expected 1"):
+        repository.save_all([fresh, stale])
+    assert store.count() == 3 and store.stream_version("order-2") == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "text"),
+    [
+        (
+            lambda: [Order.place("order-1", "c", 5), Order.place("order-1", "c", 6)],
+            UsageError,
+            "order-1 is given twice",
+        ),
+        (lambda: [Customer.register("order-1", "Ada", 100)], WrongAggregateTypeError, "stored as a Order"),
+        (lambda: [Order.place("order-1", "c", 5)], ConcurrencyError, "order-1 is at version 1, you expected 0"),
+    ],
+)
+def test_bad_calls_are_refused_and_nothing_is_written(make, error, text):
+    store = EventStore(":memory:")
+    append_aggregates(store, [Order.place("order-1", "customer-1", 5)])
+    with pytest.raises(error, match=text):
+        append_aggregates(store, [Order.place("order-2", "customer-1", 7), *make()])
+    assert store.count() == 1
+
+
+def test_malformed_event_data_is_refused_before_anything_is_written():
+    store = EventStore(":memory:")
+    order = Order.place("order-1", "customer-1", 5)
+    order.pending[0] = NewEvent("order-1", "Order", "OrderCreated", {"customer_id": "c", "order_total": "5"})
+    with pytest.raises(MalformedEventError, match="order_total"):
+        append_aggregates(store, [order])
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_a_stored_event_id_is_refused_with_or_without_indexes(indexed):
+    store = EventStore(":memory:")
+    if not indexed:
+        for statement in DROP_INDEXES_SQL:
+            store.connection.execute(statement)
+    first = Order.place("order-1", "customer-1", 5)
+    event = first.pending[0]
+    append_aggregates(store, [first])
+    repeat = Order.place("order-2", "customer-1", 5)
+    repeat.pending[0] = NewEvent("order-2", "Order", "OrderCreated", event.event_data, event.event_id)
+    with pytest.raises(DuplicateEventError, match=str(event.event_id)):
+        append_aggregates(store, [repeat])
+    twice = Order.place("order-3", "customer-1", 5)
+    twice.approve()
+    twice.pending[1] = NewEvent("order-3", "Order", "OrderApproved", {}, twice.pending[0].event_id)
+    with pytest.raises(DuplicateEventError, match="appears twice"):
+        append_aggregates(store, [twice])
+    assert store.count() == 1
+
+
+def test_save_all_takes_snapshots_by_the_policy_and_adds_metadata():
+    store = EventStore(":memory:")
+    repository = Repository(store, snapshot_every={Customer: 2})
+    customer = Customer.register("customer-1", "Ada", 1000)
+    customer.reserve_credit("order-1", 10)
+    quiet = Customer.register("customer-2", "Alan", 1000)
+    repository.save_all([customer, quiet], metadata={"correlation_id": "c-1"})
+    assert repository.load(Customer, "customer-1").reserved_credit == 10
+    snapshots = store.connection.execute("SELECT aggregate_id, version FROM snapshots").fetchall()
+    assert snapshots == [("customer-1", 2)]
+    assert {e.metadata["correlation_id"] for e in store.read_all()} == {"c-1"}

@@ -76,6 +76,8 @@ class Repository:
         """Save many aggregates' pending events in one transaction and a few statements (`append_aggregates`);
         snapshots follow the policy. How many events were appended."""
         changed = [a for a in aggregates if a.pending]
+        if not changed:
+            return 0
         before = {a.id: a.expected_version for a in changed}
         with self.store.transaction():
             count = append_aggregates(self.store, changed, metadata=metadata)
@@ -154,12 +156,13 @@ class Repository:
 def append_aggregates(
     store: EventStore, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
 ) -> int:
-    """Append the pending events of many aggregates atomically: one version check, one bulk insert; how many.
+    """Append the pending events of many aggregates atomically: a version check, an id check, one bulk insert.
 
     Each aggregate must still be at the version it was loaded at (ConcurrencyError naming the first that is not)
     and its events are checked as `append` checks them. Appending aggregate by aggregate costs three DuckDB
     statements each (a few ms here); this costs about as much for a hundred. Unlike `append`, an event id that is
-    already stored is refused (DuplicateEventError), not skipped: this is the path for new events.
+    already stored is refused (DuplicateEventError), not skipped: this is the path for new events. Returns how many
+    events were appended.
     """
     changed = [a for a in aggregates if a.pending]
     if not changed:

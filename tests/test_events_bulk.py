@@ -186,7 +186,7 @@ def test_an_empty_store_whose_load_stopped_after_dropping_its_indexes_gets_them_
 def test_a_frame_of_many_small_chunks_loads_in_input_order(tmp_path):
     # pd.concat of many frames gives Arrow one chunk per frame: the loader makes it contiguous first.
     frame = pd.concat([orders(1, first=i) for i in range(1, 301)], ignore_index=True)
-    assert pa.Table.from_pandas(frame).column("aggregate_id").num_chunks >= 1
+    assert pa.Table.from_pandas(frame).column("aggregate_id").num_chunks > 1
     with EventStore(tmp_path / "e.duckdb") as store:
         assert bulk_load(store, frame) == 600
         assert [(e.position, e.version, e.event_type) for e in store.read_stream("order-150")] == [

@@ -39,9 +39,20 @@ _RUNNERS: weakref.WeakSet[ServiceRunner] = weakref.WeakSet()
 
 def free_port(host: str = HOST) -> int:
     """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """`count` different ports nobody listens on right now: the probes stay bound until all are picked, so the OS
+    cannot hand the same port out twice (one after the other, it can)."""
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
@@ -81,9 +92,9 @@ class ServiceRunner:
         self.exit_with_parent, self.env = exit_with_parent, dict(env or {})
         self.services: dict[str, ServiceProcess] = {}
         if services is None:
-            for name in SERVICES:
+            for name, port in zip(SERVICES, free_ports(len(SERVICES)), strict=True):
                 self.services[name] = ServiceProcess(
-                    name, free_port(), str(self.folder / "logs" / f"{name}.log"), str(self.folder / "data" / name)
+                    name, port, str(self.folder / "logs" / f"{name}.log"), str(self.folder / "data" / name)
                 )
         else:
             self.services = {s.name: s for s in services}

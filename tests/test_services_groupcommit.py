@@ -8,8 +8,8 @@ import pytest
 
 from labkit.domain import Customer, Order, RuleViolationError
 from labkit.events import ConcurrencyError, EventStore, Repository
+from labkit.events.unit import SMALL_GROUP, UnitOfWork
 from labkit.services.groupcommit import GroupCommitter
-from labkit.services.unit import SMALL_GROUP, UnitOfWork
 
 
 @pytest.fixture
@@ -109,8 +109,8 @@ def test_flush_refuses_an_aggregate_that_moved_on_since_it_was_loaded(store, agg
     repository = Repository(store)
     for i in range(aggregates):
         repository.save(Order.place(f"order-{i}", "customer-1", 10))
-    with store.transaction() as connection:
-        unit = UnitOfWork(store, connection)
+    with store.transaction():
+        unit = UnitOfWork(store)
         orders = unit.load_many(Order, [f"order-{i}" for i in range(aggregates)])
         assert len(orders) == aggregates
     stale = orders["order-0"]
@@ -119,9 +119,9 @@ def test_flush_refuses_an_aggregate_that_moved_on_since_it_was_loaded(store, agg
     repository.save(newer)
     with (
         pytest.raises(ConcurrencyError, match="order-0 is at version 2, you expected 1"),
-        store.transaction() as connection,
+        store.transaction(),
     ):
-        unit = UnitOfWork(store, connection)
+        unit = UnitOfWork(store)
         for order in orders.values():
             order.reject("too late")
             unit.add(order)
@@ -137,8 +137,8 @@ def test_load_many_matches_replay_and_skips_unknown_ids(store):
     customer.reserve_credit("order-1", 30)
     customer.reserve_credit("order-2", 90)
     repository.save(customer)
-    with store.transaction() as connection:
-        unit = UnitOfWork(store, connection)
+    with store.transaction():
+        unit = UnitOfWork(store)
         found = unit.load_many(Customer, ["customer-1", "customer-404"])
     assert list(found) == ["customer-1"]
     loaded = found["customer-1"]

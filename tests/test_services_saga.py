@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.domain import Customer, Order
-from labkit.events import EventStore, Repository
+from labkit.events import EventStore, Repository, UnitOfWork
 from labkit.services.saga import SAGA_FAILURES_SQL, saga_participant
-from labkit.services.unit import UnitOfWork
 
 
 @pytest.fixture
@@ -18,8 +17,8 @@ def stores(tmp_path):
 
 
 def react(store: EventStore, aggregate_class, events) -> int:
-    with store.transaction() as connection:
-        unit = UnitOfWork(store, connection)
+    with store.transaction():
+        unit = UnitOfWork(store)
         saga_participant(aggregate_class)(events, unit)
         return unit.flush()
 

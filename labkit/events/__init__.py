@@ -56,6 +56,8 @@ WrongAggregateTypeError, AggregateNotFoundError. Domain rule violations are `lab
 
 from labkit.events.aggregate import Aggregate, on
 from labkit.events.bulk import bulk_load
+from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
+from labkit.events.codec import as_utc, to_utc_naive, utc_now
 from labkit.events.errors import (
     AggregateNotFoundError,
     ConcurrencyError,
@@ -66,17 +68,20 @@ from labkit.events.errors import (
     WrongAggregateTypeError,
 )
 from labkit.events.event import Event, NewEvent, RecordedEvent, derived_event_id, event_class
+from labkit.events.recorder import AppendResult, Recorder, Snapshot
 from labkit.events.replay import fold_all, replay_all, state_sql
 from labkit.events.repository import Repository, append_aggregates
-from labkit.events.snapshots import Snapshot, latest_snapshot, snapshot_count
-from labkit.events.store import AppendResult, EventStore
-from labkit.events.subscriptions import EventSource, ProcessedEvents, Subscription
+from labkit.events.snapshots import latest_snapshot, snapshot_count
+from labkit.events.store import EventStore
+from labkit.events.subscriptions import ConnectionHandler, EventSource, ProcessedEvents, Subscription
+from labkit.events.unit import UnitOfWork
 
 __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AppendResult",
     "ConcurrencyError",
+    "ConnectionHandler",
     "DuplicateEventError",
     "Event",
     "EventSource",
@@ -86,19 +91,27 @@ __all__ = [
     "NewEvent",
     "ProcessedEvents",
     "RecordedEvent",
+    "Recorder",
     "Repository",
     "Snapshot",
     "Subscription",
+    "UnitOfWork",
     "UnknownEventTypeError",
     "WrongAggregateTypeError",
     "append_aggregates",
+    "as_utc",
     "bulk_load",
+    "create_checkpoints_table",
     "derived_event_id",
     "event_class",
     "fold_all",
     "latest_snapshot",
     "on",
+    "read_checkpoint",
     "replay_all",
+    "save_checkpoint",
     "snapshot_count",
     "state_sql",
+    "to_utc_naive",
+    "utc_now",
 ]

@@ -20,9 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from labkit.events.errors import DuplicateEventError, EventStoreError, MalformedEventError, WrongAggregateTypeError
-from labkit.events.event import _field_types, check_data, event_class
-from labkit.events.store import DROP_INDEXES_SQL, EventStore, first_row, to_utc_naive
+from labkit.events import rules
+from labkit.events.codec import to_utc_naive
+from labkit.events.errors import DuplicateEventError, MalformedEventError
+from labkit.events.event import check_data, event_class, field_types
+from labkit.events.store import DROP_INDEXES_SQL, EventStore, first_row
 
 REQUIRED = ("aggregate_id", "aggregate_type", "version", "event_type", "event_data")
 
@@ -56,7 +58,7 @@ def _shape_sql(event_types: list[str]) -> str:
     """
     types, fits = [], []
     for event_type in event_types:
-        fields = _field_types(event_class(event_type))
+        fields = field_types(event_class(event_type))
         name = _quote(event_type)
         if not fields:
             types.append(f"WHEN {name} THEN [json_type(event_data)]")
@@ -124,58 +126,29 @@ def _check_row(rn: int, event_type: str, data: str) -> None:
         raise MalformedEventError(event_type, exc.field, f"row {rn}: {exc}") from None
 
 
-def _versions_fit(connection: duckdb.DuckDBPyConnection) -> bool:
-    """Whether, into an empty store, every aggregate's versions run 1, 2, 3... in input order under one type.
+def _check_versions(connection: duckdb.DuckDBPyConnection, stored_before: int) -> None:
+    """The write rules over the input's versions and types (`rules.check_write`), after the stored heads.
 
-    Vectorized in NumPy (4x faster than the SQL window here, measured on 1M events): rows sorted stably by
-    aggregate keep input order within each aggregate, so each row continues the one before it or starts at 1.
+    Vectorized in NumPy over the Arrow columns (4x faster than an SQL window here, measured on 1M events).
     """
     columns = connection.sql("SELECT rn, aggregate_id, aggregate_type, version FROM bulk_input").to_arrow_table()
-    if columns.num_rows == 0:
-        return True
     rn = columns.column("rn").to_numpy()
-    in_order = np.argsort(rn, kind="stable") if np.any(np.diff(rn) < 0) else slice(None)
-    ids = columns.column("aggregate_id").dictionary_encode().combine_chunks().indices.to_numpy()[in_order]
-    types = columns.column("aggregate_type").dictionary_encode().combine_chunks().indices.to_numpy()[in_order]
-    versions = columns.column("version").to_numpy()[in_order]
-    by_aggregate = np.argsort(ids, kind="stable")
-    ids, types, versions = ids[by_aggregate], types[by_aggregate], versions[by_aggregate]
-    starts = np.r_[True, ids[1:] != ids[:-1]]
-    continues = np.r_[True, (versions[1:] == versions[:-1] + 1) & (types[1:] == types[:-1])]
-    return bool(np.all(np.where(starts, versions == 1, continues)))
-
-
-def _check_versions(connection: duckdb.DuckDBPyConnection, stored_before: int) -> None:
-    """Refuse a row whose version does not continue its aggregate, or whose aggregate type differs from its stream's."""
-    if not stored_before and _versions_fit(connection):
-        return
-    heads = (
-        "LEFT JOIN (SELECT aggregate_id, max(version) AS head, any_value(aggregate_type) AS stored_type FROM events "
-        "GROUP BY aggregate_id) h USING (aggregate_id)"
-        if stored_before
-        else "LEFT JOIN (SELECT NULL::VARCHAR AS aggregate_id, 0 AS head, NULL::VARCHAR AS stored_type) h USING (aggregate_id)"
+    if np.any(np.diff(rn) < 0):  # a scan may hand rows back out of input order
+        columns = columns.take(np.argsort(rn, kind="stable"))
+    heads: dict[str, rules.StreamHead] = {}
+    if stored_before:
+        rows = connection.execute(
+            """SELECT aggregate_id, max(version), any_value(aggregate_type) FROM events
+               WHERE aggregate_id IN (SELECT DISTINCT aggregate_id FROM bulk_input) GROUP BY 1"""
+        ).fetchall()
+        heads = {aggregate_id: rules.StreamHead(int(version), kind) for aggregate_id, version, kind in rows}
+    rules.check_write(
+        columns.column("aggregate_id"),
+        columns.column("aggregate_type"),
+        columns.column("version"),
+        heads=heads,
+        expected=False,
     )
-    wrong = first_row(
-        connection.execute(
-            f"""SELECT rn, aggregate_id, version, coalesce(previous, head, 0) + 1 AS expected, aggregate_type,
-                       coalesce(previous_type, stored_type, aggregate_type) AS owner_type
-                FROM (SELECT rn, aggregate_id, version, aggregate_type,
-                             lag(version) OVER (PARTITION BY aggregate_id ORDER BY rn) AS previous,
-                             lag(aggregate_type) OVER (PARTITION BY aggregate_id ORDER BY rn) AS previous_type
-                      FROM bulk_input) n {heads}
-                WHERE version != coalesce(previous, head, 0) + 1
-                   OR aggregate_type != coalesce(previous_type, stored_type, aggregate_type)
-                ORDER BY rn LIMIT 1"""
-        )
-    )
-    if wrong is not None:
-        rn, aggregate_id, version, expected, aggregate_type, owner_type = wrong
-        if aggregate_type != owner_type:
-            raise WrongAggregateTypeError(f"row {rn}: {aggregate_id} is a {owner_type}, this row says {aggregate_type}")
-        raise EventStoreError(
-            f"row {rn}: {aggregate_id} version {version} where version {expected} comes next; versions of an "
-            "aggregate must run 1, 2, 3... in input order, continuing what is stored"
-        )
 
 
 def bulk_load(

@@ -88,7 +88,7 @@ def event_class(event_type: str) -> type[Event]:
 
 
 @typing.no_type_check
-def _field_types(cls: type[Event]) -> dict[str, tuple[tuple[type, ...], bool]]:
+def field_types(cls: type[Event]) -> dict[str, tuple[tuple[type, ...], bool]]:
     """Field name -> (accepted Python types, optional) from the dataclass annotations."""
     cached = cls.__dict__.get("_labkit_field_types")
     if cached is not None:
@@ -116,14 +116,14 @@ def _field_types(cls: type[Event]) -> dict[str, tuple[tuple[type, ...], bool]]:
 
 def field_names(cls: type[Event]) -> tuple[str, ...]:
     """The event's field names, in declaration order."""
-    return tuple(_field_types(cls))
+    return tuple(field_types(cls))
 
 
 def check_data(cls: type[Event], data: Mapping[str, Any]) -> None:
     """Refuse event_data that lacks a field, has an extra one, or holds a value of the wrong type."""
     if not isinstance(data, Mapping):
         raise MalformedEventError(cls.event_type, "(event_data)", f"expected a JSON object, got {type(data).__name__}")
-    declared = _field_types(cls)
+    declared = field_types(cls)
     for name in data:
         if name not in declared:
             raise MalformedEventError(

@@ -7,24 +7,18 @@ envelope per event, which is what makes Python replay fast (see `labkit bench ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 import pyarrow as pa
 
-from labkit.errors import UsageError
 from labkit.events.aggregate import Aggregate
-from labkit.events.bulk import bulk_load
-from labkit.events.errors import (
-    AggregateNotFoundError,
-    ConcurrencyError,
-    DuplicateEventError,
-    WrongAggregateTypeError,
-)
-from labkit.events.event import check_data, event_class
-from labkit.events.snapshots import ensure_table, latest_snapshot, save_snapshot
-from labkit.events.store import AppendResult, EventStore, first_row, to_utc_naive
+from labkit.events.codec import as_utc
+from labkit.events.errors import AggregateNotFoundError
+from labkit.events.recorder import AppendResult
+from labkit.events.snapshots import latest_snapshot, save_snapshot
+from labkit.events.store import EventStore
+from labkit.events.unit import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -49,43 +43,26 @@ class Repository:
         for every in self.snapshot_every.values():
             if every < 1:
                 raise ValueError(f"snapshot_every must be 1 or more events, got {every}")
-        ensure_table(store)
 
     def save(self, aggregate: Aggregate, *, metadata: Mapping[str, Any] | None = None) -> AppendResult:
         """Append the aggregate's pending events (expecting the version it was loaded at), snapshot per the policy.
 
         `metadata` (correlation and causation ids) is added to each pending event's own metadata.
         """
-        pending = aggregate.pending
-        if metadata:
-            pending = [type(e)(**{**e.__dict__, "metadata": {**e.metadata, **metadata}}) for e in pending]
-        every = self.snapshot_every.get(aggregate.aggregate_type)
         with self.store.transaction():
-            result = self.store.append(pending, expected_version=aggregate.expected_version)
-            if result.appended:
-                first, last = result.appended[0], result.appended[-1]
-                if aggregate.created_at is None and first.version == 1:
-                    aggregate.created_at = first.recorded_at
-                aggregate.updated_at = last.recorded_at
-                if every and last.version // every > (first.version - 1) // every:
-                    save_snapshot(self.store, aggregate)
-        aggregate.pending = []
-        return result
+            return self.unit_of_work().save(aggregate, metadata=metadata)
 
     def save_all(self, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None) -> int:
-        """Save many aggregates' pending events in one transaction and a few statements (`append_aggregates`);
-        snapshots follow the policy. How many events were appended."""
-        changed = [a for a in aggregates if a.pending]
-        if not changed:
+        """Save many aggregates' pending events in one transaction and a few statements; snapshots follow the
+        policy. How many events were appended."""
+        if not any(a.pending for a in aggregates):
             return 0
-        before = {a.id: a.expected_version for a in changed}
         with self.store.transaction():
-            count = append_aggregates(self.store, changed, metadata=metadata)
-            for aggregate in changed:
-                every = self.snapshot_every.get(aggregate.aggregate_type)
-                if every and aggregate.version // every > before[aggregate.id] // every:
-                    save_snapshot(self.store, aggregate)
-        return count
+            return self.unit_of_work().save_many(aggregates, metadata=metadata)
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work on this repository's store with its snapshot policy (open it in `store.transaction()`)."""
+        return UnitOfWork(self.store, snapshot_every=self.snapshot_every)
 
     def load(
         self,
@@ -123,8 +100,8 @@ class Repository:
                 lambda i: positions[i].as_py(),
             )
             if aggregate.created_at is None and tail.column("version")[0].as_py() == 1:
-                aggregate.created_at = tail.column("recorded_at")[0].as_py().replace(tzinfo=UTC)
-            aggregate.updated_at = tail.column("recorded_at")[-1].as_py().replace(tzinfo=UTC)
+                aggregate.created_at = as_utc(tail.column("recorded_at")[0].as_py())
+            aggregate.updated_at = as_utc(tail.column("recorded_at")[-1].as_py())
         if aggregate.version == 0:
             raise AggregateNotFoundError(f"no {cls.aggregate_type} {aggregate_id} is stored; check the id")
         if version is not None and aggregate.version < version:
@@ -156,77 +133,15 @@ class Repository:
 def append_aggregates(
     store: EventStore, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
 ) -> int:
-    """Append the pending events of many aggregates atomically: a version check, an id check, one bulk insert.
+    """Append the pending events of many aggregates atomically: the write rules' check, one bulk insert.
 
     Each aggregate must still be at the version it was loaded at (ConcurrencyError naming the first that is not)
     and its events are checked as `append` checks them. Appending aggregate by aggregate costs three DuckDB
     statements each (a few ms here); this costs about as much for a hundred. Unlike `append`, an event id that is
     already stored is refused (DuplicateEventError), not skipped: this is the path for new events. Returns how many
-    events were appended.
+    events were appended. (`UnitOfWork.save_many` without a snapshot policy.)
     """
-    changed = [a for a in aggregates if a.pending]
-    if not changed:
+    if not any(a.pending for a in aggregates):
         return 0
-    ids = [a.id for a in changed]
-    if len(set(ids)) != len(ids):
-        twice = next(i for i in ids if ids.count(i) > 1)
-        raise UsageError(f"{twice} is given twice: save each aggregate once (its pending events hold every change)")
-    event_ids = [event.event_id for aggregate in changed for event in aggregate.pending]
-    if len(set(event_ids)) != len(event_ids):
-        raise DuplicateEventError(next(i for i in event_ids if event_ids.count(i) > 1), "appears twice in the call")
-    columns: dict[str, list[Any]] = {k: [] for k in ("aggregate_id", "aggregate_type", "version", "event_id")}
-    columns |= {"event_type": [], "event_data": [], "metadata": []}
-    for aggregate in changed:
-        for offset, event in enumerate(aggregate.pending, start=1):
-            check_data(event_class(event.event_type), event.event_data)
-            columns["aggregate_id"].append(aggregate.id)
-            columns["aggregate_type"].append(aggregate.aggregate_type)
-            columns["version"].append(aggregate.expected_version + offset)
-            columns["event_id"].append(str(event.event_id))
-            columns["event_type"].append(event.event_type)
-            columns["event_data"].append(orjson.dumps(dict(event.event_data)).decode())
-            columns["metadata"].append(orjson.dumps({**event.metadata, **(metadata or {})}).decode())
-    with store.transaction() as connection:
-        marks = ", ".join("?" * len(ids))
-        stored = {
-            row[0]: (row[1], row[2])
-            for row in connection.execute(
-                f"SELECT aggregate_id, max(version), any_value(aggregate_type) FROM events "
-                f"WHERE aggregate_id IN ({marks}) GROUP BY 1",
-                ids,
-            ).fetchall()
-        }
-        for aggregate in changed:
-            version, stored_type = stored.get(aggregate.id, (0, None))
-            if stored_type is not None and stored_type != aggregate.aggregate_type:
-                raise WrongAggregateTypeError(
-                    f"{aggregate.id} is stored as a {stored_type}, not a {aggregate.aggregate_type}; "
-                    "use another aggregate id"
-                )
-            if version != aggregate.expected_version:
-                raise ConcurrencyError(aggregate.id, aggregate.expected_version, version)
-        marks = ", ".join("?" * len(event_ids))
-        found = first_row(
-            connection.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks}) LIMIT 1", event_ids)
-        )
-        if found is not None:
-            raise DuplicateEventError(
-                found[0], "is already stored: save_all appends new events only (save skips repeats)"
-            )
-        recorded_at = store.clock()
-        n = len(columns["version"])
-        table = pa.table(
-            {
-                **{k: pa.array(v, pa.string()) for k, v in columns.items() if k != "version"},
-                "version": pa.array(columns["version"], pa.int32()),
-                "recorded_at": pa.array([to_utc_naive(recorded_at)] * n, pa.timestamp("us")),
-            }
-        )
-        count = bulk_load(store, table, validate=False)
-    moment = recorded_at.astimezone(UTC) if recorded_at.tzinfo else recorded_at.replace(tzinfo=UTC)
-    for aggregate in changed:
-        if aggregate.expected_version == 0:
-            aggregate.created_at = moment
-        aggregate.updated_at = moment
-        aggregate.pending = []
-    return count
+    with store.transaction():
+        return UnitOfWork(store).save_many(aggregates, metadata=metadata)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,13 +22,12 @@ from uuid import UUID
 import duckdb
 import orjson
 
-from labkit.events.errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    MalformedEventError,
-    WrongAggregateTypeError,
-)
+from labkit.events import rules
+from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
+from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, to_utc_naive, utc_now
+from labkit.events.errors import MalformedEventError, WrongAggregateTypeError
 from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
+from labkit.events.recorder import AppendResult, Snapshot
 
 EVENTS_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -53,7 +51,19 @@ INDEXES_SQL = (
 )
 DROP_INDEXES_SQL = ("DROP INDEX IF EXISTS events_event_id", "DROP INDEX IF EXISTS events_aggregate_id")
 
-COLUMNS = "position, aggregate_id, aggregate_type, version, event_id, event_type, event_data, metadata, recorded_at"
+SNAPSHOTS_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    aggregate_id   VARCHAR   NOT NULL,
+    aggregate_type VARCHAR   NOT NULL,
+    version        INTEGER   NOT NULL,  -- the aggregate's version the state is taken at
+    position       BIGINT    NOT NULL,  -- that version's event position: the tail is read after it
+    state          JSON      NOT NULL,
+    state_version  INTEGER   NOT NULL,  -- the aggregate class's state_version when taken
+    created_at     TIMESTAMP,
+    updated_at     TIMESTAMP,
+    PRIMARY KEY (aggregate_id, version, state_version)
+)
+"""
 
 # Rows per INSERT statement: DuckDB binds a few thousand parameters per statement comfortably.
 INSERT_CHUNK = 256
@@ -71,30 +81,6 @@ def first_row(result: duckdb.DuckDBPyConnection) -> Any:
     """The first row of a query result (or None), reading the result to its end so the connection is free again."""
     rows = result.fetchall()
     return rows[0] if rows else None
-
-
-def utc_now() -> datetime:
-    """The store's default clock."""
-    return datetime.now(UTC)
-
-
-def to_utc_naive(moment: datetime) -> datetime:
-    """A datetime as the table stores it: naive UTC (a naive input is taken as UTC already)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What one `append` did: the events it recorded, and the ones it skipped as already stored."""
-
-    appended: tuple[RecordedEvent, ...]
-    duplicates: tuple[RecordedEvent, ...]
-
-    @property
-    def version(self) -> int | None:
-        """The aggregate's version after the call (None when nothing was given)."""
-        last = [e.version for e in self.appended + self.duplicates]
-        return max(last) if last else None
 
 
 class EventStore:
@@ -140,6 +126,7 @@ class EventStore:
                 self.create_indexes()
             elif not self.has_indexes() and self.count() == 0:
                 self.create_indexes()  # a bulk load into it stopped after dropping them (see bulk.load_view)
+            self.connection.execute(SNAPSHOTS_TABLE_SQL)  # kept beside the events (`Recorder.write_snapshot`)
             # Fetching rows one by one through the aggregate_id index costs ~10 us a row here, more than scanning:
             # use it for short streams only; longer ones scan, skipping row groups by position after a snapshot.
             self.connection.execute("SET index_scan_max_count = 64")
@@ -219,68 +206,9 @@ class EventStore:
         events = list(events)
         if not events:
             return AppendResult((), ())
-        prepared = [self._prepare(event) for event in events]
-        aggregate_id, aggregate_type = events[0].aggregate_id, events[0].aggregate_type
-        with self.transaction():
-            duplicates, current, stored_type, position = self._heads(events)
-            fresh = [(e, p) for e, p in zip(events, prepared, strict=True) if e.event_id not in duplicates]
-            if not fresh:
-                return AppendResult((), tuple(duplicates[e.event_id] for e in events))
-            if stored_type is not None and stored_type != aggregate_type:
-                raise WrongAggregateTypeError(
-                    f"{aggregate_id} is stored as a {stored_type}, not a {aggregate_type}; use another aggregate id"
-                )
-            if expected_version is not None and current != expected_version:
-                raise ConcurrencyError(aggregate_id, expected_version, current)
-            recorded_at = to_utc_naive(self.clock())
-            rows = [
-                (
-                    position + i,
-                    aggregate_id,
-                    aggregate_type,
-                    current + i,
-                    e.event_id,
-                    e.event_type,
-                    data,
-                    meta,
-                    recorded_at,
-                )
-                for i, (e, (data, meta)) in enumerate(fresh, start=1)
-            ]
-            for start in range(0, len(rows), INSERT_CHUNK):
-                chunk = rows[start : start + INSERT_CHUNK]
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?)"] * len(chunk))
-                self.connection.execute(
-                    f"INSERT INTO events ({COLUMNS}) VALUES {values}", [v for r in chunk for v in r]
-                )
-            self._head = rows[-1][0]
-        appended = tuple(
-            RecordedEvent(p, a, t, v, i, et, e.event_data, e.metadata, recorded_at.replace(tzinfo=UTC))
-            for (p, a, t, v, i, et, _, _, _), (e, _) in zip(rows, fresh, strict=True)
-        )
-        return AppendResult(appended, tuple(duplicates[e.event_id] for e in events if e.event_id in duplicates))
-
-    def _prepare(self, event: NewEvent) -> tuple[str, str]:
-        """Check one new event before anything is written; its event_data and metadata as JSON text."""
-        if not isinstance(event, NewEvent):
-            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
-        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
-            raise MalformedEventError(
-                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
-            )
-        check_data(event_class(event.event_type), event.event_data)
-        try:
-            return orjson.dumps(dict(event.event_data)).decode(), orjson.dumps(dict(event.metadata)).decode()
-        except (TypeError, ValueError) as exc:
-            raise MalformedEventError(event.event_type, "metadata", f"not JSON-serializable ({exc})") from None
-
-    def _heads(self, events: list[NewEvent]) -> tuple[dict[UUID, RecordedEvent], int, str | None, int]:
-        """(already stored events among `events` by id, the stream's version and type, the head position).
-
-        Refuses events of several aggregates, and ids reused for a different event.
-        """
+        for event in events:
+            self._check_envelope(event)
         first = events[0]
-        seen: set[UUID] = set()
         for event in events:
             if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
                 raise WrongAggregateTypeError(
@@ -288,40 +216,67 @@ class EventStore:
                     f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
                     "store.transaction() to commit them together)"
                 )
-            if event.event_id in seen:
-                raise DuplicateEventError(event.event_id, "appears twice in the same call")
-            seen.add(event.event_id)
+        with self.transaction():
+            stored, head, position = self._heads(events)
+            fresh = rules.retries(events, stored)
+            duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
+            if not fresh:
+                return AppendResult((), duplicates)
+            current = head.version if head else 0
+            start = current if expected_version is None else expected_version
+            rules.check_write(
+                [e.aggregate_id for e in fresh],
+                [e.aggregate_type for e in fresh],
+                range(start + 1, start + 1 + len(fresh)),
+                heads={first.aggregate_id: head} if head else {},
+                event_ids=[e.event_id for e in events],
+            )
+            recorded_at = self.clock()
+            rows = [
+                new_row(e, position=position + i, version=current + i, recorded_at=recorded_at)
+                for i, e in enumerate(fresh, start=1)
+            ]
+            for begin in range(0, len(rows), INSERT_CHUNK):
+                chunk = rows[begin : begin + INSERT_CHUNK]
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?)"] * len(chunk))
+                self.connection.execute(
+                    f"INSERT INTO events ({COLUMN_LIST}) VALUES {values}", [r[c] for r in chunk for c in COLUMNS]
+                )
+            self._head = rows[-1]["position"]
+        appended = tuple(
+            RecordedEvent(
+                **{**row, "event_data": e.event_data, "metadata": e.metadata, "recorded_at": as_utc(recorded_at)}
+            )
+            for row, e in zip(rows, fresh, strict=True)
+        )
+        return AppendResult(appended, duplicates)
+
+    @staticmethod
+    def _check_envelope(event: NewEvent) -> None:
+        """Check one new event before anything is written: an envelope, an aggregate id, data of its type."""
+        if not isinstance(event, NewEvent):
+            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
+        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
+            raise MalformedEventError(
+                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
+            )
+        check_data(event_class(event.event_type), event.event_data)
+
+    def _heads(self, events: list[NewEvent]) -> tuple[dict[UUID, RecordedEvent], rules.StreamHead | None, int]:
+        """(the already stored events among `events`, by id; the stream's head; the store's head position)."""
         # Two small queries (each DuckDB query costs a few tenths of a millisecond here, a commit a few ms); inside
         # one transaction the head position is known after the first append (group commit).
         head = "(SELECT coalesce(max(position), 0) FROM events)" if self._head is None else "NULL"
         version, stored_type, position = self.connection.execute(
             f"SELECT coalesce(max(version), 0), any_value(aggregate_type), {head} FROM events WHERE aggregate_id = ?",
-            [first.aggregate_id],
+            [events[0].aggregate_id],
         ).fetchall()[0]
         marks = ", ".join("?" * len(events))
         ids = [e.event_id for e in events]
-        already = self.connection.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids).fetchall()
-        rows = (
-            self.connection.execute(f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", ids).fetchall()
-            if already
-            else []
-        )
-        stored = {r.event_id: r for r in self._records(rows)}
-        for event in events:
-            found = stored.get(event.event_id)
-            if found is None:
-                continue
-            if (found.aggregate_id, found.event_type, dict(found.event_data)) != (
-                event.aggregate_id,
-                event.event_type,
-                dict(event.event_data),
-            ):
-                raise DuplicateEventError(
-                    event.event_id,
-                    f"is already stored for a different event ({found.event_type} of {found.aggregate_id} "
-                    f"at position {found.position})",
-                )
-        return stored, int(version), stored_type, int(position if position is not None else self._head)
+        rows = self.connection.execute(f"SELECT {COLUMN_LIST} FROM events WHERE event_id IN ({marks})", ids).fetchall()
+        stored = {r.event_id: r for r in records(rows)}
+        stream = rules.StreamHead(int(version), stored_type) if stored_type is not None else None
+        return stored, stream, int(position if position is not None else self._head)
 
     def _stream_head(self, aggregate_id: str) -> tuple[int, str | None]:
         row = first_row(
@@ -332,6 +287,112 @@ class EventStore:
         )
         assert row is not None
         return int(row[0]), row[1]
+
+    def stream_heads(self, aggregate_ids: Sequence[str]) -> dict[str, rules.StreamHead]:
+        """The stored head (version, type) of each of these aggregates that is stored."""
+        if not aggregate_ids:
+            return {}
+        marks = ", ".join("?" * len(aggregate_ids))
+        with self._lock:
+            rows = self.connection.execute(
+                f"SELECT aggregate_id, max(version), any_value(aggregate_type) FROM events "
+                f"WHERE aggregate_id IN ({marks}) GROUP BY 1",
+                list(aggregate_ids),
+            ).fetchall()
+        return {aggregate_id: rules.StreamHead(int(version), kind) for aggregate_id, version, kind in rows}
+
+    def stored_ids(self, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these event ids are stored."""
+        if not event_ids:
+            return set()
+        marks = ", ".join("?" * len(event_ids))
+        with self._lock:
+            rows = self.connection.execute(
+                f"SELECT event_id FROM events WHERE event_id IN ({marks})", list(event_ids)
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    # ---- checkpoints and snapshots -------------------------------------------------------------------------------
+
+    def read_checkpoint(self, subscription: str) -> int:
+        """A subscription's checkpoint kept in this store's database (0: none)."""
+        with self._lock:
+            create_checkpoints_table(self.connection)
+            return read_checkpoint(self.connection, subscription)
+
+    def save_checkpoint(self, subscription: str, position: int) -> None:
+        """Move a subscription's checkpoint (in the open transaction, if any)."""
+        with self.transaction() as connection:
+            create_checkpoints_table(connection)
+            save_checkpoint(connection, subscription, position, at=self.clock())
+
+    def position_of(self, aggregate_id: str, version: int) -> int | None:
+        """The position of one stored version of an aggregate (None: not stored)."""
+        with self._lock:
+            row = first_row(
+                self.connection.execute(
+                    "SELECT position FROM events WHERE aggregate_id = ? AND version = ?", [aggregate_id, version]
+                )
+            )
+        return int(row[0]) if row else None
+
+    def write_snapshot(self, snapshot: Snapshot, aggregate_type: str) -> None:
+        """Store a snapshot (replacing one at the same version and state version)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?::JSON, ?, ?, ?)",
+                [
+                    snapshot.aggregate_id,
+                    aggregate_type,
+                    snapshot.version,
+                    snapshot.position,
+                    orjson.dumps(snapshot.state).decode(),
+                    snapshot.state_version,
+                    to_utc_naive(snapshot.created_at) if snapshot.created_at else None,
+                    to_utc_naive(snapshot.updated_at) if snapshot.updated_at else None,
+                ],
+            )
+
+    def read_snapshot(
+        self, aggregate_id: str, aggregate_type: str, state_version: int, *, at_or_before: int | None = None
+    ) -> Snapshot | None:
+        """The newest snapshot at or before a version, of one state version (None: there is none)."""
+        with self._lock:
+            row = first_row(
+                self.connection.execute(
+                    """SELECT version, position, state, state_version, created_at, updated_at FROM snapshots
+                       WHERE aggregate_id = ? AND aggregate_type = ? AND state_version = ? AND version <= ?
+                       ORDER BY version DESC LIMIT 1""",
+                    [
+                        aggregate_id,
+                        aggregate_type,
+                        state_version,
+                        at_or_before if at_or_before is not None else 2**31 - 1,
+                    ],
+                )
+            )
+        if row is None:
+            return None
+        version, position, state, kept_version, created_at, updated_at = row
+        return Snapshot(
+            aggregate_id,
+            version,
+            position,
+            orjson.loads(state),
+            kept_version,
+            as_utc(created_at) if created_at else None,
+            as_utc(updated_at) if updated_at else None,
+        )
+
+    def count_snapshots(self, aggregate_id: str | None = None) -> int:
+        """How many snapshots are stored (of one aggregate)."""
+        with self._lock:
+            sql, params = "SELECT count(*) FROM snapshots", []
+            if aggregate_id is not None:
+                sql, params = sql + " WHERE aggregate_id = ?", [aggregate_id]
+            row = first_row(self.connection.execute(sql, params))
+        assert row is not None
+        return int(row[0])
 
     # ---- reading -------------------------------------------------------------------------------------------------
 
@@ -353,10 +414,10 @@ class EventStore:
         """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
         with self._lock:
             rows = self.connection.execute(
-                f"SELECT {COLUMNS} FROM events WHERE aggregate_id = ? AND version >= ? AND version <= ? ORDER BY version",
+                f"SELECT {COLUMN_LIST} FROM events WHERE aggregate_id = ? AND version >= ? AND version <= ? ORDER BY version",
                 [aggregate_id, from_version, to_version if to_version is not None else 2**31 - 1],
             ).fetchall()
-        return self._records(rows)
+        return records(rows)
 
     def read_all(
         self, *, after_position: int = 0, limit: int = 1000, aggregate_type: str | None = None
@@ -367,9 +428,9 @@ class EventStore:
             where, params = where + " AND aggregate_type = ?", [*params, aggregate_type]
         with self._lock:
             rows = self.connection.execute(
-                f"SELECT {COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT ?", [*params, limit]
+                f"SELECT {COLUMN_LIST} FROM events WHERE {where} ORDER BY position LIMIT ?", [*params, limit]
             ).fetchall()
-        return self._records(rows)
+        return records(rows)
 
     def version_at(self, aggregate_id: str, moment: datetime) -> int:
         """The aggregate's version as it was at `moment` (0 if it did not exist yet)."""
@@ -398,11 +459,3 @@ class EventStore:
             row = first_row(self.connection.execute(sql, params))
         assert row is not None
         return int(row[0])
-
-    @staticmethod
-    def _records(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-        loads = orjson.loads
-        return [
-            RecordedEvent(p, a, t, v, i, et, loads(d), loads(m), at.replace(tzinfo=UTC))
-            for p, a, t, v, i, et, d, m, at in rows
-        ]

@@ -21,16 +21,10 @@ from typing import Protocol
 
 import duckdb
 
+from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
+from labkit.events.codec import utc_now
 from labkit.events.event import RecordedEvent
-from labkit.events.store import EventStore, first_row, to_utc_naive, utc_now
-
-CHECKPOINTS_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS subscription_checkpoints (
-    subscription VARCHAR   PRIMARY KEY,
-    position     BIGINT    NOT NULL,  -- the last position whose effects are committed
-    updated_at   TIMESTAMP NOT NULL
-)
-"""
+from labkit.events.store import EventStore
 
 PROCESSED_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -48,7 +42,7 @@ class EventSource(Protocol):
 
 
 # A handler gets a batch and the open connection of the subscriber's transaction, and writes with that connection.
-BatchHandler = Callable[[Sequence[RecordedEvent], duckdb.DuckDBPyConnection], None]
+ConnectionHandler = Callable[[Sequence[RecordedEvent], duckdb.DuckDBPyConnection], None]
 
 
 class Database:
@@ -96,7 +90,7 @@ class Subscription:
         name: str,
         source: EventSource,
         target: EventStore | duckdb.DuckDBPyConnection,
-        handler: BatchHandler,
+        handler: ConnectionHandler,
         *,
         batch_size: int = 500,
         clock: Callable[[], datetime] = utc_now,
@@ -104,16 +98,13 @@ class Subscription:
         self.name, self.source, self.handler, self.batch_size, self.clock = name, source, handler, batch_size, clock
         self.database = Database(target)
         with self.database.transaction() as connection:
-            connection.execute(CHECKPOINTS_TABLE_SQL)
+            create_checkpoints_table(connection)
 
     @property
     def position(self) -> int:
         """The checkpoint: every event up to this position has been handled and committed."""
         with self.database.transaction() as connection:
-            row = first_row(
-                connection.execute("SELECT position FROM subscription_checkpoints WHERE subscription = ?", [self.name])
-            )
-        return int(row[0]) if row else 0
+            return read_checkpoint(connection, self.name)
 
     def poll(self) -> int:
         """Handle one batch after the checkpoint; how many events it handled (0: caught up)."""
@@ -121,16 +112,10 @@ class Subscription:
         if not events:
             return 0
         with self.database.transaction() as connection:
-            row = first_row(
-                connection.execute("SELECT position FROM subscription_checkpoints WHERE subscription = ?", [self.name])
-            )
-            if (int(row[0]) if row else 0) >= events[0].position:
+            if read_checkpoint(connection, self.name) >= events[0].position:
                 return 0  # another runner of this subscription committed these events meanwhile
             self.handler(events, connection)
-            connection.execute(
-                "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
-                [self.name, events[-1].position, to_utc_naive(self.clock())],
-            )
+            save_checkpoint(connection, self.name, events[-1].position, at=self.clock())
         return len(events)
 
     def run(

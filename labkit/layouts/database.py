@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from labkit.events import EventStore
-from labkit.events.store import utc_now
+from labkit.events.codec import utc_now
 from labkit.layouts.errors import ServiceOfflineError
 
 

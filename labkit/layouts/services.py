@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from labkit.domain import Customer, Order
 from labkit.events import AggregateNotFoundError, EventStore, RecordedEvent, Repository
 from labkit.events.aggregate import Aggregate
-from labkit.events.store import to_utc_naive
+from labkit.events.codec import to_utc_naive
 from labkit.layouts.database import OwnedDatabase, Response
 from labkit.layouts.errors import UnknownEntityError
 from labkit.views import creation_cutoff, export_events, order_threshold

@@ -16,7 +16,7 @@ import duckdb
 import orjson
 
 from labkit.events import NewEvent, RecordedEvent
-from labkit.events.store import to_utc_naive, utc_now
+from labkit.events.codec import to_utc_naive, utc_now
 
 MESSAGES_SQL = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -24,7 +24,7 @@ import duckdb
 
 from labkit.domain import Order, OrderCreated
 from labkit.events import EventStore, NewEvent, RecordedEvent, Repository, Subscription
-from labkit.events.store import to_utc_naive, utc_now
+from labkit.events.codec import to_utc_naive, utc_now
 from labkit.patterns.broker import MessageBroker
 from labkit.patterns.commands import PlaceOrder
 from labkit.patterns.errors import PatternsError

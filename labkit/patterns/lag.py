@@ -18,7 +18,7 @@ import pandas as pd
 
 from labkit.domain import Order
 from labkit.events import EventStore, Repository
-from labkit.events.store import utc_now
+from labkit.events.codec import utc_now
 from labkit.patterns.errors import ProjectionError
 from labkit.patterns.runner import ProjectionRunner
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import duckdb
 
 from labkit.events import NewEvent, RecordedEvent
-from labkit.events.store import to_utc_naive, utc_now
+from labkit.events.codec import to_utc_naive, utc_now
 from labkit.patterns.broker import MessageBroker, envelope_values, recorded_event
 
 OUTBOX_SQL = """

@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from labkit.domain import Order
 from labkit.events import EventStore, RecordedEvent, state_sql
+from labkit.events.codec import to_utc_naive
 from labkit.events.replay import events_sql
-from labkit.events.store import to_utc_naive
 from labkit.views import customer_orders
 from labkit.views.projection import export_events
 

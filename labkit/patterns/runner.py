@@ -25,8 +25,8 @@ import duckdb
 import pandas as pd
 
 from labkit.events import EventStore, Subscription
-from labkit.events.store import to_utc_naive, utc_now
-from labkit.events.subscriptions import CHECKPOINTS_TABLE_SQL
+from labkit.events.checkpoints import create_checkpoints_table, save_checkpoint
+from labkit.events.codec import to_utc_naive, utc_now
 from labkit.patterns.errors import ProjectionError
 from labkit.patterns.projections import Projection
 
@@ -141,7 +141,7 @@ class ProjectionRunner:
         cursor = self._cursor(self.schema(projection.name, generation))
         cursor.execute("BEGIN TRANSACTION")
         projection.create(cursor)
-        cursor.execute(CHECKPOINTS_TABLE_SQL)
+        create_checkpoints_table(cursor)
         cursor.execute("COMMIT")
         return cursor
 
@@ -317,12 +317,9 @@ class ProjectionRunner:
         cursor.execute("BEGIN TRANSACTION")
         try:
             projection.create(cursor)
-            cursor.execute(CHECKPOINTS_TABLE_SQL)
+            create_checkpoints_table(cursor)
             projection.rebuild(self.store, up_to, cursor)
-            cursor.execute(
-                "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
-                [name, up_to, to_utc_naive(utc_now())],
-            )
+            save_checkpoint(cursor, name, up_to)
         except BaseException:
             cursor.execute("ROLLBACK")
             cursor.close()

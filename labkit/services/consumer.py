@@ -1,7 +1,6 @@
 """Feed consumers: a thread per peer feed that pulls events and applies them with its checkpoint, in one commit.
 
-The checkpoint (table `subscription_checkpoints`, the same one `labkit.events.Subscription` uses) is written in
-the same transaction as the handler's writes, through the service's group commit. A crash loses both or keeps
+The checkpoint (`labkit.events.checkpoints`, as every subscriber keeps it) is written in the same transaction as the handler's writes, through the service's group commit. A crash loses both or keeps
 both, so a restart resumes exactly after the last applied event: duplicates and restarts are harmless.
 While the peer is down the consumer backs off and retries; its status says so.
 """
@@ -12,17 +11,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from labkit.errors import LabkitError
-from labkit.events import RecordedEvent
-from labkit.events.subscriptions import CHECKPOINTS_TABLE_SQL
+from labkit.events import RecordedEvent, UnitOfWork
+from labkit.events.checkpoints import CHECKPOINTS_TABLE_SQL, read_checkpoint, save_checkpoint
 from labkit.services.database import ServiceDatabase
 from labkit.services.feed import HttpEventFeed
-from labkit.services.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +28,6 @@ class BatchFailedError(RuntimeError):
 
 # A handler gets a batch of the peer's events and the group's unit of work (its `connection` for own tables).
 BatchHandler = Callable[[Sequence[RecordedEvent], UnitOfWork], None]
-
-
-def checkpoint(connection: duckdb.DuckDBPyConnection, name: str) -> int:
-    """The last position whose effects a consumer has committed (0: none yet)."""
-    # fetchall, not fetchone: DuckDB refuses other work on a connection with a result left unfinished.
-    rows = connection.execute("SELECT position FROM subscription_checkpoints WHERE subscription = ?", [name]).fetchall()
-    return int(rows[0][0]) if rows else 0
 
 
 @dataclass
@@ -78,7 +66,7 @@ class FeedConsumer:
         self.name, self.feed, self.database, self.handler = name, feed, database, handler
         self.batch_size, self.poll_timeout = batch_size, poll_timeout
         self.database.setup((CHECKPOINTS_TABLE_SQL,))
-        self.position = self.database.read(lambda c: checkpoint(c, name))
+        self.position = self.database.read(lambda c: read_checkpoint(c, name))
         self.peer_head = self.position
         self.connected = False
         self.handled = 0
@@ -128,15 +116,12 @@ class FeedConsumer:
     def _apply(self, events: Sequence[RecordedEvent], unit: UnitOfWork) -> int:
         """Apply the events not yet applied, and move the checkpoint, in the group's transaction."""
         connection = unit.connection
-        done = checkpoint(connection, self.name)
+        done = read_checkpoint(connection, self.name)
         fresh = [e for e in events if e.position > done]
         if fresh:
             try:
                 self.handler(fresh, unit)
             except LabkitError as exc:
                 raise BatchFailedError(f"{self.name} could not apply events {fresh[0].position}..: {exc}") from exc
-            connection.execute(
-                "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
-                [self.name, fresh[-1].position, datetime.now(UTC).replace(tzinfo=None)],
-            )
+            save_checkpoint(connection, self.name, fresh[-1].position)
         return len(fresh)

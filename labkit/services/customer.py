@@ -13,13 +13,12 @@ import duckdb
 from fastapi import APIRouter, Query, Response
 
 from labkit.domain import Customer
-from labkit.events import state_sql
+from labkit.events import UnitOfWork, state_sql
 from labkit.services.base import Service
 from labkit.services.errors import IdConflictError
 from labkit.services.models import CustomerBatchIn, CustomerBatchOut, CustomerIn, CustomerOut, CustomerPage
 from labkit.services.saga import saga_participant
 from labkit.services.settings import ServiceSettings
-from labkit.services.unit import UnitOfWork
 
 CUSTOMER_COLUMNS = "aggregate_id, name, credit_limit, reserved_credit, reservations, version, created_at"
 

@@ -9,10 +9,9 @@ from typing import TypeVar
 
 import duckdb
 
-from labkit.events import EventStore, Repository
+from labkit.events import EventStore, Repository, UnitOfWork
 from labkit.services.feed import CommitSignal
 from labkit.services.groupcommit import GroupCommitter
-from labkit.services.unit import UnitOfWork
 
 T = TypeVar("T")
 

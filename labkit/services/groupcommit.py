@@ -18,15 +18,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from labkit.errors import LabkitError
-from labkit.events import EventStore
+from labkit.events import EventStore, UnitOfWork
 from labkit.services.errors import ServiceUnavailableError
-from labkit.services.unit import UnitOfWork
 
 T = TypeVar("T")
 Command = Callable[[UnitOfWork], Any]
@@ -65,8 +64,10 @@ class GroupCommitter:
         max_batch: int = 256,
         on_commit: Callable[[], None] | None = None,
         name: str = "group-commit",
+        snapshot_every: Mapping[str, int] | None = None,
     ) -> None:
         self.store, self.max_batch, self.on_commit = store, max_batch, on_commit
+        self.snapshot_every = dict(snapshot_every or {})  # aggregate type -> events between snapshots
         self.stats = CommitStats()
         self._queue: queue.SimpleQueue[tuple[Command, Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -138,8 +139,8 @@ class GroupCommitter:
 
     def _together(self, group: list[tuple[Command, Future[Any]]]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
-        with self.store.transaction() as connection:
-            unit = UnitOfWork(self.store, connection)
+        with self.store.transaction():
+            unit = UnitOfWork(self.store, snapshot_every=self.snapshot_every)
             for command, _ in group:
                 try:
                     outcomes.append((True, command(unit)))
@@ -152,8 +153,8 @@ class GroupCommitter:
 
     def _alone(self, command: Command) -> tuple[bool, Any]:
         try:
-            with self.store.transaction() as connection:
-                unit = UnitOfWork(self.store, connection)
+            with self.store.transaction():
+                unit = UnitOfWork(self.store, snapshot_every=self.snapshot_every)
                 result = command(unit)
                 unit.flush()
             for callback in unit.after_commit:

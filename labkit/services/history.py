@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import duckdb
 from fastapi import APIRouter, Query
 
-from labkit.events import RecordedEvent
+from labkit.events import RecordedEvent, UnitOfWork
+from labkit.events.codec import as_utc, to_utc_naive, utc_now
 from labkit.services.base import Service
 from labkit.services.client import LabClient
 from labkit.services.models import ValuableCustomers, ViewPage
 from labkit.services.settings import ServiceSettings
-from labkit.services.unit import UnitOfWork
 from labkit.views import customer_orders
 
 # When this service applied each order's latest state: the view's own columns say when the Order service recorded
@@ -41,10 +41,6 @@ FROM {customer_orders.VIEW_TABLE} v LEFT JOIN view_applied a USING (order_id)
 """
 
 
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def apply_customer_events(events: Sequence[RecordedEvent], unit: UnitOfWork) -> None:
     """Customers into the view (orders that arrived before their customer get its columns now)."""
     customer_orders.handle(events, unit.connection)
@@ -55,7 +51,7 @@ def apply_order_events(events: Sequence[RecordedEvent], unit: UnitOfWork) -> Non
     customer_orders.handle(events, unit.connection)
     orders = list(dict.fromkeys(e.aggregate_id for e in events if e.event_type in customer_orders.ORDER_STATE_AFTER))
     if orders:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = to_utc_naive(utc_now())
         unit.connection.execute(
             f"INSERT OR REPLACE INTO view_applied VALUES {', '.join(['(?, ?)'] * len(orders))}",
             [v for order_id in orders for v in (order_id, now)],
@@ -119,11 +115,11 @@ class HistoryService(Service):
                 requests += 1
                 customers.update({c["customer_id"]: c for c in found["customers"]})
         rows_moved = len(orders) + len(customers)
-        cutoff = _naive(created_after)
+        cutoff = to_utc_naive(created_after)
         totals: dict[str, list[int]] = {}
         for order in orders:
             customer = customers.get(order["customer_id"])
-            if customer is None or datetime.fromisoformat(customer["created_at"]).replace(tzinfo=None) <= cutoff:
+            if customer is None or to_utc_naive(datetime.fromisoformat(customer["created_at"])) <= cutoff:
                 continue
             totals.setdefault(order["customer_id"], []).append(order["order_total"])
         answer = [
@@ -182,8 +178,7 @@ class HistoryService(Service):
                 Literal["view", "composition"], Query(description="CQRS view or API composition")
             ] = "view",
         ) -> dict[str, Any]:
-            if created_after.tzinfo is None:
-                created_after = created_after.replace(tzinfo=UTC)
+            created_after = as_utc(created_after)
             if method == "view":
                 return self.valuable_from_view(created_after, min_total)
             return self.valuable_by_composition(created_after, min_total)

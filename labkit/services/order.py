@@ -17,13 +17,12 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from labkit.domain import ORDER_STATES, Order
-from labkit.events import RecordedEvent, state_sql
+from labkit.events import RecordedEvent, UnitOfWork, state_sql
 from labkit.services.base import Service
 from labkit.services.errors import IdConflictError, ServiceUnavailableError, UnknownCustomerError
 from labkit.services.models import CancelIn, OrderIn, OrderOut, OrderPage
 from labkit.services.saga import saga_participant
 from labkit.services.settings import ServiceSettings
-from labkit.services.unit import UnitOfWork
 
 KNOWN_CUSTOMERS_SQL = """
 CREATE TABLE IF NOT EXISTS known_customers (

@@ -19,10 +19,9 @@ import duckdb
 
 from labkit.domain import RuleViolationError, saga_reaction
 from labkit.domain.saga import Reaction
-from labkit.events import AggregateNotFoundError, RecordedEvent
+from labkit.events import AggregateNotFoundError, RecordedEvent, UnitOfWork
 from labkit.events.aggregate import Aggregate
 from labkit.services.consumer import BatchHandler
-from labkit.services.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from labkit.events import RecordedEvent
-from labkit.events.store import to_utc_naive
+from labkit.events.codec import to_utc_naive
 from labkit.views.parameters import creation_cutoff, order_threshold
 
 VIEW_TABLE = "customer_orders_view"

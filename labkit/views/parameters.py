@@ -7,9 +7,10 @@ functions, so a bad value fails the same way everywhere, naming the parameter, b
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 
+from labkit.events.codec import to_utc_naive
 from labkit.views.errors import QueryParameterError
 
 
@@ -66,4 +67,4 @@ def creation_cutoff(value: object, *, parameter: str = "created_after") -> datet
         moment = datetime.combine(value, time())
     else:
         raise QueryParameterError(parameter, value, expected)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return to_utc_naive(moment)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from labkit.events import EventSource, EventStore, Subscription
-from labkit.events.store import to_utc_naive
+from labkit.events.checkpoints import read_checkpoint, save_checkpoint
 from labkit.views import customer_orders
 from labkit.views.errors import ViewError
 
@@ -151,12 +151,8 @@ class CustomerOrdersView:
                 )
                 with subscription.database.transaction() as connection:
                     applied += customer_orders.apply_event_rows(connection, rows)
-                    # The same checkpoint row Subscription.poll writes, in the same transaction as the view's rows.
-                    customer_orders.run(
-                        connection,
-                        "INSERT OR REPLACE INTO subscription_checkpoints VALUES (?, ?, ?)",
-                        [subscription.name, high, to_utc_naive(datetime.now(UTC))],
-                    )
+                    # The same checkpoint Subscription.poll keeps, in the same transaction as the view's rows.
+                    save_checkpoint(connection, subscription.name, high)
                 bar.update(high - low)
             if compact:
                 with subscription.database.transaction() as connection:
@@ -169,12 +165,9 @@ class CustomerOrdersView:
         """The position up to which source `name` is applied (read with its own cursor: safe from any thread)."""
         cursor = self._connection.cursor()
         try:
-            row = cursor.execute(
-                "SELECT position FROM subscription_checkpoints WHERE subscription = ?", [self.subscriptions[name].name]
-            ).fetchone()
+            return read_checkpoint(cursor, self.subscriptions[name].name)
         finally:
             cursor.close()
-        return int(row[0]) if row else 0
 
     def lag(self) -> dict[str, int]:
         """Events each source holds that the view has not applied yet."""

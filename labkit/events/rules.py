@@ -1,0 +1,137 @@
+"""The write rules: what every write path (`append`, `append_aggregates`, `bulk_load`) checks before writing.
+
+`check_write` holds the rules over the rows about to be written, vectorized so that one event and ten million
+events go through the same code: versions continue each aggregate's stored head without gaps (1, 2, 3... in input
+order), an aggregate keeps the type it was first stored with, and an event id appears once. What a path does with
+an id that is already stored differs on purpose and is decided here too (`retries`): `append` skips the repeat of
+the same event (a retried call is a no-op); `append_aggregates` and `bulk_load` write new events only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import pyarrow as pa
+
+from labkit.events.errors import ConcurrencyError, DuplicateEventError, EventStoreError, WrongAggregateTypeError
+from labkit.events.event import NewEvent, RecordedEvent
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    """Where an aggregate's stream stands in the store: its last version and the type it is stored as."""
+
+    version: int
+    aggregate_type: str
+
+
+def check_write(
+    aggregate_ids: Sequence[str] | pa.Array | pa.ChunkedArray,
+    aggregate_types: Sequence[str] | pa.Array | pa.ChunkedArray,
+    versions: Sequence[int] | np.ndarray | pa.Array | pa.ChunkedArray,
+    *,
+    heads: Mapping[str, StreamHead],
+    event_ids: Sequence[UUID] | None = None,
+    expected: bool = True,
+) -> None:
+    """Refuse rows (given column by column, in input order) that break a write rule; the first bad row is named.
+
+    `heads`: the stored head of every aggregate among the rows that has one. `expected`: the versions were derived
+    from the caller's expected version, so a first row that does not continue the head is a ConcurrencyError (the
+    stream moved); otherwise (bulk input) it is a bad row. `event_ids`: checked for repeats within the rows; None
+    when a unique index refuses them at commit (`bulk_load`, for speed).
+    """
+    if event_ids is not None:
+        seen: set[UUID] = set()
+        for event_id in event_ids:
+            if event_id in seen:
+                raise DuplicateEventError(event_id, "appears twice in the same call")
+            seen.add(event_id)
+    ids = _codes(aggregate_ids)
+    n = len(ids.indices)
+    if n == 0:
+        return
+    types = _codes(aggregate_types)
+    version = np.asarray(versions.to_numpy() if isinstance(versions, pa.Array | pa.ChunkedArray) else versions)
+    version = version.astype(np.int64, copy=False)
+    id_codes, type_codes = ids.indices.to_numpy(), types.indices.to_numpy()
+    id_names, type_names = ids.dictionary.to_pylist(), types.dictionary.to_pylist()
+    # Rows sorted stably by aggregate keep input order within each aggregate: each continues the one before it.
+    order = np.argsort(id_codes, kind="stable")
+    grouped_ids, grouped_types, grouped_versions = id_codes[order], type_codes[order], version[order]
+    starts = np.r_[True, grouped_ids[1:] != grouped_ids[:-1]]
+    head_version = np.zeros(n, dtype=np.int64)
+    head_type = grouped_types.copy()  # a new aggregate takes the type of its first row
+    if heads:
+        type_code = {name: code for code, name in enumerate(type_names)}
+        for row in np.flatnonzero(starts):
+            head = heads.get(id_names[grouped_ids[row]])
+            if head is not None:
+                head_version[row] = head.version
+                head_type[row] = type_code.get(head.aggregate_type, -1)
+    previous_version = np.r_[0, grouped_versions[:-1]]
+    previous_type = np.r_[0, grouped_types[:-1]]
+    expected_version = np.where(starts, head_version, previous_version) + 1
+    owner_type = np.where(starts, head_type, previous_type)
+    bad = (grouped_versions != expected_version) | (grouped_types != owner_type)
+    if not bad.any():
+        return
+    rows = order[bad]
+    first = int(rows.min())
+    at = int(np.flatnonzero(order == first)[0])
+    aggregate_id, aggregate_type = id_names[grouped_ids[at]], type_names[grouped_types[at]]
+    if grouped_types[at] != owner_type[at]:
+        where = "" if expected else f"row {first}: "
+        if aggregate_id in heads:
+            owner = f"is stored as a {heads[aggregate_id].aggregate_type}"
+        else:
+            owner = f"is a {type_names[owner_type[at]]} in its earlier rows"
+        raise WrongAggregateTypeError(
+            f"{where}{aggregate_id} {owner}, not a {aggregate_type}; use another aggregate id"
+        )
+    if expected and starts[at]:
+        raise ConcurrencyError(aggregate_id, int(grouped_versions[at]) - 1, int(head_version[at]))
+    raise EventStoreError(
+        f"row {first}: {aggregate_id} version {int(grouped_versions[at])} where version {int(expected_version[at])} "
+        "comes next; versions of an aggregate must run 1, 2, 3... in input order, continuing what is stored"
+    )
+
+
+def retries(events: Sequence[NewEvent], stored: Mapping[UUID, RecordedEvent]) -> list[NewEvent]:
+    """The events of an `append` call not stored yet; a stored id must hold the same event (a retried call).
+
+    An id stored for a different event (another aggregate, type or data) is a DuplicateEventError.
+    """
+    fresh = []
+    for event in events:
+        found = stored.get(event.event_id)
+        if found is None:
+            fresh.append(event)
+        elif (found.aggregate_id, found.event_type, dict(found.event_data)) != (
+            event.aggregate_id,
+            event.event_type,
+            dict(event.event_data),
+        ):
+            raise DuplicateEventError(
+                event.event_id,
+                f"is already stored for a different event ({found.event_type} of {found.aggregate_id} "
+                f"at position {found.position})",
+            )
+    return fresh
+
+
+def refuse_stored(event_id: UUID | None, path: str) -> None:
+    """Paths that write new events only refuse an id found in the store."""
+    if event_id is not None:
+        raise DuplicateEventError(event_id, f"is already stored: {path} appends new events only (save skips repeats)")
+
+
+def _codes(values: Any) -> pa.DictionaryArray:
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, pa.string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.dictionary_encode()

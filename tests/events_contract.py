@@ -1,0 +1,244 @@
+"""The persistence contract, written once: every back-end and every write path subclasses `RecorderContract`.
+
+A subclass says how to open a store (`open_store`) and how to write (`write`: a list of (expected version, events)
+for one aggregate each, committed together). The class name does not start with "Test", so pytest collects only the
+subclasses (see tests/test_events_contract.py). The eventsourcing library tests its recorders the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from labkit.events import (
+    DuplicateEventError,
+    Event,
+    EventStoreError,
+    MalformedEventError,
+    NewEvent,
+    RecordedEvent,
+    Recorder,
+    Snapshot,
+    WrongAggregateTypeError,
+)
+
+
+@dataclass(frozen=True)
+class ContractTicked(Event):
+    """The contract's own event: no domain needed."""
+
+    n: int
+    note: str | None = None
+
+
+Batch = tuple[int | None, Sequence[NewEvent]]
+
+
+def ticks(aggregate_id: str, count: int, *, start: int = 1, kind: str = "Ticker", meta: bool = True) -> list[NewEvent]:
+    """`count` new events of one aggregate, each with its own id and metadata."""
+    return [
+        NewEvent.of(
+            aggregate_id,
+            kind,
+            ContractTicked(n=start + i, note=None if i % 2 else f"tick {start + i}"),
+            metadata={"correlation_id": f"c-{aggregate_id}", "n": start + i} if meta else None,
+        )
+        for i in range(count)
+    ]
+
+
+class Clock:
+    """A clock the test moves: every event written records its time, so the time can be checked whole."""
+
+    def __init__(self) -> None:
+        # Not UTC on purpose: the store must convert every time that enters it.
+        self.now = datetime(2025, 3, 1, 14, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class RecorderContract:
+    """What every back-end's recorder guarantees, whatever its write path."""
+
+    # False for paths that write new events only (append_aggregates, bulk_load): a stored id is refused there.
+    repeats_skipped = False
+
+    def open_store(self, folder: Path, clock: Callable[[], datetime]) -> Recorder:
+        raise NotImplementedError
+
+    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
+        """Write each batch (one aggregate's events at an expected version) in one transaction."""
+        raise NotImplementedError
+
+    def close(self, store: Recorder) -> None:
+        store.close()  # type: ignore[attr-defined]
+
+    @pytest.fixture
+    def clock(self) -> Clock:
+        return Clock()
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, clock: Clock) -> Iterator[Recorder]:
+        store = self.open_store(tmp_path, clock)
+        yield store
+        self.close(store)
+
+    def everything(self, store: Recorder) -> list[RecordedEvent]:
+        return store.read_all(after_position=0, limit=1_000_000)
+
+    # ---- writing ----------------------------------------------------------------------------------------------------
+
+    def test_positions_and_versions_run_without_gaps(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 3)), (0, ticks("b", 2))])
+        self.write(store, [(3, ticks("a", 2, start=4))])
+        events = self.everything(store)
+        assert [e.position for e in events] == [1, 2, 3, 4, 5, 6, 7]
+        assert [(e.aggregate_id, e.version) for e in events] == [
+            ("a", 1),
+            ("a", 2),
+            ("a", 3),
+            ("b", 1),
+            ("b", 2),
+            ("a", 4),
+            ("a", 5),
+        ]
+        assert store.head_position() == 7
+        assert (store.stream_version("a"), store.stream_version("b"), store.stream_version("none")) == (5, 2, 0)
+
+    def test_records_come_back_whole(self, store: Recorder, clock: Clock) -> None:
+        written = ticks("a", 2)
+        self.write(store, [(0, written)])
+        expected_time = clock.now.astimezone(UTC)
+        assert store.read_stream("a") == [
+            RecordedEvent(
+                position=i + 1,
+                aggregate_id="a",
+                aggregate_type="Ticker",
+                version=i + 1,
+                event_id=event.event_id,
+                event_type="ContractTicked",
+                event_data=dict(event.event_data),
+                metadata=dict(event.metadata),
+                recorded_at=expected_time,
+            )
+            for i, event in enumerate(written)
+        ]
+        assert all(e.recorded_at.tzinfo is UTC for e in store.read_stream("a"))
+        assert isinstance(store.read_stream("a")[0].event_id, UUID)
+
+    def test_read_stream_bounds(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 5)), (0, ticks("b", 1))])
+        assert [e.version for e in store.read_stream("a", from_version=2, to_version=4)] == [2, 3, 4]
+        assert [e.version for e in store.read_stream("a", from_version=5)] == [5]
+        assert [e.version for e in store.read_stream("a", to_version=1)] == [1]
+        assert store.read_stream("nobody") == []
+
+    def test_read_all_pages_and_filters(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 3)), (0, ticks("k", 2, kind="Other"))])
+        assert [e.position for e in store.read_all(after_position=1, limit=2)] == [2, 3]
+        assert [e.position for e in store.read_all(after_position=5)] == []
+        assert [e.aggregate_id for e in store.read_all(aggregate_type="Other")] == ["k", "k"]
+        assert [e.position for e in store.read_all(after_position=4, aggregate_type="Other")] == [5]
+
+    def test_version_at_reads_the_past(self, store: Recorder, clock: Clock) -> None:
+        self.write(store, [(0, ticks("a", 2))])
+        between = clock.now + timedelta(seconds=1)
+        clock.advance(10)
+        self.write(store, [(2, ticks("a", 1, start=3))])
+        assert store.version_at("a", between) == 2
+        assert store.version_at("a", between.astimezone(UTC).replace(tzinfo=None)) == 2  # naive means UTC
+        assert store.version_at("a", clock.now) == 3
+        assert store.version_at("a", between - timedelta(days=1)) == 0
+
+    def test_stored_ids(self, store: Recorder) -> None:
+        written = ticks("a", 2)
+        self.write(store, [(0, written)])
+        other = uuid4()
+        assert store.stored_ids([written[0].event_id, other]) == {written[0].event_id}
+        assert store.stored_ids([]) == set()
+
+    # ---- refusals leave the store as it was -------------------------------------------------------------------------
+
+    def refused(self, store: Recorder, batches: Sequence[Batch], error: type[Exception], text: str) -> None:
+        before = self.everything(store)
+        with pytest.raises(error, match=text):
+            self.write(store, batches)
+        assert self.everything(store) == before
+
+    def test_a_stream_that_moved_is_refused(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 2))])
+        self.refused(store, [(1, ticks("a", 1, start=2))], EventStoreError, "a")
+        self.refused(store, [(0, ticks("b", 1)), (5, ticks("a", 1, start=6))], EventStoreError, "a")
+
+    def test_an_aggregate_keeps_its_type(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 1))])
+        self.refused(store, [(1, ticks("a", 1, start=2, kind="Other"))], WrongAggregateTypeError, "stored as a Ticker")
+
+    def test_an_id_twice_in_one_write_is_refused(self, store: Recorder) -> None:
+        first = ticks("a", 1)[0]
+        again = NewEvent(
+            first.aggregate_id, first.aggregate_type, first.event_type, {"n": 2, "note": None}, first.event_id
+        )
+        self.refused(store, [(0, [first, again])], DuplicateEventError, str(first.event_id))
+
+    def test_malformed_data_is_refused(self, store: Recorder) -> None:
+        bad = NewEvent("a", "Ticker", "ContractTicked", {"n": "three", "note": None})
+        self.refused(store, [(0, [*ticks("a", 1), bad])], MalformedEventError, "n")
+
+    def test_a_stored_id_is_skipped_or_refused_as_the_path_says(self, store: Recorder) -> None:
+        written = ticks("a", 2)
+        self.write(store, [(0, written)])
+        taken = written[0].event_id
+        other = NewEvent("b", "Ticker", "ContractTicked", {"n": 1, "note": None}, taken)
+        self.refused(store, [(0, [other])], DuplicateEventError, str(taken))  # an id names one event, on every path
+        if self.repeats_skipped:
+            self.write(store, [(0, written)])  # a retried call: a no-op
+            assert [e.event_id for e in self.everything(store)] == [e.event_id for e in written]
+        else:  # paths for new events only: the same events again are refused, even where the versions would fit
+            self.refused(store, [(2, written)], DuplicateEventError, str(taken))
+
+    def test_a_failed_transaction_writes_nothing(self, store: Recorder) -> None:
+        self.write(store, [(0, ticks("a", 1))])
+        with pytest.raises(RuntimeError, match="boom"), store.transaction():
+            self.write(store, [(1, ticks("a", 1, start=2))])
+            store.save_checkpoint("reader", 2)
+            raise RuntimeError("boom")
+        assert [e.version for e in self.everything(store)] == [1]
+        assert store.read_checkpoint("reader") == 0
+        self.write(store, [(1, ticks("a", 1, start=2))])  # positions go on without a gap
+        assert [e.position for e in self.everything(store)] == [1, 2]
+
+    # ---- checkpoints and snapshots ----------------------------------------------------------------------------------
+
+    def test_checkpoints(self, store: Recorder) -> None:
+        assert store.read_checkpoint("reader") == 0
+        store.save_checkpoint("reader", 7)
+        store.save_checkpoint("other", 1)
+        store.save_checkpoint("reader", 9)
+        assert (store.read_checkpoint("reader"), store.read_checkpoint("other")) == (9, 1)
+
+    def test_snapshots(self, store: Recorder, clock: Clock) -> None:
+        self.write(store, [(0, ticks("a", 4))])
+        assert store.position_of("a", 3) == 3
+        assert store.position_of("a", 9) is None
+        created = clock.now
+        for version in (2, 4):
+            store.write_snapshot(Snapshot("a", version, version, {"total": version}, 1, created, created), "Ticker")
+        store.write_snapshot(Snapshot("a", 4, 4, {"old": True}, 0, None, None), "Ticker")
+        latest = store.read_snapshot("a", "Ticker", 1)
+        assert latest == Snapshot("a", 4, 4, {"total": 4}, 1, created.astimezone(UTC), created.astimezone(UTC))
+        assert latest.created_at.tzinfo is UTC
+        assert store.read_snapshot("a", "Ticker", 1, at_or_before=3).version == 2
+        assert store.read_snapshot("a", "Ticker", 1, at_or_before=1) is None
+        assert store.read_snapshot("a", "Other", 1) is None
+        assert store.read_snapshot("a", "Ticker", 0).state == {"old": True}
+        assert (store.count_snapshots(), store.count_snapshots("a"), store.count_snapshots("b")) == (3, 3, 0)

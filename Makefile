@@ -44,6 +44,7 @@ build/nbval_sanitize.cfg: tests/nbval_sanitize.cfg
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 unit: $(STAMP) tools build/nbval_sanitize.cfg
 	$(BIN)/pytest tests $(PYTEST_ARGS)

@@ -11,10 +11,10 @@ import importlib
 
 # name -> "module" whose `add_arguments(parser)` and `run(args) -> int` implement `labkit bench NAME`.
 BENCHMARKS: dict[str, str] = {
-    "events": "labkit.events.bench",
-    "projections": "labkit.patterns.bench",
-    "query": "labkit.layouts.bench",
-    "services": "labkit.services.bench",
+    "events": "labkit.lab.eventsourcing.bench",
+    "projections": "labkit.lab.messaging.bench",
+    "query": "labkit.lab.databases.bench",
+    "services": "labkit.lab.microservices.bench",
 }
 
 

@@ -29,8 +29,8 @@ from labkit.containers.errors import (
 )
 from labkit.containers.explainer import explain
 from labkit.containers.explanation import Explanation
-from labkit.containers.forms import form_cases
 from labkit.containers.imageconfig import normalized_inspect
+from labkit.lab.dockerfiles.forms import form_cases
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

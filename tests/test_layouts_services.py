@@ -11,8 +11,8 @@ import pytest
 
 from labkit.domain import RuleViolationError
 from labkit.layouts import (
-    CustomerService,
-    OrderService,
+    InProcessCustomerService,
+    InProcessOrderService,
     PerServiceLayout,
     ServiceOfflineError,
     SharedLayout,
@@ -106,7 +106,9 @@ def test_taking_the_files_offline_refuses_calls_until_they_are_given_back(layout
 
 def test_in_the_shared_layout_both_services_use_one_database_and_feed_their_own_events(tmp_path):
     with SharedLayout(tmp_path / "shared.duckdb") as shared:
-        assert isinstance(shared.customers, CustomerService) and isinstance(shared.orders, OrderService)
+        assert isinstance(shared.customers, InProcessCustomerService) and isinstance(
+            shared.orders, InProcessOrderService
+        )
         shared.customers.register("customer-1", "Ada Lovelace", 1000)
         shared.orders.place("order-1", "customer-1", 600)
         shared.customers.reserve_credit("customer-1", "order-1", 600)

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["labkit.patterns.consumers", "labkit.patterns.faults", "labkit.patterns.commands"]
+MODULES = ["labkit.patterns.idempotent_consumer", "labkit.patterns.faults", "labkit.patterns.commands"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,8 +8,8 @@ import pytest
 
 from labkit.domain import Order
 from labkit.events import EventStore, replay_all
+from labkit.patterns.projection_runner import ProjectionRunner
 from labkit.patterns.projections import standard_projections
-from labkit.patterns.runner import ProjectionRunner
 from labkit.workload import generate
 
 TABLES = {

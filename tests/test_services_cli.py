@@ -7,7 +7,7 @@ import pytest
 
 from labkit.cli import main
 from labkit.services.errors import UnknownServiceError
-from labkit.services.runner import ServiceRunner
+from labkit.services.process_runner import ServiceRunner
 from labkit.services.settings import settings_from
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from labkit.services.runner import ServiceRunner
+from labkit.services.process_runner import ServiceRunner
 from labkit.services.settings import SERVICES
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 from labkit.services.invariants import check_invariants, wait_until_settled
 from labkit.services.load import create_customers, order_plan, place_orders
-from labkit.services.runner import ServiceRunner
+from labkit.services.process_runner import ServiceRunner
 from labkit.services.settings import SERVICES
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from labkit.services.invariants import check_invariants, wait_until_settled
-from labkit.services.runner import ServiceRunner
+from labkit.services.process_runner import ServiceRunner
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,11 @@
-"""Event sourcing on DuckDB: the event store, aggregates, replay, snapshots, temporal queries, pull subscriptions.
+"""A small event-sourcing library: the event store, aggregates, replay, snapshots, temporal queries, subscriptions.
+
+It imports nothing from the rest of labkit but the ground floor (`labkit.errors`); the lab is built on top of it.
+One persistence contract (`Recorder`: append with expected version and idempotent ids, reads, checkpoints,
+snapshots) that every back-end implements (`EventStore` on DuckDB) and one contract test suite checks
+(tests/events_contract.py). Each concept has one home: the codec (row <-> RecordedEvent, the UTC policy:
+`utc_now`, `to_utc_naive`, `as_utc`), the write rules (`rules.check_write`, called by `append`, `append_aggregates`
+and `bulk_load`), checkpoints (`read_checkpoint`, `save_checkpoint`: every subscriber's), the unit of work.
 
 The public API, in the order data flows (command -> aggregate -> events -> store -> subscriber -> read model):
 
@@ -40,14 +47,15 @@ Replay and temporal queries
     `state_sql(cls, as_of=)`: the same as SQL text, for projections. `fold_all(store, cls, as_of=)`: the same in
     Python. `Repository.load(cls, id, as_of=datetime)`: one aggregate as it was.
 
-Stories and views (notebooks)
-    `labkit.events.story.order_101()`: the source's Order 101 in a store with fixed ids and times;
-    `event_table(store, id)`, `audit_log(store)`; `labkit.events.widgets.replay_slider(repository, Order, id)`.
+Unit of work
+    `UnitOfWork(store, snapshot_every=)`, opened inside `store.transaction()`: `load`/`load_many` (one vectorized
+    replay for many aggregates, an identity map), `add` then `flush`, or `save(aggregate)` / `save_many`; created_at,
+    updated_at and the snapshot policy are applied here for every save (the repository's and the services').
 
 Subscriptions
     `Subscription(name, source, target, handler, batch_size=)`: `poll()`, `run(stop=, follow=)`, `position`,
-    `lag()`. The handler gets `(events, connection)` and writes with that connection; the checkpoint (table
-    `subscription_checkpoints` in the target database) commits in the same transaction. `ProcessedEvents`:
+    `lag()`. The handler gets `(events, connection)` and writes with that connection; the checkpoint (`save_checkpoint`, in
+    the target database) commits in the same transaction. `ProcessedEvents`:
     duplicate detection by event id for consumers whose effects cannot share that transaction.
 
 Errors (all `LabkitError`): ConcurrencyError, DuplicateEventError, UnknownEventTypeError, MalformedEventError,

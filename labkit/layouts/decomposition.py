@@ -14,10 +14,10 @@ import pandas as pd
 
 from labkit.catalog import entry
 from labkit.domain import CUSTOMER_EVENTS, ORDER_EVENTS
-from labkit.layouts.services import CustomerService, OrderService, Service
+from labkit.layouts.services import InProcessCustomerService, InProcessOrderService, InProcessService
 
 
-def _commands(service: type[Service]) -> list[str]:
+def _commands(service: type[InProcessService]) -> list[str]:
     """The service's public command methods (what other parts of the system may ask it to do)."""
     queries = {"customers", "orders_over", "get", "count", "credit_reserved_for"}
     feed = {"read_all", "head_position", "export_events"}
@@ -32,8 +32,8 @@ def decomposition_frame() -> pd.DataFrame:
     """One row per service: what it owns, what it does, what it publishes."""
     rows = []
     for service, events, database in (
-        (CustomerService, CUSTOMER_EVENTS, "customers.duckdb"),
-        (OrderService, ORDER_EVENTS, "orders.duckdb"),
+        (InProcessCustomerService, CUSTOMER_EVENTS, "customers.duckdb"),
+        (InProcessOrderService, ORDER_EVENTS, "orders.duckdb"),
     ):
         rows.append(
             {

@@ -31,8 +31,8 @@ from labkit.layouts.services import (
     CUSTOMERS_TABLE_SQL,
     ORDERS_INDEX_SQL,
     ORDERS_TABLE_SQL,
-    CustomerService,
-    OrderService,
+    InProcessCustomerService,
+    InProcessOrderService,
 )
 from labkit.views import CustomerOrdersView
 from labkit.workload import INDEXED_UP_TO, Workload
@@ -153,8 +153,8 @@ class SharedLayout:
 
     def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = SERVICE_CLOCK) -> None:
         self._database = OwnedDatabase(path, "shared", clock=clock)
-        self.customers = CustomerService(self._database, shared=True)
-        self.orders = OrderService(self._database, shared=True)
+        self.customers = InProcessCustomerService(self._database, shared=True)
+        self.orders = InProcessOrderService(self._database, shared=True)
 
     def sql(self, query: str, params: dict | list | None = None) -> pa.Table:
         """Run SQL on the shared database: in this layout any service (or report) may join any table."""
@@ -183,8 +183,8 @@ class PerServiceLayout:
     ) -> None:
         self._customers_database = OwnedDatabase(customers, "customers", clock=clock)
         self._orders_database = OwnedDatabase(orders, "orders", clock=clock)
-        self.customers = CustomerService(self._customers_database)
-        self.orders = OrderService(self._orders_database)
+        self.customers = InProcessCustomerService(self._customers_database)
+        self.orders = InProcessOrderService(self._orders_database)
         self.view = CustomerOrdersView(view)
         self.view.subscribe("customers", self.customers)
         self.view.subscribe("orders", self.orders)

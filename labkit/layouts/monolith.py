@@ -21,7 +21,7 @@ import pandas as pd
 from labkit.layouts.database import SERVICE_CLOCK, OwnedDatabase
 from labkit.layouts.errors import LayoutError, SecondTransactionFailed
 from labkit.layouts.layout import PerServiceLayout
-from labkit.layouts.services import CustomerService, OrderService
+from labkit.layouts.services import InProcessCustomerService, InProcessOrderService
 
 # Where a failure can be injected: after the order is written, or after the credit is reserved.
 FAIL_POINTS = ("order_placed", "credit_reserved")
@@ -68,7 +68,7 @@ def _check_fail_point(fail_after: str | None) -> None:
         raise LayoutError(f"fail_after={fail_after!r} is not a failure point; use one of {', '.join(FAIL_POINTS)}")
 
 
-def _order_state(orders: OrderService, order_id: str) -> str | None:
+def _order_state(orders: InProcessOrderService, order_id: str) -> str | None:
     try:
         return str(orders.get(order_id)["state"])
     except LayoutError:
@@ -80,8 +80,8 @@ class Monolith:
 
     def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = SERVICE_CLOCK) -> None:
         self._database = OwnedDatabase(path, "monolith", clock=clock)
-        self.customers = CustomerService(self._database, shared=True)
-        self.orders = OrderService(self._database, shared=True)
+        self.customers = InProcessCustomerService(self._database, shared=True)
+        self.orders = InProcessOrderService(self._database, shared=True)
 
     def place_order(
         self, order_id: str, customer_id: str, order_total: int, *, fail_after: str | None = None

@@ -52,7 +52,7 @@ CUSTOMERS_INDEX_SQL = "CREATE UNIQUE INDEX IF NOT EXISTS customers_customer_id O
 ORDERS_INDEX_SQL = "CREATE UNIQUE INDEX IF NOT EXISTS orders_order_id ON orders (order_id)"
 
 
-class Service(ABC):
+class InProcessService(ABC):
     """What both services share: the owned database, the event feed of their aggregate type, command plumbing."""
 
     name: ClassVar[str]
@@ -173,7 +173,7 @@ class Service(ABC):
         return int(self._query(f"SELECT count(*) AS n FROM {self.table}", []).column("n")[0].as_py())
 
 
-class CustomerService(Service):
+class InProcessCustomerService(InProcessService):
     """Customers and their credit: the Customer aggregate, the `customers` table."""
 
     name = "Customer"
@@ -224,7 +224,7 @@ class CustomerService(Service):
         }
 
 
-class OrderService(Service):
+class InProcessOrderService(InProcessService):
     """Orders: the Order aggregate, the `orders` table."""
 
     name = "Order"

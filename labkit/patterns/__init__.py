@@ -18,9 +18,6 @@ For consumers of other services' event feeds (the pieces to reuse):
 `unreliable_delivery(events, seed=, duplicate_rate=, delay_rate=, max_delay=)`: a seeded at-least-once transport
 (repeats and delays). `DeliveryFeed(deliveries)`: such a list as a pull source. `out_of_order_count(deliveries)`.
 `apply_order_states`, `apply_customer_totals`: two naive read models (batch handlers) for demonstrations.
-`count_with_consumers(deliveries, truth)`, `track_states_with_consumers(deliveries, truth)`: naive and idempotent
-consumers side by side on one delivery; `broker_messages(folder)`, `stored_customer_totals(folder)` read a
-dual-write run's databases.
 
 The dual-write problem, measured (`labkit.patterns.dualwrite`, `designs`, `faults`, `outbox`, `broker`):
 
@@ -36,7 +33,7 @@ Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transa
 batch_size=)`, `add_to_outbox(connection, event, version=)`. `launcher.run_child("module:function", args)`: a
 fresh child process forked from a helper that imported labkit once (exit code, or -signal if killed).
 
-CQRS projections (`labkit.patterns.projections`, `runner`, `lag`):
+CQRS projections (`labkit.patterns.projections`, `runner`):
 
 `Projection`: `name`, `tables`, `create(connection)`, `apply(events, connection)` (incremental batch handler),
 `rebuild(store, up_to_position, connection)` (one vectorized pass). `OrdersPerCustomer`, `RevenuePerDay`,
@@ -46,23 +43,13 @@ projection's generation schema with its tables; readers query `main.<table>` vie
 `poll()`, `catch_up(max_events=)`, `start()`/`stop()` (follow in a thread), `pause()`/`resume()`, `position(name)`,
 `generation(name)`, `status()` -> [`ProjectionStatus`], `query(sql)`, `reader()`, `commits` (batch commit log),
 `rebuild(name)` -> `RebuildResult` (events/s of the vectorized pass; the swap is one transaction).
-`OrderWriter(store, seed=)`: `write(n)`, `start(n, per_second)`. `measure_lag(runner, writer, orders=, per_second=,
-pause_between=)` -> `LagMeasurement` (samples of lag in events and ms, per-event write-to-read latency, summary()).
-`labkit.patterns.widgets`: `ProjectionControl(runner, writer)` (pause/resume, write a burst, `status_html()`,
-`settled()`), `projection_control(control)` (the ipywidgets front end), `Refresher`. `labkit.patterns.plots`:
-`plot_fault_sweep(outcomes)`, `plot_lag(measurement)`. `labkit bench projections`: `labkit.patterns.bench`.
+Measuring them (lag while writes go on, consumers side by side, the fault sweep's figures, the pause/resume
+control, `labkit bench projections`) is the teaching tier's: `labkit.lab.messaging`.
 
 Errors (all `LabkitError`): `PatternsError`, `OutOfOrderError`, `InjectedCrash`, `ProjectionError`.
 """
 
 from labkit.patterns.broker import MessageBroker
-from labkit.patterns.consumer_runs import (
-    broker_messages,
-    count_with_consumers,
-    stored_customer_totals,
-    track_states_with_consumers,
-)
-from labkit.patterns.consumers import SETUP_SQL, ConsumeResult, IdempotentConsumer
 from labkit.patterns.delivery import DeliveryFeed, out_of_order_count, unreliable_delivery
 from labkit.patterns.designs import DESIGNS
 from labkit.patterns.dualwrite import (
@@ -75,9 +62,10 @@ from labkit.patterns.dualwrite import (
 )
 from labkit.patterns.errors import InjectedCrash, OutOfOrderError, PatternsError, ProjectionError
 from labkit.patterns.faults import FaultSchedule
-from labkit.patterns.lag import LagMeasurement, OrderWriter, measure_lag
+from labkit.patterns.idempotent_consumer import SETUP_SQL, ConsumeResult, IdempotentConsumer
 from labkit.patterns.order_views import apply_customer_totals, apply_order_states
 from labkit.patterns.outbox import OutboxRelay, add_to_outbox
+from labkit.patterns.projection_runner import ProjectionRunner, ProjectionStatus, RebuildResult
 from labkit.patterns.projections import (
     CustomerOrdersViewProjection,
     OrdersPerCustomer,
@@ -85,7 +73,6 @@ from labkit.patterns.projections import (
     RevenuePerDay,
     standard_projections,
 )
-from labkit.patterns.runner import ProjectionRunner, ProjectionStatus, RebuildResult
 
 __all__ = [
     "DESIGNS",
@@ -97,9 +84,7 @@ __all__ = [
     "FaultSchedule",
     "IdempotentConsumer",
     "InjectedCrash",
-    "LagMeasurement",
     "MessageBroker",
-    "OrderWriter",
     "OrdersPerCustomer",
     "OutOfOrderError",
     "OutboxRelay",
@@ -114,16 +99,11 @@ __all__ = [
     "anomalies_by_rate",
     "apply_customer_totals",
     "apply_order_states",
-    "broker_messages",
     "compare_designs",
-    "count_with_consumers",
-    "measure_lag",
     "out_of_order_count",
     "outcomes_table",
     "run_design",
     "standard_projections",
-    "stored_customer_totals",
     "sweep_fault_rates",
-    "track_states_with_consumers",
     "unreliable_delivery",
 ]

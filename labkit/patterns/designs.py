@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS orders (
 """
 
 
-class OrderService(Protocol):
+class OrderDesign(Protocol):
     """One design of the Order service: place orders, publish what is pending, close its databases."""
 
     def place(self, command: PlaceOrder, attempt: int) -> None: ...
@@ -175,7 +175,7 @@ class EventSourcedService:
         self.broker.close()
 
 
-def open_service(design: str, folder: Path, injector: Injector, *, batch_size: int = 10) -> OrderService:
+def open_service(design: str, folder: Path, injector: Injector, *, batch_size: int = 10) -> OrderDesign:
     """The Order service of `design` over the databases in `folder`."""
     if design in ("state_first", "publish_first"):
         return NaiveService(folder, injector, publish_first=design == "publish_first")

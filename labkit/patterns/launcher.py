@@ -33,11 +33,16 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
 
 
 class Launcher:
-    """The helper process, and `run(target, args)` to run one child life in it."""
+    """The helper process, and `run(target, args)` to run one child life in it.
 
-    def __init__(self) -> None:
+    `preload`: the module the helper imports once before forking (the targets' module), named by the caller so the
+    launcher depends on no module of its callers.
+    """
+
+    def __init__(self, preload: str) -> None:
+        self.preload = preload
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from labkit.patterns.launcher import main; main()"],
+            [sys.executable, "-c", "from labkit.patterns.launcher import main; main()", preload],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -72,12 +77,14 @@ _IDLE_LOCK = threading.Lock()
 
 def run_child(target: str, args: tuple[Any, ...]) -> int:
     """Run `module:function(*args)` in a fresh child process; its exit code (0, 1, or -signal if killed)."""
+    module_name = target.split(":")[0]
     with _IDLE_LOCK:
         alive = [candidate for candidate in _IDLE if candidate.process.poll() is None]
-        chosen = alive.pop() if alive else None
-        _IDLE[:] = alive
+        fitting = [candidate for candidate in alive if candidate.preload == module_name]
+        chosen = fitting[-1] if fitting else None
+        _IDLE[:] = [candidate for candidate in alive if candidate is not chosen]
     if chosen is None:
-        chosen = Launcher()
+        chosen = Launcher(module_name)
         atexit.register(chosen.close)
     try:
         code = chosen.run(target, args)
@@ -111,7 +118,8 @@ def main() -> None:
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what children print goes to stderr, never into the answers
-    import labkit.patterns.dualwrite  # noqa: F401  (imported once here, so every child starts with it loaded)
+    for module_name in sys.argv[1:]:
+        importlib.import_module(module_name)  # imported once here, so every child starts with it loaded
 
     while (header := _read_exactly(requests, _HEADER.size)) is not None:
         request = _read_exactly(requests, _HEADER.unpack(header)[0])

@@ -21,7 +21,7 @@ from labkit.events import EventStore, RecordedEvent, state_sql
 from labkit.events.codec import to_utc_naive
 from labkit.events.replay import events_sql
 from labkit.views import customer_orders
-from labkit.views.projection import export_events
+from labkit.views.read_model import export_events
 
 # Positions exported per chunk when a projection rebuilds from event rows (bounded memory at 10M events).
 REBUILD_CHUNK_POSITIONS = 1_000_000

@@ -15,7 +15,8 @@ Public API:
     `LabClient(urls)`: create_customer, place_order, ship, cancel, orders, customers, view, events, status,
     valuable_customers(created_after, min_total, method="view" | "composition").
     `check_invariants(client, accepted_orders=)` -> InvariantReport; `wait_until_settled(client)`.
-    `run_load(client, orders=)` -> LoadResult (the benchmark's measurements); `saga_timeline(client)`, `LagSampler`.
+    `run_load(client, orders=)` -> LoadResult (the benchmark's measurements). Timelines and plots of notebook 07:
+    `labkit.lab.microservices`.
 """
 
 from labkit.services.client import LabClient
@@ -32,9 +33,8 @@ from labkit.services.errors import (
 )
 from labkit.services.invariants import InvariantReport, InvariantViolationError, check_invariants, wait_until_settled
 from labkit.services.load import LoadResult, create_customers, order_plan, place_orders, run_load
-from labkit.services.runner import ServiceRunner, start_services
+from labkit.services.process_runner import ServiceRunner, start_services
 from labkit.services.settings import SERVICES, ServiceSettings
-from labkit.services.timeline import LagSampler, saga_timeline
 
 __all__ = [
     "SERVICES",
@@ -42,7 +42,6 @@ __all__ = [
     "InvariantReport",
     "InvariantViolationError",
     "LabClient",
-    "LagSampler",
     "LoadResult",
     "NotSettledError",
     "RunFolderError",
@@ -59,7 +58,6 @@ __all__ = [
     "order_plan",
     "place_orders",
     "run_load",
-    "saga_timeline",
     "start_services",
     "wait_until_settled",
 ]

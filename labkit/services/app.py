@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from labkit.domain import RuleViolationError
 from labkit.errors import LabkitError
 from labkit.events import AggregateNotFoundError, ConcurrencyError
-from labkit.services.base import Service
+from labkit.services.base import HttpService
 from labkit.services.customer import CustomerService
 from labkit.services.errors import (
     IdConflictError,
@@ -32,7 +32,7 @@ from labkit.services.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_CLASSES: dict[str, type[Service]] = {
+SERVICE_CLASSES: dict[str, type[HttpService]] = {
     "customer": CustomerService,
     "order": OrderService,
     "history": HistoryService,

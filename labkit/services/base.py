@@ -9,15 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from labkit.services.consumer import BatchHandler, FeedConsumer
 from labkit.services.database import ServiceDatabase
 from labkit.services.feed import MAX_LIMIT, HttpEventFeed, feed_page, long_poll
+from labkit.services.feed_consumer import FeedConsumer, UnitHandler
 from labkit.services.models import FeedPage, Health
 from labkit.services.saga import SAGA_FAILURES_SQL
 from labkit.services.settings import ServiceSettings
 
 
-class Service:
+class HttpService:
     """A service process's parts; subclasses add their tables, consumers and routes."""
 
     name: str = ""
@@ -35,7 +35,7 @@ class Service:
         # Set by the server runner: true once the process is asked to stop (long polls then answer at once).
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def consume(self, peer: str, handler: BatchHandler, *, name: str | None = None) -> FeedConsumer:
+    def consume(self, peer: str, handler: UnitHandler, *, name: str | None = None) -> FeedConsumer:
         """Add a consumer of a peer's feed (started with the service)."""
         consumer = FeedConsumer(
             name or f"{self.name}<-{peer}",

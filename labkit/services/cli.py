@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from labkit.paths import relative_to_repo
-from labkit.services.runner import ServiceRunner, default_folder
+from labkit.services.process_runner import ServiceRunner, default_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

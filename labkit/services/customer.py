@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Response
 
 from labkit.domain import Customer
 from labkit.events import UnitOfWork, state_sql
-from labkit.services.base import Service
+from labkit.services.base import HttpService
 from labkit.services.errors import IdConflictError
 from labkit.services.models import CustomerBatchIn, CustomerBatchOut, CustomerIn, CustomerOut, CustomerPage
 from labkit.services.saga import saga_participant
@@ -43,7 +43,7 @@ def customers_sql(where: str = "") -> str:
     return f"SELECT {CUSTOMER_COLUMNS} FROM ({state_sql(Customer)}) {where}"
 
 
-class CustomerService(Service):
+class CustomerService(HttpService):
     name = "customer"
     title = "labkit Customer service"
     description = "Customers with a credit limit; reserves, refuses and releases credit as the Order saga asks."

@@ -77,7 +77,7 @@ async def long_poll(
 
 
 @dataclass(frozen=True)
-class FeedPage:
+class PulledPage:
     """What one pull of a feed returned."""
 
     events: list[RecordedEvent]
@@ -91,7 +91,7 @@ class HttpEventFeed:
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.Client(timeout=httpx.Timeout(connect_timeout, read=None))
 
-    def read(self, *, after_position: int = 0, limit: int = 500, wait: float = 0.0) -> FeedPage:
+    def read(self, *, after_position: int = 0, limit: int = 500, wait: float = 0.0) -> PulledPage:
         """Events after `after_position` (up to `limit`), waiting up to `wait` seconds for one to appear."""
         url = f"{self.base_url}/events"
         params = {"after": after_position, "limit": limit, "wait": wait}
@@ -102,7 +102,7 @@ class HttpEventFeed:
         if response.status_code != 200:
             raise ServiceRequestError("GET", url, response.status_code, response.text[:300])
         data = orjson.loads(response.content)
-        return FeedPage([RecordedEvent.from_dict(e) for e in data["events"]], int(data["head_position"]))
+        return PulledPage([RecordedEvent.from_dict(e) for e in data["events"]], int(data["head_position"]))
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Events after `after_position`, without waiting (the `EventSource` protocol)."""

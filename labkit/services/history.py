@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 
 from labkit.events import RecordedEvent, UnitOfWork
 from labkit.events.codec import as_utc, to_utc_naive, utc_now
-from labkit.services.base import Service
+from labkit.services.base import HttpService
 from labkit.services.client import LabClient
 from labkit.services.models import ValuableCustomers, ViewPage
 from labkit.services.settings import ServiceSettings
@@ -58,7 +58,7 @@ def apply_order_events(events: Sequence[RecordedEvent], unit: UnitOfWork) -> Non
         )
 
 
-class HistoryService(Service):
+class HistoryService(HttpService):
     name = "history"
     title = "labkit Order-history service"
     description = "The customer_orders_view (CQRS read model) built from both services' events, and its queries."

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Response
 
 from labkit.domain import ORDER_STATES, Order
 from labkit.events import RecordedEvent, UnitOfWork, state_sql
-from labkit.services.base import Service
+from labkit.services.base import HttpService
 from labkit.services.errors import IdConflictError, ServiceUnavailableError, UnknownCustomerError
 from labkit.services.models import CancelIn, OrderIn, OrderOut, OrderPage
 from labkit.services.saga import saga_participant
@@ -55,7 +55,7 @@ def _order_dict(order: Order) -> dict[str, Any]:
     )
 
 
-class OrderService(Service):
+class OrderService(HttpService):
     name = "order"
     title = "labkit Order service"
     description = "Orders: placed PENDING, approved or rejected by the credit saga, shipped or cancelled."

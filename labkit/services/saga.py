@@ -21,7 +21,7 @@ from labkit.domain import RuleViolationError, saga_reaction
 from labkit.domain.saga import Reaction
 from labkit.events import AggregateNotFoundError, RecordedEvent, UnitOfWork
 from labkit.events.aggregate import Aggregate
-from labkit.services.consumer import BatchHandler
+from labkit.services.feed_consumer import UnitHandler
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _record_failure(connection: duckdb.DuckDBPyConnection, reaction: Reaction, e
     )
 
 
-def saga_participant(aggregate_class: type[Aggregate]) -> BatchHandler:
+def saga_participant(aggregate_class: type[Aggregate]) -> UnitHandler:
     """A batch handler that runs the saga's reactions aimed at `aggregate_class`, once each."""
 
     def react(events: Sequence[RecordedEvent], unit: UnitOfWork) -> None:

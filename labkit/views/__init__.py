@@ -48,7 +48,7 @@ from labkit.views.customer_orders import (
 )
 from labkit.views.errors import QueryParameterError, ViewError
 from labkit.views.parameters import creation_cutoff, order_threshold
-from labkit.views.projection import CustomerOrdersView, EventExport, EventFeed, export_events
+from labkit.views.read_model import CustomerOrdersView, EventExport, EventFeed, export_events
 
 __all__ = [
     "ANSWER_ORDER",

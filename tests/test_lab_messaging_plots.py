@@ -1,0 +1,40 @@
+"""The figures: titled, axes labelled with units, one line per series drawn from real runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from labkit.lab.messaging.lag import LagMeasurement
+from labkit.lab.messaging.plots import plot_fault_sweep, plot_lag
+from labkit.patterns.dualwrite import sweep_fault_rates
+
+
+def test_the_fault_sweep_plots_each_design_against_the_rate(tmp_path):
+    outcomes = sweep_fault_rates(tmp_path, [0.0, 0.3], operations=20, crash_mode="exception", workers=4, progress=False)
+    figure = plot_fault_sweep(outcomes)
+    axes = figure.axes[0]
+    assert axes.get_title() and "(" in axes.get_xlabel() and "(" in axes.get_ylabel()
+    lines = {line.get_label(): list(line.get_ydata()) for line in axes.get_lines()}
+    lost = next(o.lost for o in outcomes if o.design == "state_first" and o.fault_rate == 0.3)
+    assert lines["lost: commit, then publish"] == [0, lost] and lost > 0
+    assert lines["lost + phantom: outbox"] == [0, 0]
+
+
+def test_the_lag_plot_has_a_line_per_projection_in_events_and_ms():
+    samples = pd.DataFrame(
+        {
+            "seconds": [0.0, 0.1, 0.0, 0.1],
+            "projection": ["a", "a", "b", "b"],
+            "head": [10, 10, 10, 10],
+            "position": [5, 10, 7, 10],
+            "lag_events": [5, 0, 3, 0],
+            "lag_ms": [40.0, 0.0, 20.0, 0.0],
+        }
+    )
+    measurement = LagMeasurement(samples, pd.DataFrame(columns=["projection", "position", "latency_ms"]), 3, 0.1)
+    figure = plot_lag(measurement, pause_between=(0.02, 0.05))
+    events_axes, ms_axes = figure.axes
+    assert [line.get_label() for line in events_axes.get_lines()] == ["a", "b"]
+    assert list(ms_axes.get_lines()[0].get_ydata()) == [40.0, 0.0]
+    assert events_axes.get_ylabel() == "lag (events)" and ms_axes.get_ylabel() == "lag (ms)"
+    assert "(s)" in ms_axes.get_xlabel() and events_axes.get_title()

@@ -82,6 +82,8 @@ class _BaseImages:
 
     def _engine(self) -> ImageConfigSource | None:
         if self.engine == "auto":
+            # One way only: the engine driver never imports the explainer (prebuild wires the two for builds).
+            # Imported here so that explaining offline does not load the docker SDK.
             from labkit.containers.engine import connect_or_reason
 
             engine, reason = connect_or_reason()

@@ -108,10 +108,11 @@ def _check_lab(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
+    from labkit.containers.baseimages import lab_cleanup
     from labkit.containers.engine import connect
 
     with connect() as engine:
-        print(engine.cleanup(purpose=args.purpose, include_base_images=args.include_base_images))
+        print(lab_cleanup(engine, purpose=args.purpose, include_base_images=args.include_base_images))
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from labkit.containers.baseimages import DEBIAN_PYTHON, ensure_base_image
 from labkit.containers.engine import BuiltImage, Engine
 from labkit.containers.errors import ContainerFailedError
+from labkit.containers.prebuild import build_checked
 from labkit.containers.wheelhouse import (
     WheelSet,
     build_labkit_wheel,
@@ -131,7 +132,8 @@ def build_lab_image(
     if image is LAB and base == DEBIAN_PYTHON.reference:
         # Debian bookworm's Python is 3.11.2; a few pinned wheels declare a later 3.11.x.
         build_args["PIP_INSTALL_OPTIONS"] = "--ignore-requires-python"
-    return engine.build(
+    return build_checked(
+        engine,
         context,
         tag=tag or (image.tag if target is None else f"{image.repository}:{target}"),
         build_args=build_args,

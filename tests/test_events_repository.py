@@ -19,7 +19,7 @@ from labkit.events import (
     append_aggregates,
     fold_all,
 )
-from labkit.events.store import DROP_INDEXES_SQL
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 
 
 def placed(n: int, *, first: int = 1) -> list[Order]:

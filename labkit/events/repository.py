@@ -10,23 +10,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import pyarrow as pa
-
 from labkit.events.aggregate import Aggregate
 from labkit.events.codec import as_utc
 from labkit.events.errors import AggregateNotFoundError
-from labkit.events.recorder import AppendResult
+from labkit.events.recorder import AppendResult, Recorder
 from labkit.events.snapshots import latest_snapshot, save_snapshot
-from labkit.events.store import EventStore
 from labkit.events.unit import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
 
 
 class Repository:
-    """Aggregates of one EventStore: `load`, `save`, and a snapshot policy "every N events" per aggregate type.
+    """Aggregates of one event store (any back-end): `load`, `save`, and a snapshot policy "every N events" per
+    aggregate type.
 
     >>> from labkit.domain import Order
+    >>> from labkit.events import EventStore
     >>> repository = Repository(EventStore(":memory:"), snapshot_every={Order: 2})
     >>> order = Order.place("order-101", customer_id="customer-7", order_total=250)
     >>> order.approve()
@@ -37,7 +36,7 @@ class Repository:
     'PENDING'
     """
 
-    def __init__(self, store: EventStore, *, snapshot_every: Mapping[type[Aggregate], int] | None = None) -> None:
+    def __init__(self, store: Recorder, *, snapshot_every: Mapping[type[Aggregate], int] | None = None) -> None:
         self.store = store
         self.snapshot_every = {cls.aggregate_type: every for cls, every in (snapshot_every or {}).items()}
         for every in self.snapshot_every.values():
@@ -89,7 +88,7 @@ class Repository:
             aggregate.restore(snapshot.state, version=snapshot.version)
             aggregate.created_at, aggregate.updated_at = snapshot.created_at, snapshot.updated_at
             after_position = snapshot.position
-        tail = self._tail(
+        tail = self.store.stream_tail(
             aggregate_id, after_version=aggregate.version, after_position=after_position, to_version=version
         )
         if tail.num_rows:
@@ -110,28 +109,13 @@ class Repository:
             )
         return aggregate
 
-    def _tail(self, aggregate_id: str, *, after_version: int, after_position: int, to_version: int | None) -> pa.Table:
-        # `position > p` lets DuckDB skip whole row groups by their min/max, so the tail after a snapshot costs
-        # the same however long the history before it is.
-        with self.store.locked() as connection:
-            return connection.sql(
-                """SELECT version, position, event_type, event_data::VARCHAR AS event_data, recorded_at FROM events
-                   WHERE aggregate_id = ? AND position > ? AND version > ? AND version <= ? ORDER BY version""",
-                params=[
-                    aggregate_id,
-                    after_position,
-                    after_version,
-                    to_version if to_version is not None else 2**31 - 1,
-                ],
-            ).to_arrow_table()
-
     def snapshot(self, aggregate: Aggregate) -> None:
         """Take a snapshot of a saved aggregate now, whatever the policy."""
         save_snapshot(self.store, aggregate)
 
 
 def append_aggregates(
-    store: EventStore, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
+    store: Recorder, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
 ) -> int:
     """Append the pending events of many aggregates atomically: the write rules' check, one bulk insert.
 

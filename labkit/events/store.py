@@ -16,54 +16,25 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from labkit.events import rules
+from labkit.events.bulk import bulk_load
 from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
 from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, to_utc_naive, utc_now
+from labkit.events.duckdb_schema import (
+    EVENTS_TABLE_SQL,
+    INDEXES_SQL,
+    SNAPSHOTS_TABLE_SQL,
+    first_row,
+)
 from labkit.events.errors import MalformedEventError, WrongAggregateTypeError
 from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
 from labkit.events.recorder import AppendResult, Snapshot
-
-EVENTS_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS events (
-    position       BIGINT    NOT NULL,  -- global order, 1..n, no gaps, in commit order
-    aggregate_id   VARCHAR   NOT NULL,
-    aggregate_type VARCHAR   NOT NULL,
-    version        INTEGER   NOT NULL,  -- 1..n within the aggregate, no gaps
-    event_id       UUID      NOT NULL,  -- unique: appending a stored id again is a no-op
-    event_type     VARCHAR   NOT NULL,
-    event_data     JSON      NOT NULL,
-    metadata       JSON      NOT NULL,  -- correlation_id, causation_id, ...
-    recorded_at    TIMESTAMP NOT NULL   -- UTC
-)
-"""
-
-# Created with a new store. A bulk load into an empty store drops them and builds them once after the insert (much
-# faster than maintaining them row by row); large generated workloads leave them out (see create_indexes).
-INDEXES_SQL = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
-    "CREATE INDEX IF NOT EXISTS events_aggregate_id ON events (aggregate_id)",
-)
-DROP_INDEXES_SQL = ("DROP INDEX IF EXISTS events_event_id", "DROP INDEX IF EXISTS events_aggregate_id")
-
-SNAPSHOTS_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS snapshots (
-    aggregate_id   VARCHAR   NOT NULL,
-    aggregate_type VARCHAR   NOT NULL,
-    version        INTEGER   NOT NULL,  -- the aggregate's version the state is taken at
-    position       BIGINT    NOT NULL,  -- that version's event position: the tail is read after it
-    state          JSON      NOT NULL,
-    state_version  INTEGER   NOT NULL,  -- the aggregate class's state_version when taken
-    created_at     TIMESTAMP,
-    updated_at     TIMESTAMP,
-    PRIMARY KEY (aggregate_id, version, state_version)
-)
-"""
 
 # Rows per INSERT statement: DuckDB binds a few thousand parameters per statement comfortably.
 INSERT_CHUNK = 256
@@ -75,12 +46,6 @@ _FILE_LOCKS_GUARD = threading.Lock()
 def _file_lock(key: str) -> threading.RLock:
     with _FILE_LOCKS_GUARD:
         return _FILE_LOCKS.setdefault(key, threading.RLock())
-
-
-def first_row(result: duckdb.DuckDBPyConnection) -> Any:
-    """The first row of a query result (or None), reading the result to its end so the connection is free again."""
-    rows = result.fetchall()
-    return rows[0] if rows else None
 
 
 class EventStore:
@@ -311,6 +276,31 @@ class EventStore:
                 f"SELECT event_id FROM events WHERE event_id IN ({marks})", list(event_ids)
             ).fetchall()
         return {row[0] for row in rows}
+
+    def write_rows(self, rows: pa.Table) -> int:
+        """Insert rows already checked by the write rules (`rules.check_write`) after the head, in input order, in
+        the open transaction: columns aggregate_id, aggregate_type, version, event_id, event_type, event_data and
+        metadata (JSON text), recorded_at (naive UTC). How many were written."""
+        return bulk_load(self, rows, validate=False)
+
+    def stream_tail(
+        self, aggregate_id: str, *, after_version: int, after_position: int, to_version: int | None
+    ) -> pa.Table:
+        """One aggregate's events after a version (and position), as Arrow columns: version, position, event_type,
+        event_data (JSON text), recorded_at. What `Repository.load` folds."""
+        # `position > p` lets DuckDB skip whole row groups by their min/max, so the tail after a snapshot costs
+        # the same however long the history before it is.
+        with self._lock:
+            return self.connection.sql(
+                """SELECT version, position, event_type, event_data::VARCHAR AS event_data, recorded_at FROM events
+                   WHERE aggregate_id = ? AND position > ? AND version > ? AND version <= ? ORDER BY version""",
+                params=[
+                    aggregate_id,
+                    after_position,
+                    after_version,
+                    to_version if to_version is not None else 2**31 - 1,
+                ],
+            ).to_arrow_table()
 
     # ---- checkpoints and snapshots -------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import pyarrow as pa
 from labkit.errors import UsageError
 from labkit.events import rules
 from labkit.events.aggregate import Aggregate
-from labkit.events.bulk import bulk_load
 from labkit.events.codec import as_utc, to_json, to_utc_naive
 from labkit.events.errors import AggregateNotFoundError
 from labkit.events.event import check_data, event_class
@@ -193,4 +192,4 @@ def _append_many(store: EventStore, aggregates: list[Aggregate], metadata: Mappi
             "recorded_at": pa.array([to_utc_naive(recorded_at)] * len(event_ids), pa.timestamp("us")),
         }
     )
-    return bulk_load(store, table, validate=False), recorded_at
+    return store.write_rows(table), recorded_at

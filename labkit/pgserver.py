@@ -231,7 +231,7 @@ def _hand_over(paths: list[Path], owner: str | None) -> None:
     for path in paths:
         os.chown(path, entry.pw_uid, entry.pw_gid)
     for parent in paths[0].parents:
-        if not os.access(parent, os.X_OK, effective_ids=False) or parent.stat().st_mode & 0o001 == 0:
+        if parent.stat().st_uid != entry.pw_uid and parent.stat().st_mode & 0o001 == 0:
             raise DatabaseServerError(
                 f"{parent} is not open to other users, so the server's user {owner} cannot reach {paths[0]}; "
                 "choose a run folder under a world-traversable path (e.g. --run-dir /tmp/labkit-postgres)"

@@ -17,8 +17,14 @@ from uuid import UUID
 import numpy as np
 import pyarrow as pa
 
-from labkit.events.errors import ConcurrencyError, DuplicateEventError, EventStoreError, WrongAggregateTypeError
-from labkit.events.event import NewEvent, RecordedEvent
+from labkit.events.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventStoreError,
+    MalformedEventError,
+    WrongAggregateTypeError,
+)
+from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,25 @@ def check_write(
         f"row {first}: {aggregate_id} version {int(grouped_versions[at])} where version {int(expected_version[at])} "
         "comes next; versions of an aggregate must run 1, 2, 3... in input order, continuing what is stored"
     )
+
+
+def check_envelopes(events: Sequence[NewEvent]) -> None:
+    """An `append` call's events: envelopes of one aggregate, each with an aggregate id and data of its type."""
+    first = events[0]
+    for event in events:
+        if not isinstance(event, NewEvent):
+            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
+        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
+            raise MalformedEventError(
+                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
+            )
+        check_data(event_class(event.event_type), event.event_data)
+        if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
+            raise WrongAggregateTypeError(
+                f"one append call writes one aggregate; got {first.aggregate_type} {first.aggregate_id} and "
+                f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
+                "store.transaction() to commit them together)"
+            )
 
 
 def retries(events: Sequence[NewEvent], stored: Mapping[UUID, RecordedEvent]) -> list[NewEvent]:

@@ -32,8 +32,7 @@ from labkit.events.duckdb_schema import (
     SNAPSHOTS_TABLE_SQL,
     first_row,
 )
-from labkit.events.errors import MalformedEventError, WrongAggregateTypeError
-from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
+from labkit.events.event import NewEvent, RecordedEvent
 from labkit.events.recorder import AppendResult, Snapshot
 
 # Rows per INSERT statement: DuckDB binds a few thousand parameters per statement comfortably.
@@ -171,16 +170,8 @@ class EventStore:
         events = list(events)
         if not events:
             return AppendResult((), ())
-        for event in events:
-            self._check_envelope(event)
+        rules.check_envelopes(events)
         first = events[0]
-        for event in events:
-            if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
-                raise WrongAggregateTypeError(
-                    f"one append call writes one aggregate; got {first.aggregate_type} {first.aggregate_id} and "
-                    f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
-                    "store.transaction() to commit them together)"
-                )
         with self.transaction():
             stored, head, position = self._heads(events)
             fresh = rules.retries(events, stored)
@@ -215,17 +206,6 @@ class EventStore:
             for row, e in zip(rows, fresh, strict=True)
         )
         return AppendResult(appended, duplicates)
-
-    @staticmethod
-    def _check_envelope(event: NewEvent) -> None:
-        """Check one new event before anything is written: an envelope, an aggregate id, data of its type."""
-        if not isinstance(event, NewEvent):
-            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
-        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
-            raise MalformedEventError(
-                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
-            )
-        check_data(event_class(event.event_type), event.event_data)
 
     def _heads(self, events: list[NewEvent]) -> tuple[dict[UUID, RecordedEvent], rules.StreamHead | None, int]:
         """(the already stored events among `events`, by id; the stream's head; the store's head position)."""

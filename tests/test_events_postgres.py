@@ -1,0 +1,110 @@
+"""The PostgreSQL back-end: the persistence contract (tests/events_contract.py) on a real server, and what only a
+server has: writers in many processes, positions that stay gap-safe, notifications, refusals that name the fix."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from labkit.events import Aggregate, EventStoreError, Recorder, append_aggregates
+from labkit.events.postgres import PostgresEventStore
+from tests.events_contract import Batch, RecorderContract
+
+_schemas = itertools.count(1)
+
+
+class Ticker(Aggregate):
+    """An aggregate of the contract's events."""
+
+
+class Other(Aggregate):
+    """A second aggregate type."""
+
+
+KINDS: dict[str, type[Aggregate]] = {"Ticker": Ticker, "Other": Other}
+
+
+class PostgresStore:
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres_url: str) -> None:
+        self.url = postgres_url
+
+    def open_store(self, folder: Path, clock: Callable[[], datetime]) -> Recorder:
+        store = PostgresEventStore(self.url, schema=f"contract_{next(_schemas)}", clock=clock)
+        store.drop()  # left by an interrupted run
+        return PostgresEventStore(self.url, schema=store.schema, clock=clock)
+
+    def close(self, store: Recorder) -> None:
+        store.drop()  # type: ignore[attr-defined]
+        store.close()  # type: ignore[attr-defined]
+
+
+class TestAppendOnPostgres(PostgresStore, RecorderContract):
+    """`PostgresEventStore.append`, one call per aggregate, inside one transaction."""
+
+    repeats_skipped = True
+
+    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
+        with store.transaction():
+            for expected, events in batches:
+                store.append(events, expected_version=expected)
+
+
+class TestAppendAggregatesOnPostgres(PostgresStore, RecorderContract):
+    """`append_aggregates` (the unit of work's path for many aggregates) on PostgreSQL."""
+
+    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
+        aggregates = []
+        for expected, events in batches:
+            aggregate = KINDS[events[0].aggregate_type](events[0].aggregate_id)
+            aggregate.pending = list(events)
+            aggregate.version = (expected or 0) + len(events)
+            aggregates.append(aggregate)
+        append_aggregates(store, aggregates)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[PostgresEventStore]:
+    schema = f"store_{next(_schemas)}"
+    PostgresEventStore(postgres_url, schema=schema).drop()
+    opened = PostgresEventStore(postgres_url, schema=schema)
+    yield opened
+    opened.drop()
+    opened.close()
+
+
+def test_a_schema_of_another_labkit_version_is_refused(store: PostgresEventStore) -> None:
+    store.connection.execute(f"UPDATE {store.schema}.labkit_schema SET version = 99")
+    with pytest.raises(EventStoreError, match="schema version \\[99\\]"):
+        PostgresEventStore(store.url, schema=store.schema)
+
+
+def test_a_schema_holding_other_tables_is_refused(store: PostgresEventStore) -> None:
+    store.connection.execute("CREATE SCHEMA IF NOT EXISTS not_ours; CREATE TABLE IF NOT EXISTS not_ours.t (x int)")
+    try:
+        with pytest.raises(EventStoreError, match="not a labkit event store"):
+            PostgresEventStore(store.url, schema="not_ours")
+    finally:
+        store.connection.execute("DROP SCHEMA not_ours CASCADE")
+
+
+@pytest.mark.parametrize("schema", ["Bad-Name", "x; drop table y", "", "a" * 60])
+def test_a_schema_name_that_is_not_plain_is_refused(postgres_url: str, schema: str) -> None:
+    with pytest.raises(EventStoreError, match="schema"):
+        PostgresEventStore(postgres_url, schema=schema)
+
+
+def test_an_unreachable_server_is_named_with_the_fix() -> None:
+    with pytest.raises(EventStoreError, match=r"cannot connect .*127\.0\.0\.1:1/.*labkit db up"):
+        PostgresEventStore("postgresql://postgres@127.0.0.1:1/labkit")
+
+
+def test_a_password_in_a_message_is_hidden() -> None:
+    with pytest.raises(EventStoreError) as refused:
+        PostgresEventStore("postgresql://postgres:secret@127.0.0.1:1/labkit")
+    assert "secret" not in str(refused.value)
+    assert "postgres:***@" in str(refused.value)

@@ -266,3 +266,60 @@ def wait_until_accepting(url: str, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise DatabaseServerError(f"the server at {url} does not accept connections: {exc}") from None
             time.sleep(0.05)
+
+
+# ---- `labkit db up | status | down` -------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """The `db` command: a PostgreSQL server of the lab's own."""
+    db = subparsers.add_parser("db", help="a PostgreSQL server of the lab's own: up | status | down")
+    actions = db.add_subparsers(dest="action", required=True)
+    for name, help_text in (
+        ("up", "start the server (loopback and a Unix socket; initialises the cluster once) and leave it running"),
+        ("status", "is it running, its pid, port and URL"),
+        ("down", "stop the server `labkit db up` started (by its pid)"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--run-dir", type=Path, default=None, help="its folder (default: .run/postgres)")
+        if name == "up":
+            action.add_argument(
+                "--port", type=_port_argument, default=None, help="TCP port on 127.0.0.1 (default: a free one)"
+            )
+        action.set_defaults(func=_command)
+
+
+def _port_argument(text: str) -> int:
+    import argparse
+
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def _command(args: Any) -> int:
+    named = os.environ.get(URL_VARIABLE)
+    if named:
+        print(f"${URL_VARIABLE} names the server to use ({named.split('@')[-1]}): labkit starts and stops none")
+        return 0
+    server = PostgresServer(args.run_dir)
+    if args.action == "up":
+        server.up(port=args.port)
+        status = server.status()
+        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
+        print(f"`labkit db down` stops it (files in {server.folder})")
+        return 0
+    if args.action == "status":
+        status = server.status()
+        if not status["running"]:
+            print(f"no server running from {server.folder}: `labkit db up` starts one")
+            return 1
+        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
+        return 0
+    stopped = server.down()
+    print("stopped the server" if stopped else "no server was running")
+    return 0

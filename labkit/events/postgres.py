@@ -114,6 +114,7 @@ class PostgresEventStore:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._head: int | None = None  # known inside a transaction once it holds the insert lock
+        self._listener: psycopg.Connection | None = None  # LISTENs on `channel` once a subscriber waits for news
         self._select = self._q(SELECT)
         self._create_or_check_schema()
 
@@ -126,7 +127,9 @@ class PostgresEventStore:
         with self._lock, self.connection.transaction():
             # One creator at a time: processes opening a new store together would race on CREATE ... IF NOT EXISTS.
             self.connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"labkit:{self.schema}"])
-            self.connection.execute(self._q("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            # Created only when missing: a service's role owns its schema but may not create schemas (service_roles).
+            if not self.connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [self.schema]).fetchone():
+                self.connection.execute(self._q("CREATE SCHEMA {schema}"))
             found = self.connection.execute(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'labkit_schema'",
                 [self.schema],
@@ -155,7 +158,9 @@ class PostgresEventStore:
             self.connection.execute(self._q("INSERT INTO {schema}.labkit_schema VALUES (%s)"), [SCHEMA_VERSION])
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._listener is not None:
+            self._listener.close()
         self.connection.close()
 
     def __enter__(self) -> PostgresEventStore:
@@ -478,18 +483,22 @@ class PostgresEventStore:
 
     # ---- notifications ----------------------------------------------------------------------------------------------
 
-    def listener(self) -> psycopg.Connection:
-        """A connection of its own that LISTENs on this store's channel (for `wait_for_news`)."""
-        listening = connect(self.url)
-        listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-        return listening
+    def listen(self) -> None:
+        """Start listening for appends (a connection of its own); notifications sent from now on are kept until
+        `wait_for_news` takes them, so none is lost between a poll and the wait after it."""
+        with self._lock:
+            if self._listener is None:
+                self._listener = connect(self.url)
+                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
 
-    @staticmethod
-    def wait_for_news(listening: psycopg.Connection, timeout: float) -> int | None:
-        """Sleep until an append commits (its head position) or `timeout` seconds pass (None)."""
-        for notice in listening.notifies(timeout=timeout, stop_after=1):
-            return int(notice.payload)
-        return None
+    def wait_for_news(self, timeout: float) -> int | None:
+        """Sleep until an append commits (the head position it reached) or `timeout` seconds pass (None)."""
+        self.listen()
+        assert self._listener is not None
+        news = None
+        for notice in self._listener.notifies(timeout=timeout, stop_after=1):
+            news = int(notice.payload)
+        return news
 
 
 def connect(url: str) -> psycopg.Connection:

@@ -81,6 +81,22 @@ CREATE TABLE IF NOT EXISTS {schema}.subscription_checkpoints (
 );
 """
 
+# Every insert statement announces the head it reached on the channel `<schema>_events`, delivered at commit; a
+# trigger, so the append itself pays no extra round trip.
+NOTIFY_SQL = (
+    """CREATE FUNCTION {schema}.announce_append() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           PERFORM pg_notify(TG_TABLE_SCHEMA || '_events', (SELECT max(position) FROM appended)::text);
+           RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER events_announced AFTER INSERT ON {schema}.events REFERENCING NEW TABLE AS appended
+       FOR EACH STATEMENT EXECUTE FUNCTION {schema}.announce_append()""",
+)
+
+INSERT_CHUNK = 1000  # rows per INSERT statement
+
+HEAD_SQL = "SELECT coalesce(max(position), 0) FROM {schema}.events"
+
 SELECT = (
     "SELECT position, aggregate_id, aggregate_type, version, event_id, event_type, event_data::text, "
     "metadata::text, recorded_at FROM {schema}.events"
@@ -111,17 +127,24 @@ class PostgresEventStore:
         self.url, self.schema, self.positions, self.clock = url, schema, positions, clock
         self.channel = f"{schema}_events"
         self.connection = connect(url)
+        self._rendered: dict[str, str] = {}
         self._lock = threading.RLock()
-        self._in_transaction = False
+        self._transaction: _Transaction | None = None
         self._head: int | None = None  # known inside a transaction once it holds the insert lock
         self._listener: psycopg.Connection | None = None  # LISTENs on `channel` once a subscriber waits for news
         self._select = self._q(SELECT)
+        self._lock_sql = self._q("LOCK TABLE {schema}.events IN EXCLUSIVE MODE")
         self._create_or_check_schema()
 
     # ---- set-up ---------------------------------------------------------------------------------------------------
 
-    def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text.replace("{schema}", "{s}")).format(s=sql.Identifier(self.schema))
+    def _q(self, text: str) -> str:
+        """`text` with {schema} filled in (quoted), rendered once: the same text each time lets psycopg prepare it."""
+        found = self._rendered.get(text)
+        if found is None:
+            composed = sql.SQL(text.replace("{schema}", "{s}")).format(s=sql.Identifier(self.schema))
+            found = self._rendered[text] = composed.as_string(self.connection)
+        return found
 
     def _create_or_check_schema(self) -> None:
         with self._lock, self.connection.transaction():
@@ -155,6 +178,8 @@ class PostgresEventStore:
             for statement in TABLES_SQL.split(";"):
                 if statement.strip():
                     self.connection.execute(self._q(statement))
+            for statement in NOTIFY_SQL:
+                self.connection.execute(self._q(statement))
             self.connection.execute(self._q("INSERT INTO {schema}.labkit_schema VALUES (%s)"), [SCHEMA_VERSION])
 
     def close(self) -> None:
@@ -176,24 +201,30 @@ class PostgresEventStore:
 
     # ---- transactions -----------------------------------------------------------------------------------------------
 
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """One transaction around several appends and the caller's own writes (`.execute(query, params)` on what it
+        yields); nested calls join it. BEGIN travels with the transaction's first statement, so a short transaction
+        costs one round trip less."""
+        with self._lock:
+            if self._transaction is not None:
+                yield self._transaction
+                return
+            self._transaction, self._head = _Transaction(self.connection), None
+            try:
+                yield self._transaction
+            except BaseException:
+                self._transaction.end("ROLLBACK")
+                raise
+            else:
+                self._transaction.end("COMMIT")
+            finally:
+                self._transaction, self._head = None, None
+
     @property
     def in_transaction(self) -> bool:
         """Whether a `transaction()` of this store is open (appends join it)."""
-        return self._in_transaction
-
-    @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """One transaction around several appends and the caller's own writes; nested calls join it."""
-        with self._lock:
-            if self._in_transaction:
-                yield self.connection
-                return
-            self._in_transaction, self._head = True, None
-            try:
-                with self.connection.transaction():
-                    yield self.connection
-            finally:
-                self._in_transaction, self._head = False, None
+        return self._transaction is not None
 
     # ---- writing ----------------------------------------------------------------------------------------------------
 
@@ -205,13 +236,12 @@ class PostgresEventStore:
             return AppendResult((), ())
         rules.check_envelopes(events)
         first = events[0]
-        with self.transaction():
-            stored = {e.event_id: e for e in self._read_ids([e.event_id for e in events])}
+        with self.transaction() as transaction:
+            stored, head = self._heads(transaction, first.aggregate_id, [e.event_id for e in events])
             fresh = rules.retries(events, stored)
             duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
             if not fresh:
                 return AppendResult((), duplicates)
-            head = self.stream_heads([first.aggregate_id]).get(first.aggregate_id)
             current = head.version if head else 0
             start = current if expected_version is None else expected_version
             rules.check_write(
@@ -225,7 +255,7 @@ class PostgresEventStore:
             rows = [
                 new_row(e, position=0, version=current + i, recorded_at=recorded_at) for i, e in enumerate(fresh, 1)
             ]
-            positions = self._insert(rows)
+            positions = self._insert(transaction, rows)
         appended = tuple(
             RecordedEvent(
                 position=p,
@@ -245,79 +275,91 @@ class PostgresEventStore:
     def write_rows(self, rows: pa.Table) -> int:
         """Insert rows already checked by the write rules after the head, in input order, in the open transaction."""
         data = rows.to_pylist()
-        for row in data:
-            row["event_data"], row["metadata"] = orjson.loads(row["event_data"]), orjson.loads(row["metadata"])
-        positions = self._insert(data, json_ready=True)
-        return len(positions)
+        with self.transaction() as transaction:
+            if self.positions == "locked" and self._head is None:
+                self._head = int(transaction.run([self._lock_sql, self._q(HEAD_SQL)])[-1][0][0])
+            return len(self._insert(transaction, data))
 
-    def _insert(self, rows: list[dict[str, Any]], *, json_ready: bool = False) -> list[int]:
-        """Insert rows (position assigned here) in the open transaction; their positions. Maps the database's own
-        refusals (a version or an id taken meanwhile by another process) to the contract's errors."""
-        connection = self.connection
+    def _heads(
+        self, transaction: _Transaction, aggregate_id: str, event_ids: list[UUID]
+    ) -> tuple[dict[UUID, RecordedEvent], rules.StreamHead | None]:
+        """(the stored events among these ids; the stream's head), in one round trip with the insert lock (and the
+        head position) when this transaction does not hold it yet."""
+        lookup = self._q(
+            "SELECT h.version, h.kind, e.position, e.aggregate_id, e.aggregate_type, e.version, e.event_id, "
+            "e.event_type, e.event_data::text, e.metadata::text, e.recorded_at FROM "
+            "(SELECT max(version) AS version, min(aggregate_type) AS kind FROM {schema}.events WHERE aggregate_id = %s) h "
+            "LEFT JOIN {schema}.events e ON e.event_id = ANY(%s)"
+        )
+        statements: list[Any] = []
+        locking = self.positions == "locked" and self._head is None
+        if locking:  # inserts wait for each other from here to commit, so positions become visible in order
+            statements += [self._lock_sql, self._q(HEAD_SQL)]
+        results = transaction.run([*statements, (lookup, [aggregate_id, event_ids])])
+        if locking:
+            self._head = int(results[1][0][0])
+        rows = results[-1]
+        version, kind = rows[0][0], rows[0][1]
+        stored = {r.event_id: r for r in records(row[2:] for row in rows if row[2] is not None)}
+        return stored, (rules.StreamHead(int(version), kind) if kind is not None else None)
+
+    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows (JSON as text) in the open transaction, positions after the head or from the sequence; their
+        positions.
+
+        One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
+        process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
         if self.positions == "locked":
-            if self._head is None:
-                # Inserts wait for each other from here to commit, so positions become visible in order.
-                connection.execute(self._q("LOCK TABLE {schema}.events IN EXCLUSIVE MODE"))
-                head = connection.execute(self._q("SELECT coalesce(max(position), 0) FROM {schema}.events")).fetchone()
-                self._head = int(head[0]) if head else 0
-            positions = list(range(self._head + 1, self._head + 1 + len(rows)))
+            assert self._head is not None, "the insert lock is taken before positions are numbered"
+            positions: list[int | None] = list(range(self._head + 1, self._head + 1 + len(rows)))
             self._head += len(rows)
         else:
-            positions = [
-                int(r[0])
-                for r in connection.execute(
-                    self._q("SELECT nextval('{schema}.event_positions') FROM generate_series(1, %s)"), [len(rows)]
-                ).fetchall()
-            ]
-        values = [
-            (
+            positions = [None] * len(rows)  # numbered by the sequence, in the database
+        row = "(coalesce(%s, nextval('{schema}.event_positions')), %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)"
+        params: list[Any] = []
+        for p, r in zip(positions, rows, strict=True):
+            params += [
                 p,
                 r["aggregate_id"],
                 r["aggregate_type"],
                 r["version"],
                 UUID(str(r["event_id"])),
                 r["event_type"],
-                Jsonb(r["event_data"] if json_ready else orjson.loads(r["event_data"])),
-                Jsonb(r["metadata"] if json_ready else orjson.loads(r["metadata"])),
+                r["event_data"],
+                r["metadata"],
                 to_utc_naive(r["recorded_at"]),
+            ]
+        statements = []
+        for start in range(0, len(rows), INSERT_CHUNK):  # PostgreSQL binds at most 65,535 parameters a statement
+            count = min(INSERT_CHUNK, len(rows) - start)
+            insert = self._q(
+                f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
+                "ON CONFLICT DO NOTHING RETURNING position"
             )
-            for p, r in zip(positions, rows, strict=True)
-        ]
-        try:
-            with connection.transaction():  # a savepoint: a refused insert leaves the caller's transaction usable
-                with connection.cursor() as cursor:
-                    cursor.executemany(self._q(f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES "
-                                               "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"), values)  # fmt: skip
-                connection.execute(
-                    sql.SQL("SELECT pg_notify({}, {})").format(sql.Literal(self.channel), str(positions[-1]))
-                )
-        except psycopg.errors.UniqueViolation as exc:
-            raise self._refusal(exc, rows) from None
-        return positions
+            statements.append((insert, params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+        inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
+        if len(inserted) < len(rows):
+            raise self._refusal(rows)
+        return inserted
 
-    def _refusal(self, exc: psycopg.errors.UniqueViolation, rows: list[dict[str, Any]]) -> Exception:
-        """The contract's error for a unique violation: another writer got the version, or the id is taken."""
-        constraint = exc.diag.constraint_name or ""
-        if constraint == "events_stream_version":
-            first = rows[0]
-            actual = self.stream_version(first["aggregate_id"])
-            return ConcurrencyError(first["aggregate_id"], int(first["version"]) - 1, actual)
-        if constraint.endswith("event_id_key"):
-            taken = [UUID(str(r["event_id"])) for r in rows]
-            stored = self.stored_ids(taken)
-            return DuplicateEventError(next((i for i in taken if i in stored), taken[0]), "is already stored")
-        return EventStoreError(f"the database refused the append: {exc}")
+    def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
+        """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
+        taken = [UUID(str(r["event_id"])) for r in rows]
+        stored = self.stored_ids(taken)
+        if stored:
+            return DuplicateEventError(next(i for i in taken if i in stored), "is already stored")
+        first = rows[0]
+        return ConcurrencyError(
+            first["aggregate_id"], int(first["version"]) - 1, self.stream_version(first["aggregate_id"])
+        )
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 
     def _fetch(self, query: sql.Composable, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
+            if self._transaction is not None:
+                return self._transaction.run([(query, list(params))])[0]
             return self.connection.execute(query, params).fetchall()
-
-    def _read_ids(self, event_ids: Sequence[UUID]) -> list[RecordedEvent]:
-        if not event_ids:
-            return []
-        return records(self._fetch(self._select + self._q(" WHERE event_id = ANY(%s)"), [list(event_ids)]))
 
     def head_position(self) -> int:
         """The position of the last stored event (0: none)."""
@@ -409,8 +451,8 @@ class PostgresEventStore:
 
     def save_checkpoint(self, subscription: str, position: int) -> None:
         """Move a subscription's checkpoint (in the open transaction, if any)."""
-        with self.transaction() as connection:
-            connection.execute(
+        with self.transaction() as transaction:
+            transaction.execute(
                 self._q(
                     "INSERT INTO {schema}.subscription_checkpoints VALUES (%s, %s, %s) ON CONFLICT (subscription) "
                     "DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at"
@@ -426,8 +468,8 @@ class PostgresEventStore:
 
     def write_snapshot(self, snapshot: Snapshot, aggregate_type: str) -> None:
         """Store a snapshot (replacing one at the same version and state version)."""
-        with self.transaction() as connection:
-            connection.execute(
+        with self.transaction() as transaction:
+            transaction.execute(
                 self._q(
                     "INSERT INTO {schema}.snapshots VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (aggregate_id, version, state_version) DO UPDATE SET position = excluded.position, "
@@ -528,3 +570,34 @@ def connect(url: str) -> psycopg.Connection:
 def _safe(url: str) -> str:
     """A URL with its password hidden, for messages."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class _Transaction:
+    """An open transaction of a PostgreSQL store: statements go through `run` (or `execute`), BEGIN with the first.
+
+    Statements given together travel in one round trip (psycopg's pipeline mode)."""
+
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self.connection = connection
+        self.begun = False
+
+    def run(self, statements: Sequence[Any]) -> list[list[tuple[Any, ...]]]:
+        """Run `query` or `(query, params)` items in order; each one's rows ([] for statements without rows)."""
+        cursors = []
+        with self.connection.pipeline():
+            if not self.begun:
+                self.connection.execute("BEGIN")
+                self.begun = True
+            for statement in statements:
+                query, params = statement if isinstance(statement, tuple) else (statement, None)
+                cursors.append(self.connection.execute(query, params))
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+
+    def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """One statement in the transaction; its rows."""
+        return self.run([(query, list(params) if params is not None else None)])[0]
+
+    def end(self, command: str) -> None:
+        """COMMIT or ROLLBACK, if anything was begun."""
+        if self.begun:
+            self.connection.execute(command)

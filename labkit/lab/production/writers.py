@@ -14,6 +14,7 @@ import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,7 @@ def write_orders(url: str, schema: str, positions: Positions, writer: int, count
     """One writer process: `count` new orders, each appended in its own transaction that lasts `hold` s after the
     insert (the service's other writes)."""
     with PostgresEventStore(url, schema=schema, positions=positions) as store:
-        # Connected: say so and wait for the go, so the run times the writing, not the processes' start.
-        print("ready", flush=True)
-        sys.stdin.readline()
+        wait_for_go()
         for n in range(count):
             order = Order.place(f"order-w{writer}-{n}", customer_id=f"customer-{writer}", order_total=100 + n)
             with store.transaction():
@@ -81,44 +80,63 @@ def run_writers(
     store = PostgresEventStore(url, schema=schema, positions=positions)
     seen: set[int] = set()
     checkpoint = 0
+    arguments = [(url, schema, positions, w, events_per_writer, hold) for w in range(writers)]
+    with started_together(f"{__name__}:write_orders", arguments) as processes:
+        started = time.perf_counter()
+        while any(p.poll() is None for p in processes):
+            checkpoint = _poll(store, checkpoint, seen)
+            time.sleep(poll_seconds)
+        seconds = time.perf_counter() - started
+    checkpoint = _poll(store, checkpoint, seen)  # the tail, after every writer committed
+    total = store.count()
+    setup.close()
+    store.close()
+    return WritersRun(positions, writers, total, len(seen), total - len(seen), seconds)
+
+
+def wait_for_go() -> None:
+    """In a process of `started_together`: say it is ready (connected), then wait until all are."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+@contextlib.contextmanager
+def started_together(target: str, arguments: Sequence[tuple[Any, ...]]) -> Iterator[list[subprocess.Popen[str]]]:
+    """One process per argument tuple running `module:function(*args)`; each calls `wait_for_go` once set up, and
+    all are let go at the same moment, so a measurement times the work, not the processes' start. Waits for them on
+    leaving (and kills them if the caller fails); RuntimeError naming the first that failed."""
+    module, function = target.split(":")
     # Plain processes (not multiprocessing): a notebook's kernel, pytest and the command line start them alike.
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import write_orders; write_orders(*{args!r})"],
+            [sys.executable, "-c", f"from {module} import {function}; {function}(*{args!r})"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for args in ((url, schema, positions, w, events_per_writer, hold) for w in range(writers))
+        for args in arguments
     ]
     try:
         for process in processes:
             assert process.stdout is not None
             process.stdout.readline()  # "ready" (or nothing, if it failed: its exit code says so below)
-        started = time.perf_counter()
         for process in processes:
             assert process.stdin is not None
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.write("go\n")
                 process.stdin.flush()
-        while any(p.poll() is None for p in processes):
-            checkpoint = _poll(store, checkpoint, seen)
-            time.sleep(poll_seconds)
-        seconds = time.perf_counter() - started
-        checkpoint = _poll(store, checkpoint, seen)  # the tail, after every writer committed
+        yield processes
+        for process in processes:
+            process.wait()
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
             process.wait()
-    failed = [(p.returncode, (p.stderr.read() if p.stderr else "").strip()[-300:]) for p in processes if p.returncode]
+    failed = [(p.returncode, (p.stderr.read() if p.stderr else "").strip()[-400:]) for p in processes if p.returncode]
     if failed:
-        raise RuntimeError(f"{len(failed)} writer processes failed: {failed[0]}")
-    total = store.count()
-    setup.close()
-    store.close()
-    return WritersRun(positions, writers, total, len(seen), total - len(seen), seconds)
+        raise RuntimeError(f"{len(failed)} of {len(processes)} processes failed; the first: {failed[0]}")
 
 
 def _poll(store: PostgresEventStore, checkpoint: int, seen: set[int]) -> int:

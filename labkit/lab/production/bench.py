@@ -191,6 +191,15 @@ def measure(
                 },
             ),
         ]
+        with PostgresEventStore(url, schema="bench_save_all") as saved:
+            copied = _rate(saved.count(), saved.to_duckdb)
+        rows.append(
+            Row(
+                "copy every event into DuckDB for analytics (Arrow over ADBC)",
+                "events/s",
+                {LABKIT_PG: copied, LABKIT_DUCKDB: None, ES_SQLITE: None, ES_PG: None},
+            )
+        )
         for count in (1, writers):
             _fresh_store(url, "bench_writers").close()
             env = _fresh_eventsourcing_schema(url, "es_writers")

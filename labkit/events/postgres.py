@@ -240,19 +240,9 @@ class PostgresEventStore:
         first = events[0]
         with self.transaction() as transaction:
             stored, head = self._heads(transaction, first.aggregate_id, [e.event_id for e in events])
-            fresh = rules.retries(events, stored)
-            duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
+            fresh, duplicates, current = rules.plan_append(events, stored, head, expected_version)
             if not fresh:
                 return AppendResult((), duplicates)
-            current = head.version if head else 0
-            start = current if expected_version is None else expected_version
-            rules.check_write(
-                [e.aggregate_id for e in fresh],
-                [e.aggregate_type for e in fresh],
-                range(start + 1, start + 1 + len(fresh)),
-                heads={first.aggregate_id: head} if head else {},
-                event_ids=[e.event_id for e in events],
-            )
             recorded_at = self.clock()
             rows = [
                 new_row(e, position=0, version=current + i, recorded_at=recorded_at) for i, e in enumerate(fresh, 1)

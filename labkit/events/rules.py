@@ -112,6 +112,29 @@ def check_write(
     )
 
 
+def plan_append(
+    events: Sequence[NewEvent],
+    stored: Mapping[UUID, RecordedEvent],
+    head: StreamHead | None,
+    expected_version: int | None,
+) -> tuple[list[NewEvent], tuple[RecordedEvent, ...], int]:
+    """What one `append` call writes, after every rule: (the new events, the ones already stored, the stream's
+    version they follow). `stored`: the call's ids found in the store; `head`: the stream's head (None: new)."""
+    fresh = retries(events, stored)
+    duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
+    current = head.version if head else 0
+    if fresh:
+        start = current if expected_version is None else expected_version
+        check_write(
+            [e.aggregate_id for e in fresh],
+            [e.aggregate_type for e in fresh],
+            range(start + 1, start + 1 + len(fresh)),
+            heads={events[0].aggregate_id: head} if head else {},
+            event_ids=[e.event_id for e in events],
+        )
+    return fresh, duplicates, current
+
+
 def check_envelopes(events: Sequence[NewEvent]) -> None:
     """An `append` call's events: envelopes of one aggregate, each with an aggregate id and data of its type."""
     first = events[0]

@@ -171,22 +171,11 @@ class EventStore:
         if not events:
             return AppendResult((), ())
         rules.check_envelopes(events)
-        first = events[0]
         with self.transaction():
             stored, head, position = self._heads(events)
-            fresh = rules.retries(events, stored)
-            duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
+            fresh, duplicates, current = rules.plan_append(events, stored, head, expected_version)
             if not fresh:
                 return AppendResult((), duplicates)
-            current = head.version if head else 0
-            start = current if expected_version is None else expected_version
-            rules.check_write(
-                [e.aggregate_id for e in fresh],
-                [e.aggregate_type for e in fresh],
-                range(start + 1, start + 1 + len(fresh)),
-                heads={first.aggregate_id: head} if head else {},
-                event_ids=[e.event_id for e in events],
-            )
             recorded_at = self.clock()
             rows = [
                 new_row(e, position=position + i, version=current + i, recorded_at=recorded_at)

@@ -129,8 +129,10 @@ def labkit_pg_writer(url: str, schema: str, writer: int, commands: int) -> None:
     with PostgresEventStore(url, schema=schema) as store:
         repository = Repository(store)
         wait_for_go()
+        started = time.perf_counter()
         for i in range(commands):
             repository.save(_order(i, prefix=f"w{writer}-"))
+        print(f"seconds {time.perf_counter() - started}", flush=True)
 
 
 def eventsourcing_pg_writer(env: dict[str, str], writer: int, commands: int) -> None:
@@ -138,18 +140,23 @@ def eventsourcing_pg_writer(env: dict[str, str], writer: int, commands: int) -> 
     account_type, _ = side_by_side.eventsourcing_types()
     app = side_by_side.eventsourcing_app(Path("."), "writers", env=env)
     wait_for_go()
+    started = time.perf_counter()
     for i in range(commands):
         app.save(account_type(name=f"customer-{writer}-{i}", credit_limit=100 + i))
+    print(f"seconds {time.perf_counter() - started}", flush=True)
 
 
 def concurrent_writers(target: str, arguments: list[tuple[Any, ...]], commands: int) -> float:
-    """Commands/s of all the writer processes together, from the moment they are let go to the last one's end."""
+    """Commands/s of all the writer processes together: every command over the longest writer's own time, from the
+    moment all are let go (each writer times itself, so neither its start nor its exit is counted)."""
     with started_together(target, arguments) as processes:
-        started = time.perf_counter()
-        for process in processes:
-            process.wait()
-        seconds = time.perf_counter() - started
-    return len(arguments) * commands / seconds
+        outputs = [process.communicate()[0] for process in processes]
+    seconds = [
+        float(line.split()[1]) for output in outputs for line in output.splitlines() if line.startswith("seconds")
+    ]
+    if len(seconds) != len(arguments):
+        raise RuntimeError(f"only {len(seconds)} of {len(arguments)} writers reported their time")
+    return len(arguments) * commands / max(seconds)
 
 
 def labkit_pg_loads(url: str, lengths: list[int], repeat: int) -> dict[int, tuple[float, float]]:
@@ -182,7 +189,7 @@ def labkit_duckdb_loads(folder: Path, lengths: list[int], repeat: int) -> dict[i
 
 
 def measure(
-    url: str, *, commands: int = 500, group: int = 100, writers: int = 8, per_writer: int = 100, repeat: int = 15
+    url: str, *, commands: int = 500, group: int = 100, writers: int = 8, per_writer: int = 200, repeat: int = 15
 ) -> list[Row]:
     """Every row, every side, in one run."""
     lengths = [10, 1000]

@@ -128,7 +128,7 @@ def started_together(target: str, arguments: Sequence[tuple[Any, ...]]) -> Itera
                 process.stdin.flush()
         yield processes
         for process in processes:
-            process.wait()
+            process.wait()  # (their stdout is the caller's to read: communicate() after this is still fine)
     finally:
         for process in processes:
             if process.poll() is None:

@@ -26,6 +26,7 @@ from labkit.events import (
 )
 from labkit.events.event import Event, check_data
 from labkit.events.store import DROP_INDEXES_SQL
+from tests.budget import examples
 
 
 def orders(n: int, *, first: int = 1) -> pd.DataFrame:
@@ -230,7 +231,7 @@ SHAPES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(SHAPES, min_size=1, max_size=6))
 def test_the_bulk_shape_check_accepts_exactly_what_append_accepts(documents):
     texts = [json.dumps(d) for d in documents]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from labkit.domain import APPROVED, PENDING, Customer, Order
 from labkit.events import EventStore, Repository, fold_all, replay_all
 from labkit.events.aggregate import Aggregate
+from tests.budget import examples
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -90,7 +91,7 @@ scripts = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=scripts, cut=st.floats(0, 1))
 def test_python_fold_and_vectorized_sql_agree_now_and_in_the_past(script, cut):
     clock = Clock()

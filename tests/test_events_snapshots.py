@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from labkit.domain import Customer
 from labkit.events import AggregateNotFoundError, EventStore, Repository, snapshot_count
 from labkit.events.snapshots import latest_snapshot
+from tests.budget import examples
 
 
 def history(repository: Repository, amounts: list[int], *, batch: int = 1) -> Customer:
@@ -26,7 +27,7 @@ def history(repository: Repository, amounts: list[int], *, batch: int = 1) -> Cu
     return customer
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(amounts=st.lists(st.integers(1, 3000), max_size=30), every=st.integers(1, 7), batch=st.integers(1, 4))
 def test_snapshot_plus_tail_equals_full_replay_at_every_version(amounts, every, batch):
     repository = Repository(EventStore(":memory:"), snapshot_every={Customer: every})

@@ -68,3 +68,25 @@ def test_approved_state_name():
     order = placed()
     order.approve()
     assert order.state == APPROVED
+
+
+@pytest.mark.parametrize("total", [1, 2**63 - 1])
+def test_the_smallest_and_the_largest_order_totals_are_accepted(total):
+    order = Order.place("order-1", "customer-7", total)
+    assert (order.state, order.order_total) == (PENDING, total)
+    assert order.pending[0].event_data == {"customer_id": "customer-7", "order_total": total}
+
+
+@pytest.mark.parametrize("total", [0, -1])
+def test_a_refused_total_names_the_order_and_the_value(total):
+    with pytest.raises(RuleViolationError) as raised:
+        Order.place("order-1", "customer-7", total)
+    assert raised.value.aggregate_id == "order-1"
+    assert repr(total) in raised.value.why
+
+
+def test_an_order_without_a_customer_names_the_order_and_the_missing_field():
+    with pytest.raises(RuleViolationError) as raised:
+        Order.place("order-1", "", 10)
+    assert raised.value.aggregate_id == "order-1"
+    assert "customer_id" in raised.value.why

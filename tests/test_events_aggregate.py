@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+from uuid import uuid4
 
 import pytest
 
 from labkit.domain import Order
-from labkit.events import Aggregate, Event, EventStore, NewEvent, Repository, UnknownEventTypeError, on
+from labkit.events import (
+    Aggregate,
+    Event,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    Repository,
+    UnknownEventTypeError,
+    on,
+)
 
 
 @dataclass(frozen=True)
@@ -83,3 +95,145 @@ def test_event_type_names_are_unique():
         @dataclass(frozen=True)
         class OrderCreated(Event):  # same name as the domain's event
             total: int
+
+
+class Labelled:
+    """A mixin that is no aggregate: its annotations are not state."""
+
+    label: str
+
+
+def shops() -> tuple[type[Aggregate], type[Aggregate]]:
+    """Aggregate classes made inside the test (class creation is what these tests check)."""
+
+    class Shop(Aggregate):
+        aggregate_type = "Store"
+        mode: ClassVar[str] = "retail"
+        visits: int = 0
+        tags: list = ["new"]  # noqa: RUF012 (copied per aggregate)
+
+    class BigShop(Labelled, Shop):
+        floors: int = 1
+        updated_at: datetime | None  # bookkeeping, declared again: still not state
+
+    return Shop, BigShop
+
+
+def test_state_fields_come_from_every_aggregate_class_in_the_hierarchy_with_their_defaults():
+    shop_class, big_shop_class = shops()
+    assert shop_class.state_fields == {"visits": 0, "tags": ["new"]}
+    assert big_shop_class.state_fields == {"visits": 0, "tags": ["new"], "floors": 1}
+    shop = big_shop_class("shop-1")
+    assert shop.to_state() == {"visits": 0, "tags": ["new"], "floors": 1}
+    assert (shop.id, shop.version, shop.created_at, shop.updated_at, shop.pending) == ("shop-1", 0, None, None, [])
+
+
+def test_the_aggregate_type_is_the_class_name_unless_declared():
+    shop_class, big_shop_class = shops()
+    assert (shop_class.aggregate_type, big_shop_class.aggregate_type) == ("Store", "BigShop")
+    assert shop_class("shop-1").aggregate_type == "Store"
+
+
+def test_handlers_are_inherited_and_a_subclass_may_replace_one():
+    class LoudCounter(Counter):
+        @on(CounterRenamed)
+        def _renamed(self, event: CounterRenamed) -> None:
+            self.history.append(event.label)
+
+    class DoubleCounter(LoudCounter):
+        @on(CounterBumped)
+        def _bumped_twice(self, event: CounterBumped) -> None:
+            self.total += 2 * event.by
+
+    counter = DoubleCounter("counter-1")
+    counter.emit(CounterBumped(by=3))
+    counter.emit(CounterRenamed(label="x"))
+    assert set(DoubleCounter.handlers) == {"CounterBumped", "CounterRenamed"}
+    assert (counter.total, counter.history, counter.version) == (6, ["x"], 2)
+
+
+def test_emit_queues_the_envelope_with_its_id_and_metadata():
+    counter = Counter("counter-1")
+    event_id = uuid4()
+    counter.emit(CounterBumped(by=2), event_id=event_id, metadata={"correlation_id": "c"})
+    assert counter.pending == [
+        NewEvent("counter-1", "Counter", "CounterBumped", {"by": 2}, event_id, {"correlation_id": "c"})
+    ]
+    assert (counter.version, counter.expected_version) == (1, 0)
+
+
+def test_applying_an_event_without_handler_names_the_type_and_the_handled_ones():
+    counter = Counter("counter-1")
+    with pytest.raises(UnknownEventTypeError) as raised:
+        counter.apply(CounterRenamed(label="x"))
+    assert "CounterRenamed" in str(raised.value) and "CounterBumped" in str(raised.value)
+    assert counter.version == 0
+    with pytest.raises(UnknownEventTypeError, match="position 12"):
+        counter.apply(CounterRenamed(label="x"), position=12)
+
+
+def recorded(version: int, by: int, minute: int) -> RecordedEvent:
+    return RecordedEvent(
+        position=10 + version,
+        aggregate_id="counter-1",
+        aggregate_type="Counter",
+        version=version,
+        event_id=uuid4(),
+        event_type="CounterBumped",
+        event_data={"by": by},
+        metadata={},
+        recorded_at=datetime(2025, 1, 1, 12, minute, tzinfo=UTC),
+    )
+
+
+def test_replay_folds_events_and_keeps_the_first_and_last_times():
+    counter = Counter("counter-1").replay([recorded(1, 2, 0), recorded(2, 3, 5), recorded(3, 4, 9)])
+    assert (counter.total, counter.history, counter.version) == (9, [2, 3, 4], 3)
+    assert counter.created_at == datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+    assert counter.updated_at == datetime(2025, 1, 1, 12, 9, tzinfo=UTC)
+    assert counter.pending == []
+
+
+def test_replay_after_a_snapshot_does_not_invent_a_creation_time():
+    counter = Counter("counter-1")
+    counter.restore({"total": 2, "history": [2]}, version=1)
+    counter.replay([recorded(2, 3, 5)])
+    assert (counter.total, counter.version, counter.created_at) == (5, 2, None)
+    assert counter.updated_at == datetime(2025, 1, 1, 12, 5, tzinfo=UTC)
+
+
+def test_replay_refuses_a_gap_and_names_an_unknown_type():
+    with pytest.raises(ValueError):
+        Counter("counter-1").replay([recorded(2, 3, 5)])
+    renamed = RecordedEvent(
+        **{**recorded(1, 1, 0).__dict__, "event_type": "CounterRenamed", "event_data": {"label": "x"}}
+    )
+    with pytest.raises(UnknownEventTypeError) as raised:
+        Counter("counter-1").replay([renamed])
+    assert "CounterRenamed" in str(raised.value) and "position 11" in str(raised.value)
+
+
+def test_fold_json_folds_many_events_and_names_the_position_of_an_unknown_one():
+    counter = Counter("counter-1")
+    counter.fold_json(["CounterBumped", "CounterBumped"], ['{"by": 2}', '{"by": 5}'], lambda i: 100 + i)
+    assert (counter.total, counter.history, counter.version) == (7, [2, 5], 2)
+    asked = []
+    with pytest.raises(UnknownEventTypeError, match="position 101"):
+        counter.fold_json(
+            ["CounterBumped", "CounterRenamed"], ['{"by": 1}', '{"label": "x"}'], lambda i: asked.append(i) or 100 + i
+        )
+    assert asked == [1]
+
+
+def test_state_is_copied_out_and_in():
+    counter = Counter("counter-1")
+    counter.bump(1)
+    state = counter.to_state()
+    state["history"].append(99)
+    assert counter.history == [1]
+    restored = Counter("counter-2")
+    restored.restore(state, version=4)
+    state["history"].append(100)
+    assert (restored.to_state(), restored.version) == ({"total": 1, "history": [1, 99]}, 4)
+    with pytest.raises(ValueError, match="history"):
+        Counter("counter-3").restore({"total": 1}, version=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import UUID
 
 import orjson
 import pandas as pd
@@ -20,12 +22,14 @@ from labkit.events import (
     EventStoreError,
     MalformedEventError,
     NewEvent,
+    RecordedEvent,
     UnknownEventTypeError,
     WrongAggregateTypeError,
     bulk_load,
 )
 from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 from labkit.events.event import Event, check_data
+from tests.budget import examples
 
 
 def orders(n: int, *, first: int = 1) -> pd.DataFrame:
@@ -230,7 +234,7 @@ SHAPES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(SHAPES, min_size=1, max_size=6))
 def test_the_bulk_shape_check_accepts_exactly_what_append_accepts(documents):
     texts = [json.dumps(d) for d in documents]
@@ -269,3 +273,126 @@ def test_a_bulk_load_repeating_a_stored_event_id_is_refused_and_writes_nothing(t
         with pytest.raises(DuplicateEventError, match=str(stored)):
             bulk_load(store, more)
         assert store.count() == 4 and store.has_indexes()
+
+
+def test_a_repeated_or_stored_event_id_is_named_by_the_error(tmp_path):
+    repeated = UUID("00000000-0000-4000-8000-000000000001")
+    df = orders(2)
+    df["event_id"] = [str(repeated)] * 2 + [
+        "00000000-0000-4000-8000-000000000002",
+        "00000000-0000-4000-8000-000000000003",
+    ]
+    with EventStore(tmp_path / "e.duckdb") as store:
+        for indexes in (True, False):
+            with pytest.raises(DuplicateEventError) as raised:
+                bulk_load(store, df, indexes=indexes)
+            assert raised.value.event_id == repeated
+        assert store.count() == 0 and store.has_indexes()
+        bulk_load(store, orders(1))
+        stored = store.read_stream("order-1")[0].event_id
+        more = orders(1, first=5)
+        more["event_id"] = ["00000000-0000-4000-8000-000000000009", str(stored)]
+        with pytest.raises(DuplicateEventError) as raised:
+            bulk_load(store, more)
+        assert raised.value.event_id == stored
+        assert store.count() == 2
+
+
+def test_loaded_rows_keep_their_ids_metadata_and_times_in_utc():
+    frame = orders(1).assign(
+        event_id=["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"],
+        metadata=['{"correlation_id": "c"}', "{}"],
+        recorded_at=[datetime(2025, 3, 1, 12, 30), datetime(2025, 3, 1, 12, 31)],
+    )
+    with EventStore(":memory:") as store:
+        bulk_load(store, frame)
+        assert store.read_all() == [
+            RecordedEvent(
+                1,
+                "order-1",
+                "Order",
+                1,
+                UUID("00000000-0000-4000-8000-000000000001"),
+                "OrderCreated",
+                {"customer_id": "customer-1", "order_total": 1},
+                {"correlation_id": "c"},
+                datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+            ),
+            RecordedEvent(
+                2,
+                "order-1",
+                "Order",
+                2,
+                UUID("00000000-0000-4000-8000-000000000002"),
+                "OrderApproved",
+                {},
+                {},
+                datetime(2025, 3, 1, 12, 31, tzinfo=UTC),
+            ),
+        ]
+
+
+def test_rows_without_ids_metadata_or_times_get_new_ids_no_metadata_and_the_clock_time_in_utc():
+    paris = datetime(2025, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    with EventStore(":memory:", clock=lambda: paris) as store:
+        assert bulk_load(store, orders(2)) == 4
+        events = store.read_all()
+        assert [e.metadata for e in events] == [{}] * 4
+        assert {e.recorded_at for e in events} == {datetime(2025, 3, 1, 12, 30, tzinfo=UTC)}
+        assert len({e.event_id for e in events}) == 4 and all(e.event_id.version == 4 for e in events)
+
+
+def test_a_load_inside_a_transaction_keeps_the_indexes_and_continues_the_positions():
+    with EventStore(":memory:") as store:
+        with store.transaction():
+            assert bulk_load(store, orders(1)) == 2
+            assert bulk_load(store, orders(1, first=2)) == 2
+            result = store.append([NewEvent.of("order-1", "Order", OrderShipped())], expected_version=2)
+            assert result.appended[0].position == 5
+        assert store.has_indexes()
+        assert [e.position for e in store.read_all()] == [1, 2, 3, 4, 5]
+
+
+def test_an_event_type_without_fields_needs_an_empty_object():
+    frame = orders(1)
+    with EventStore(":memory:") as store:
+        for bad in ('{"x": 1}', "[]", "null", '"text"'):
+            with pytest.raises(MalformedEventError) as raised:
+                bulk_load(store, frame.assign(event_data=['{"customer_id": "c", "order_total": 1}', bad]))
+            assert raised.value.event_type == "OrderApproved"
+        assert store.count() == 0
+
+
+def test_a_bad_row_beyond_the_first_thousand_suspects_is_still_found():
+    # A key given twice: SQL reads the last value, orjson the last too; every row passes, and is looked at in Python.
+    n = 1005
+    frame = pd.DataFrame(
+        {
+            "aggregate_id": [f"order-{i}" for i in range(n)],
+            "aggregate_type": "Order",
+            "version": 1,
+            "event_type": "OrderCreated",
+            "event_data": ['{"customer_id": "c", "customer_id": "d", "order_total": 1}'] * (n - 1)
+            + ['{"customer_id": "c", "order_total": "one"}'],
+        }
+    )
+    with EventStore(":memory:") as store:
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, frame)
+        assert (raised.value.event_type, raised.value.field) == ("OrderCreated", "order_total")
+        assert f"row {n - 1}" in str(raised.value)
+        assert store.count() == 0
+
+
+@pytest.mark.parametrize("column", ["aggregate_id", "aggregate_type", "version", "event_type", "event_data"])
+def test_a_missing_column_or_value_is_named(column):
+    with EventStore(":memory:") as store:
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, orders(1).drop(columns=[column]))
+        assert (raised.value.event_type, raised.value.field) == ("(bulk input)", column)
+        frame = orders(2).astype(object)
+        frame.loc[3, column] = None
+        frame.loc[2, column] = None
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, frame)
+        assert raised.value.field == column and "row 2" in str(raised.value)

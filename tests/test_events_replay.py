@@ -6,15 +6,26 @@ then compares every aggregate's state, now and as of random moments in the past.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labkit.domain import APPROVED, PENDING, Customer, Order
-from labkit.events import EventStore, Repository, fold_all, replay_all
-from labkit.events.aggregate import Aggregate
+from labkit.events import (
+    Aggregate,
+    EventStore,
+    Repository,
+    UnknownEventTypeError,
+    bulk_load,
+    fold_all,
+    replay_all,
+    state_sql,
+)
+from tests.budget import examples
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -90,7 +101,7 @@ scripts = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=scripts, cut=st.floats(0, 1))
 def test_python_fold_and_vectorized_sql_agree_now_and_in_the_past(script, cut):
     clock = Clock()
@@ -122,3 +133,93 @@ def test_every_order_as_of_a_moment_and_up_to_a_position():
     assert replay_all(store, Order, as_of=before_shipping).project("state").fetchall() == [("APPROVED",)]
     assert replay_all(store, Order, up_to_position=2).project("state").fetchall() == [("PENDING",)]
     assert replay_all(store, Order, as_of=START).fetchall() == []
+
+
+def orders_store() -> EventStore:
+    store = EventStore(":memory:", clock=Clock())
+    repository = Repository(store)
+    for i, total in enumerate((100, 50, 70), start=1):
+        order = Order.place(f"order-{i}", "customer-1", total)
+        repository.save(order)
+        if i != 2:
+            order.approve()
+            repository.save(order)
+    return store  # positions: order-1 1, 2; order-2 3; order-3 4, 5
+
+
+def test_fold_all_up_to_a_position_and_as_of_a_moment_in_any_zone():
+    store = orders_store()
+    states = {k: (o.state, o.version) for k, o in fold_all(store, Order, up_to_position=3).items()}
+    assert states == {"order-1": ("APPROVED", 2), "order-2": ("PENDING", 1)}
+    paris = timezone(timedelta(hours=2))
+    moment = (START + timedelta(minutes=2)).astimezone(paris)
+    assert {k: o.version for k, o in fold_all(store, Order, as_of=moment).items()} == {"order-1": 2}
+    assert fold_all(store, Order, as_of=START) == {}
+    both = fold_all(store, Order, as_of=START + timedelta(minutes=5), up_to_position=4)
+    assert {k: o.version for k, o in both.items()} == {"order-1": 2, "order-2": 1, "order-3": 1}
+
+
+def test_fold_all_is_quiet_unless_asked_and_then_counts_every_event(capsys):
+    store = orders_store()
+    fold_all(store, Order)
+    assert capsys.readouterr().err == ""
+    fold_all(store, Order, progress=True)
+    err = capsys.readouterr().err
+    assert "5/5" in err and "fold Order" in err
+
+
+def test_fold_all_folds_an_aggregate_whose_events_span_two_batches():
+    store = EventStore(":memory:")
+    n = 100_001
+    bulk_load(
+        store,
+        pa.table(
+            {
+                "aggregate_id": ["order-1"] * n,
+                "aggregate_type": ["Order"] * n,
+                "version": pa.array(range(1, n + 1), pa.int32()),
+                "event_type": ["OrderCreated"] + ["OrderApproved"] * (n - 1),
+                "event_data": ['{"customer_id": "c", "order_total": 1}'] + ["{}"] * (n - 1),
+            }
+        ),
+        indexes=False,
+    )
+    (order,) = fold_all(store, Order).values()
+    assert (order.id, order.version, order.state) == ("order-1", n, APPROVED)
+
+
+def unknown_event(store: EventStore, aggregate_id: str, version: int) -> int:
+    position = store.head_position() + 1
+    store.connection.execute(
+        "INSERT INTO events VALUES (?, ?, 'Order', ?, uuid(), 'OrderTeleported', '{}', '{}', now())",
+        [position, aggregate_id, version],
+    )
+    return position
+
+
+def test_an_unknown_stored_event_type_is_named_with_its_aggregate_and_position():
+    store = orders_store()
+    position = unknown_event(store, "order-3", 3)
+    for replay in (replay_all, fold_all):
+        with pytest.raises(UnknownEventTypeError) as raised:
+            replay(store, Order)
+        message = str(raised.value)
+        assert "'OrderTeleported'" in message and "order-3" in message and f"position {position}" in message
+    assert len(replay_all(store, Order, check_types=False).fetchall()) == 3
+
+
+def test_state_sql_needs_a_vectorized_replay_and_quotes_the_aggregate_type():
+    class Plain(Aggregate):
+        pass
+
+    with pytest.raises(TypeError):
+        state_sql(Plain)
+
+    class QuotedOrder(Order):
+        aggregate_type = "Order's"
+
+    store = EventStore(":memory:")
+    Repository(store).save(QuotedOrder.place("order-1", "customer-1", 5))
+    assert [row[0] for row in replay_all(store, QuotedOrder).project("aggregate_id").fetchall()] == ["order-1"]
+    assert replay_all(store, Order).fetchall() == []
+    assert "'Order''s'" in state_sql(QuotedOrder)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from labkit.domain import Customer, Order
 from labkit.errors import UsageError
 from labkit.events import (
+    AggregateNotFoundError,
     ConcurrencyError,
     DuplicateEventError,
     EventStore,
@@ -18,6 +19,7 @@ from labkit.events import (
     WrongAggregateTypeError,
     append_aggregates,
     fold_all,
+    snapshot_count,
 )
 from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 
@@ -130,3 +132,96 @@ def test_save_all_takes_snapshots_by_the_policy_and_adds_metadata():
     snapshots = store.connection.execute("SELECT aggregate_id, version FROM snapshots").fetchall()
     assert snapshots == [("customer-1", 2)]
     assert {e.metadata["correlation_id"] for e in store.read_all()} == {"c-1"}
+
+
+def clocked() -> EventStore:
+    moments = iter(datetime(2025, 1, 1, 12, tzinfo=UTC) + timedelta(minutes=k) for k in range(100))
+    return EventStore(":memory:", clock=lambda: next(moments))
+
+
+def test_load_at_a_version_or_a_moment_but_not_both():
+    repository = Repository(clocked())
+    order = Order.place("order-1", "customer-1", 5)
+    repository.save(order)
+    order.approve()
+    repository.save(order)
+    order.ship()
+    repository.save(order)
+    at_two = repository.load(Order, "order-1", version=2)
+    assert (at_two.state, at_two.version) == ("APPROVED", 2)
+    assert at_two.created_at == datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+    assert at_two.updated_at == datetime(2025, 1, 1, 12, 1, tzinfo=UTC)
+    paris = timezone(timedelta(hours=2))
+    then = repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 14, 1, 30, tzinfo=paris))
+    assert (then.state, then.version, then.updated_at) == ("APPROVED", 2, datetime(2025, 1, 1, 12, 1, tzinfo=UTC))
+    assert repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 12, 0)).version == 1  # naive: UTC
+    with pytest.raises(AggregateNotFoundError):
+        repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 11, 59, tzinfo=UTC))
+    with pytest.raises(ValueError):
+        repository.load(Order, "order-1", version=1, as_of=datetime(2025, 1, 1, 12, 0))
+    with pytest.raises(AggregateNotFoundError):
+        repository.load(Order, "order-1", version=4)
+    assert repository.load(Order, "order-1", version=3).state == "SHIPPED"
+
+
+def test_save_adds_metadata_to_each_event_and_sets_the_aggregate_times():
+    store = clocked()
+    repository = Repository(store)
+    order = Order.place("order-1", "customer-1", 5)
+    order.pending[0] = NewEvent(**{**order.pending[0].__dict__, "metadata": {"causation_id": "x"}})
+    result = repository.save(order, metadata={"correlation_id": "c-1"})
+    assert [e.metadata for e in result.appended] == [{"causation_id": "x", "correlation_id": "c-1"}]
+    assert (order.created_at, order.updated_at, order.pending) == (
+        datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+        datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+        [],
+    )
+    order.approve()
+    repository.save(order)
+    assert (order.created_at, order.updated_at) == (
+        datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+        datetime(2025, 1, 1, 12, 1, tzinfo=UTC),
+    )
+    assert store.read_stream("order-1")[1].metadata == {}
+
+
+def test_nothing_pending_saves_nothing():
+    store = EventStore(":memory:")
+    repository = Repository(store)
+    assert repository.save_all([]) == 0
+    assert repository.save_all([Order("order-1")]) == 0
+    assert append_aggregates(store, [Order("order-1")]) == 0
+    assert repository.save(Order("order-1")).appended == ()
+    assert store.count() == 0
+
+
+def test_append_aggregates_adds_metadata_and_counts_the_events():
+    store = EventStore(":memory:")
+    orders = placed(3)
+    orders[0].approve()
+    assert append_aggregates(store, orders, metadata={"correlation_id": "batch-1"}) == 4
+    assert [e.metadata for e in store.read_all()] == [{"correlation_id": "batch-1"}] * 4
+
+
+def test_a_snapshot_every_event_is_allowed_and_taken_at_each_save():
+    repository = Repository(EventStore(":memory:"), snapshot_every={Order: 1})
+    order = Order.place("order-1", "customer-1", 5)
+    repository.save(order)
+    order.approve()
+    repository.save(order)
+    assert snapshot_count(repository.store, "order-1") == 2
+    assert repository.load(Order, "order-1", version=1, use_snapshots=False).state == "PENDING"
+
+
+def test_what_cannot_be_stored_as_json_is_refused_naming_the_field():
+    store = EventStore(":memory:")
+    huge = Order.place("order-1", "customer-1", 5)
+    huge.pending[0] = NewEvent("order-1", "Order", "OrderCreated", {"customer_id": "c", "order_total": 2**64})
+    odd = Order.place("order-2", "customer-1", 5)
+    odd.pending[0] = NewEvent(**{**odd.pending[0].__dict__, "metadata": {"at": object()}})
+    for aggregate, field in ((huge, "event_data"), (odd, "metadata")):
+        for save in (append_aggregates, lambda s, a: Repository(s).save(a[0])):
+            with pytest.raises(MalformedEventError) as raised:
+                save(store, [aggregate])
+            assert (raised.value.event_type, raised.value.field) == ("OrderCreated", field)
+    assert store.count() == 0

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labkit.domain import Customer
-from labkit.events import AggregateNotFoundError, EventStore, Repository, snapshot_count
-from labkit.events.snapshots import latest_snapshot
+from labkit.events import AggregateNotFoundError, EventStore, Repository, Snapshot, snapshot_count
+from labkit.events.snapshots import is_due, latest_snapshot, save_snapshot
+from tests.budget import examples
 
 
 def history(repository: Repository, amounts: list[int], *, batch: int = 1) -> Customer:
@@ -26,7 +29,7 @@ def history(repository: Repository, amounts: list[int], *, batch: int = 1) -> Cu
     return customer
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(amounts=st.lists(st.integers(1, 3000), max_size=30), every=st.integers(1, 7), batch=st.integers(1, 4))
 def test_snapshot_plus_tail_equals_full_replay_at_every_version(amounts, every, batch):
     repository = Repository(EventStore(":memory:"), snapshot_every={Customer: every})
@@ -73,3 +76,67 @@ def test_loading_what_is_not_there():
         repository.load(Customer, "customer-1", version=4)
     with pytest.raises(ValueError, match="snapshot_every"):
         Repository(repository.store, snapshot_every={Customer: 0})
+
+
+@pytest.mark.parametrize(
+    ("every", "before", "after", "due"),
+    [
+        (None, 0, 10, False),
+        (0, 0, 10, False),
+        (1, 0, 1, True),
+        (1, 1, 1, False),
+        (3, 0, 2, False),
+        (3, 2, 3, True),
+        (3, 3, 5, False),
+        (3, 5, 6, True),
+        (3, 1, 7, True),
+    ],
+)
+def test_a_snapshot_is_due_when_a_save_crosses_a_multiple_of_every(every, before, after, due):
+    assert is_due(every, before, after) is due
+
+
+def test_a_snapshot_is_taken_of_a_saved_version_only_and_keeps_the_aggregate_times():
+    moments = iter(datetime(2025, 1, 1, minute, tzinfo=UTC) for minute in range(10))
+    repository = Repository(EventStore(":memory:", clock=lambda: next(moments)))
+    customer = Customer.register("customer-7", "Ada", 100)
+    with pytest.raises(AggregateNotFoundError):
+        save_snapshot(repository.store, customer)
+    repository.save(customer)
+    customer.reserve_credit("order-1", 10)
+    repository.save(customer)
+    taken = save_snapshot(repository.store, customer)
+    assert taken == Snapshot(
+        "customer-7",
+        2,
+        2,
+        customer.to_state(),
+        1,
+        datetime(2025, 1, 1, 0, tzinfo=UTC),
+        datetime(2025, 1, 1, 1, tzinfo=UTC),
+    )
+    assert latest_snapshot(repository.store, Customer, "customer-7") == taken
+    assert latest_snapshot(repository.store, Customer, "customer-7", at_or_before=1) is None
+    customer.reserve_credit("order-2", 5)
+    with pytest.raises(AggregateNotFoundError):
+        repository.snapshot(customer)  # version 3 is not saved yet
+    repository.save(customer)
+    repository.snapshot(customer)
+    assert (snapshot_count(repository.store), snapshot_count(repository.store, "customer-7")) == (2, 2)
+    assert snapshot_count(repository.store, "customer-8") == 0
+
+
+def test_loading_from_a_snapshot_keeps_the_creation_and_update_times():
+    moments = iter(datetime(2025, 1, 1, minute, tzinfo=UTC) for minute in range(10))
+    repository = Repository(EventStore(":memory:", clock=lambda: next(moments)), snapshot_every={Customer: 1})
+    customer = Customer.register("customer-7", "Ada", 100)
+    repository.save(customer)
+    customer.reserve_credit("order-1", 10)
+    repository.save(customer)
+    loaded = repository.load(Customer, "customer-7")
+    assert (loaded.version, loaded.reserved_credit) == (2, 10)
+    assert (loaded.created_at, loaded.updated_at) == (
+        datetime(2025, 1, 1, 0, tzinfo=UTC),
+        datetime(2025, 1, 1, 1, tzinfo=UTC),
+    )
+    assert (customer.created_at, customer.updated_at) == (loaded.created_at, loaded.updated_at)

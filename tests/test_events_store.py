@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
+import duckdb
 import pandas as pd
 import pytest
 
 from labkit.domain import CustomerCreated, OrderApproved, OrderCreated, OrderShipped
 from labkit.events import (
+    AppendResult,
     ConcurrencyError,
     DuplicateEventError,
     EventStore,
     MalformedEventError,
     NewEvent,
+    RecordedEvent,
+    Snapshot,
     UnknownEventTypeError,
     WrongAggregateTypeError,
     bulk_load,
 )
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL
+from labkit.events.rules import StreamHead
 
 
 def created(order_id: str = "order-101", total: int = 250) -> NewEvent:
@@ -251,3 +257,209 @@ def test_group_commit_keeps_positions_gapless_across_appends_and_a_bulk_load(sto
     positions = [row[0] for row in store.connection.execute("SELECT position FROM events ORDER BY 1").fetchall()]
     assert positions == list(range(1, 43))
     assert [e.version for e in store.read_stream("order-1")] == [1, 2, 3]
+
+
+PARIS_SUMMER = timezone(timedelta(hours=2))
+
+
+def test_every_time_from_the_clock_is_stored_in_utc_and_handed_back_aware(tmp_path):
+    for clock_time in (datetime(2025, 3, 1, 14, 30, tzinfo=PARIS_SUMMER), datetime(2025, 3, 1, 12, 30)):
+        with EventStore(tmp_path / f"{clock_time.tzinfo}.duckdb", clock=lambda t=clock_time: t) as store:
+            event = created()
+            result = store.append([event], expected_version=0)
+            expected = RecordedEvent(
+                position=1,
+                aggregate_id="order-101",
+                aggregate_type="Order",
+                version=1,
+                event_id=event.event_id,
+                event_type="OrderCreated",
+                event_data={"customer_id": "customer-7", "order_total": 250},
+                metadata={},
+                recorded_at=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+            )
+            assert result == AppendResult((expected,), ())
+            assert result.appended[0].recorded_at.tzinfo is UTC
+            assert store.read_stream("order-101") == [expected] == store.read_all()
+            assert snapshot_of(store)[0][-1] == datetime(2025, 3, 1, 12, 30)  # naive UTC in the table
+            store.save_checkpoint("reader", 1)
+            assert store.connection.execute("SELECT updated_at FROM subscription_checkpoints").fetchall() == [
+                (datetime(2025, 3, 1, 12, 30),)
+            ]
+
+
+def test_version_at_takes_aware_and_naive_moments_as_the_same_instant(tmp_path):
+    moments = iter([datetime(2025, 3, 1, 12, 0, tzinfo=UTC), datetime(2025, 3, 1, 13, 0, tzinfo=UTC)])
+    with EventStore(tmp_path / "e.duckdb", clock=lambda: next(moments)) as store:
+        store.append([created()], expected_version=0)
+        store.append([approved()], expected_version=1)
+        assert store.version_at("order-101", datetime(2025, 3, 1, 15, 0, tzinfo=PARIS_SUMMER)) == 2
+        assert store.version_at("order-101", datetime(2025, 3, 1, 14, 59, tzinfo=PARIS_SUMMER)) == 1
+        assert store.version_at("order-101", datetime(2025, 3, 1, 12, 0)) == 1
+        assert store.version_at("order-101", datetime(2025, 3, 1, 11, 59, 59)) == 0
+        assert store.version_at("order-999", datetime(2025, 3, 2)) == 0
+
+
+def test_an_empty_call_appends_nothing_and_has_no_version(store):
+    result = store.append([], expected_version=3)
+    assert result == AppendResult((), ())
+    assert result.version is None
+    assert store.count() == 0
+
+
+def test_a_retry_reports_the_stored_records_whole(store):
+    event = NewEvent.of(
+        "order-101", "Order", OrderCreated(customer_id="customer-7", order_total=250), metadata={"correlation_id": "c"}
+    )
+    first = store.append([event], expected_version=0)
+    retry = store.append([event], expected_version=0)
+    assert retry == AppendResult((), first.appended)
+    assert (first.version, retry.version) == (1, 1)
+
+
+def test_an_envelope_needs_a_new_event_and_a_non_empty_aggregate_id(store):
+    with pytest.raises(TypeError):
+        store.append([OrderApproved()], expected_version=0)  # type: ignore[list-item]
+    for aggregate_id in ("", None, 7):
+        with pytest.raises(MalformedEventError) as raised:
+            store.append([NewEvent(aggregate_id, "Order", "OrderApproved", {})], expected_version=0)  # type: ignore[arg-type]
+        assert (raised.value.event_type, raised.value.field) == ("OrderApproved", "aggregate_id")
+    assert store.count() == 0
+
+
+def test_one_call_with_the_same_id_under_two_types_is_refused(store):
+    with pytest.raises(WrongAggregateTypeError):
+        store.append([created("x"), NewEvent.of("x", "Customer", OrderApproved())], expected_version=0)
+    assert store.count() == 0
+
+
+def test_the_head_position_known_inside_a_transaction_follows_every_write_and_is_forgotten_after(store):
+    store.append([created("order-1")], expected_version=0)
+    with store.transaction():
+        a = store.append([created("order-2")], expected_version=0)
+        b = store.append([created("order-3"), approved("order-3")], expected_version=0)
+        with store.transaction():  # a nested transaction joins and keeps what is known
+            c = store.append([approved("order-2")], expected_version=1)
+        d = store.append([approved("order-1")], expected_version=1)
+    assert [e.position for r in (a, b, c, d) for e in r.appended] == [2, 3, 4, 5, 6]
+    # Another writer on the same file moves the head between transactions: the store must not trust an old value.
+    store.connection.execute(
+        "INSERT INTO events VALUES (7, 'order-9', 'Order', 1, uuid(), 'OrderCreated', "
+        """'{"customer_id": "c", "order_total": 1}', '{}', now())"""
+    )
+    assert store.append([created("order-4")], expected_version=0).appended[0].position == 8
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append([created("order-5")], expected_version=0)
+        raise RuntimeError("rolled back")
+    assert store.append([created("order-6")], expected_version=0).appended[0].position == 9
+    assert [e.position for e in store.read_all()] == list(range(1, 10))
+
+
+def test_in_transaction_says_whether_a_transaction_is_open(store):
+    assert not store.in_transaction
+    with store.transaction() as connection:
+        assert store.in_transaction and connection is store.connection
+        with store.transaction():
+            assert store.in_transaction
+        assert store.in_transaction
+    assert not store.in_transaction
+    with pytest.raises(KeyboardInterrupt), store.transaction():
+        raise KeyboardInterrupt
+    assert not store.in_transaction
+
+
+@pytest.mark.parametrize("n", [255, 256, 257, 513])
+def test_long_batches_are_written_whole_in_order(store, n):
+    events = [created("order-1")] + [approved("order-1") for _ in range(n - 1)]
+    result = store.append(events, expected_version=0)
+    assert [(e.version, e.position, e.event_id) for e in result.appended] == [
+        (i, i, event.event_id) for i, event in enumerate(events, start=1)
+    ]
+    assert store.read_stream("order-1", from_version=1, to_version=n) == list(result.appended)
+    assert store.stream_version("order-1") == n
+
+
+def test_reads_reach_the_largest_version_and_page_by_a_thousand(store):
+    store.connection.execute(
+        "INSERT INTO events VALUES (1, 'order-1', 'Order', 2147483647, uuid(), 'OrderApproved', '{}', '{}', now())"
+    )
+    assert [e.version for e in store.read_stream("order-1")] == [2**31 - 1]
+    assert [e.version for e in store.read_stream("order-1", from_version=2**31 - 1)] == [2**31 - 1]
+    assert store.read_stream("order-1", to_version=2**31 - 2) == []
+    with store.transaction():
+        for i in range(2, 1003):
+            store.append([created(f"order-{i}")], expected_version=0)
+    assert [e.position for e in store.read_all()] == list(range(1, 1001))
+    assert [e.position for e in store.read_all(limit=1)] == [1]
+    assert [e.position for e in store.read_all(after_position=1000)] == [1001, 1002]
+
+
+def test_counts_heads_and_ids(store):
+    assert (store.head_position(), store.count(), store.stream_version("order-1")) == (0, 0, 0)
+    first = store.append([created("order-1"), approved("order-1")], expected_version=0).appended
+    store.append(
+        [NewEvent.of("customer-1", "Customer", CustomerCreated(name="Ada", credit_limit=1))], expected_version=0
+    )
+    assert (store.head_position(), store.count(), store.count(aggregate_type="Order")) == (3, 3, 2)
+    assert store.count(aggregate_type="Nothing") == 0
+    assert store.stream_heads(["order-1", "customer-1", "order-9"]) == {
+        "order-1": StreamHead(2, "Order"),
+        "customer-1": StreamHead(1, "Customer"),
+    }
+    assert store.stream_heads([]) == {}
+    assert store.stored_ids([first[1].event_id, uuid4()]) == {first[1].event_id}
+    assert (store.position_of("order-1", 2), store.position_of("order-1", 3)) == (2, None)
+    assert store.contains(first[0].event_id) and not store.contains(uuid4())
+
+
+def test_a_store_on_an_open_connection_or_a_new_folder(tmp_path):
+    path = tmp_path / "deeper" / "still" / "events.duckdb"
+    with EventStore(path) as store:
+        store.append([created()], expected_version=0)
+        assert store.path == str(path.resolve())
+    connection = duckdb.connect(str(path))
+    on_connection = EventStore(connection)
+    assert on_connection.path == str(path.resolve())
+    assert on_connection.connection is connection and on_connection.count() == 1 and on_connection.has_indexes()
+    memory = EventStore(duckdb.connect(":memory:"))
+    assert memory.path is None and memory.count() == 0 and memory.has_indexes()
+    assert EventStore(":memory:").path is None
+    on_connection.close()
+
+
+def test_a_store_missing_one_index_says_so(store):
+    assert store.has_indexes()
+    store.connection.execute(DROP_INDEXES_SQL[1])
+    assert not store.has_indexes()
+    store.create_indexes()
+    assert store.has_indexes()
+
+
+def test_snapshot_times_are_stored_in_utc_and_read_back_aware(store):
+    store.append([created(), approved()], expected_version=0)
+    paris = datetime(2025, 3, 1, 14, 30, tzinfo=PARIS_SUMMER)
+    store.write_snapshot(
+        Snapshot("order-101", 1, 1, {"state": "PENDING"}, 1, paris, datetime(2025, 3, 1, 12, 45)), "Order"
+    )
+    store.write_snapshot(Snapshot("order-101", 2, 2, {"state": "APPROVED"}, 1, None, None), "Order")
+    assert store.connection.execute("SELECT created_at, updated_at FROM snapshots ORDER BY version").fetchall() == [
+        (datetime(2025, 3, 1, 12, 30), datetime(2025, 3, 1, 12, 45)),
+        (None, None),
+    ]
+    first = store.read_snapshot("order-101", "Order", 1, at_or_before=1)
+    assert first == Snapshot(
+        "order-101",
+        1,
+        1,
+        {"state": "PENDING"},
+        1,
+        datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+        datetime(2025, 3, 1, 12, 45, tzinfo=UTC),
+    )
+    assert first.created_at.tzinfo is UTC and first.updated_at.tzinfo is UTC
+    assert store.read_snapshot("order-101", "Order", 1) == Snapshot(
+        "order-101", 2, 2, {"state": "APPROVED"}, 1, None, None
+    )
+    store.write_snapshot(Snapshot("order-101", 2, 2, {"state": "SHIPPED"}, 1, None, None), "Order")  # replaces
+    assert store.read_snapshot("order-101", "Order", 1).state == {"state": "SHIPPED"}
+    assert (store.count_snapshots(), store.count_snapshots("order-101"), store.count_snapshots("order-9")) == (2, 2, 0)

@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pytest
 
-from labkit.domain import OrderCreated
+from labkit.domain import OrderApproved, OrderCreated
 from labkit.events import EventStore, NewEvent, ProcessedEvents, Subscription
 
 
@@ -134,3 +137,127 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart_skips_nothing_and_repeats_
         assert Subscription("seen", store, store, finish, batch_size=15).run() == 20
         positions = [row[0] for row in store.connection.execute("SELECT position FROM seen ORDER BY 1").fetchall()]
     assert positions == list(range(1, 51))
+
+
+def test_a_handler_may_append_to_the_store_it_reads_in_the_same_transaction():
+    store = EventStore(":memory:")
+    fill(store, 2)
+
+    def approve(events, connection):
+        for event in events:
+            store.append([NewEvent.of(event.aggregate_id, "Order", OrderApproved())], expected_version=1)
+
+    subscription = Subscription("approver", store, store, approve, batch_size=2)
+    assert subscription.poll() == 2
+    assert [(e.aggregate_id, e.event_type, e.position) for e in store.read_all(after_position=2)] == [
+        ("order-1", "OrderApproved", 3),
+        ("order-2", "OrderApproved", 4),
+    ]
+    assert subscription.position == 2
+
+
+def test_a_crashing_handler_on_a_plain_connection_rolls_back_its_writes_and_keeps_the_checkpoint(tmp_path):
+    store = EventStore(":memory:")
+    fill(store, 3)
+    view = duckdb.connect(str(tmp_path / "view.duckdb"))
+
+    def crashing(events, connection):
+        record_totals(events, connection)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        Subscription("totals", store, view, crashing).poll()
+    assert Subscription("totals", store, view, record_totals).position == 0
+    assert view.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'totals'").fetchall() == [(0,)]
+    assert Subscription("totals", store, view, record_totals).run() == 3
+
+
+def test_a_batch_another_runner_already_committed_is_skipped():
+    store = EventStore(":memory:")
+    fill(store, 3)
+    seen = []
+    first = Subscription("totals", store, store, lambda events, connection: seen.extend(events))
+    second = Subscription("totals", store, store, lambda events, connection: seen.extend(events))
+    stale = store.read_all
+
+    def read_all(*, after_position=0, limit=1000):
+        return stale(after_position=0, limit=limit)  # a runner that read before the other committed
+
+    assert first.run() == 3
+    second.source = type("Stale", (), {"read_all": staticmethod(read_all)})()
+    assert second.poll() == 0
+    assert [e.position for e in seen] == [1, 2, 3]
+    boundary = type("AtCheckpoint", (), {"read_all": staticmethod(lambda **kw: stale(after_position=2))})()
+    second.source = boundary
+    assert second.poll() == 0  # its first event is at the checkpoint already: handled once
+
+
+def test_run_stops_when_asked_and_after_max_events(tmp_path):
+    store = EventStore(":memory:")
+    fill(store, 10)
+    subscription = Subscription("totals", store, store, record_totals, batch_size=3)
+    stop = threading.Event()
+    stop.set()
+    assert subscription.run(stop=stop, follow=True) == 0
+    assert subscription.run(max_events=0) == 0
+    assert subscription.run(max_events=3) == 3
+    assert subscription.run(max_events=4) == 6  # whole batches: stops at the first batch boundary past it
+    assert subscription.run(stop=threading.Event()) == 1
+
+
+def test_following_waits_for_new_events_until_stopped():
+    store = EventStore(":memory:")
+    fill(store, 1)
+    stop = threading.Event()
+    polls = []
+
+    def handler(events, connection):
+        polls.extend(events)
+        if len(polls) == 2:
+            stop.set()
+
+    subscription = Subscription("follower", store, store, handler)
+    runner = threading.Thread(target=lambda: polls.append(subscription.run(stop=stop, follow=True, idle_seconds=0.01)))
+    runner.start()
+    time.sleep(0.1)
+    assert runner.is_alive()  # caught up, but following
+    store.append([NewEvent.of("order-9", "Order", OrderCreated(customer_id="c", order_total=9))], expected_version=0)
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert polls[-1] == 2
+
+
+def test_lag_is_zero_when_caught_up_and_unknown_without_a_head():
+    store = EventStore(":memory:")
+    fill(store, 2)
+    subscription = Subscription("totals", store, store, record_totals)
+    assert subscription.lag() == 2
+    subscription.run()
+    assert subscription.lag() == 0
+    feed = type("Feed", (), {"read_all": staticmethod(store.read_all)})()
+    with pytest.raises(TypeError):
+        Subscription("feed", feed, store, record_totals).lag()
+
+
+def test_the_checkpoint_records_when_it_moved_by_the_subscription_clock(tmp_path):
+    store = EventStore(":memory:")
+    fill(store, 1)
+    paris = datetime(2025, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    Subscription("totals", store, store, record_totals, clock=lambda: paris).run()
+    assert store.connection.execute(
+        "SELECT subscription, position, updated_at FROM subscription_checkpoints"
+    ).fetchall() == [("totals", 1, datetime(2025, 3, 1, 12, 30))]
+
+
+def test_processed_events_handle_empty_batches_and_consumers_apart(tmp_path):
+    store = EventStore(":memory:")
+    fill(store, 2)
+    events = store.read_all()
+    db = duckdb.connect(":memory:")
+    mailer, billing = ProcessedEvents("mailer", db), ProcessedEvents("billing", db)
+    assert mailer.unseen([], db) == []
+    mailer.record([], db)
+    mailer.record(events, db)
+    mailer.record(events[:1], db)  # recording again is harmless
+    assert mailer.unseen(events, db) == []
+    assert billing.unseen(events, db) == events

@@ -1,0 +1,195 @@
+"""Mutation testing, package by package: `make mutation` runs this (it is not part of `make test`: it takes minutes).
+
+For each package in pyproject's [tool.labkit.mutation.NAME] tables (or the ones named on the command line) it runs
+mutmut in a folder of its own, build/mutation/NAME/, whose pyproject.toml is the project's with [tool.mutmut] made of
+the shared settings plus the package's modules (`only_mutate`) and its own fast tests (`tests`, globs). So each
+package is scored by its own tests only, and the runs do not share mutmut's caches. Then it prints, per module and per
+package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent.
+
+    python tests/mutation.py [--max-children 2] [--report-only] [NAME ...]
+
+A timeout counts as killed (the mutant made the tests hang: they noticed); "no tests" counts as survived (no test
+runs that code). The survivors of a package are listed in build/mutation/NAME/survivors.txt (`mutmut show NAME`
+in that folder shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "mutation"
+
+# mutmut's exit codes per mutant (mutmut.stats.status_by_exit_code), folded into what the report counts.
+KILLED = {1, 3, 36, 24, -24, 152, 255}  # a test failed, pytest errored, or the tests timed out
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def settings() -> tuple[dict, dict, float]:
+    """(the shared [tool.mutmut] table, packages by name, threshold in percent) from pyproject.toml."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shared = pyproject["tool"]["mutmut"]
+    mutation = dict(pyproject["tool"]["labkit"]["mutation"])
+    threshold = float(mutation.pop("threshold"))
+    return shared, mutation, threshold
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML here")
+
+
+def package_pyproject(shared: dict, package: dict) -> str:
+    """The project's pyproject.toml with [tool.mutmut] replaced by the shared settings plus this package's."""
+    lines, skipping = [], False
+    for line in (ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith("["):
+            skipping = line.strip() == "[tool.mutmut]"
+        if not skipping:
+            lines.append(line)
+    tests = sorted(str(path.relative_to(ROOT)) for pattern in package["tests"] for path in sorted(ROOT.glob(pattern)))
+    if not tests:
+        raise SystemExit(f"no test file matches {package['tests']}")
+    table = {**shared, "only_mutate": package["only_mutate"], "pytest_add_cli_args_test_selection": tests}
+    lines += ["", "[tool.mutmut]", *(f"{key} = {toml_value(value)}" for key, value in table.items())]
+    return "\n".join(lines) + "\n"
+
+
+def prepare(name: str, shared: dict, package: dict) -> Path:
+    """A fresh folder for one package's run: links to the sources and tests, its own pyproject.toml."""
+    work = BUILD / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for entry in ("labkit", "tests", "conftest.py"):
+        (work / entry).symlink_to(ROOT / entry)
+    (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+    return work
+
+
+def run_mutmut(work: Path, max_children: int) -> int:
+    """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    log = work / "mutmut.log"
+    with log.open("w") as out:
+        return subprocess.call(
+            [str(mutmut), "run", "--max-children", str(max_children)],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LABKIT_MUTATION": "1"},  # property tests at a tenth of their examples (tests/budget.py)
+        )
+
+
+def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
+    """Module -> exit code of each of its mutants, read from mutmut's .meta files."""
+    found = {}
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        module = str(meta.relative_to(work / "mutants"))[: -len(".meta")]
+        exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if exit_codes and any(fnmatch.fnmatch(module, pattern) for pattern in only_mutate):
+            found[module] = exit_codes  # a module with nothing to mutate (only imports) is left out
+    return found
+
+
+def tally(exit_codes: dict[str, int]) -> Counter:
+    counts: Counter = Counter(total=len(exit_codes))
+    for code in exit_codes.values():
+        if code in KILLED:
+            counts["killed"] += 1
+        elif code in SURVIVED:
+            counts["survived"] += 1
+        elif code in NO_TESTS:
+            counts["no tests"] += 1
+        else:
+            counts["other"] += 1  # not checked, suspicious, segfault: never counted as killed
+    return counts
+
+
+def score(counts: Counter) -> float:
+    return 100.0 * counts["killed"] / counts["total"] if counts["total"] else 100.0
+
+
+def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> bool:
+    """Print the package's table; whether it reaches the threshold."""
+    columns = ("killed", "survived", "no tests", "other", "total")
+    print(f"\n{name}: mutation score per module (killed / total)")
+    print(f"  {'module':<36}" + "".join(f"{c:>10}" for c in columns) + f"{'score':>9}")
+    overall: Counter = Counter()
+    for module, exit_codes in modules.items():
+        counts = tally(exit_codes)
+        overall.update(counts)
+        print(f"  {module:<36}" + "".join(f"{counts[c]:>10}" for c in columns) + f"{score(counts):>8.1f}%")
+    passed = score(overall) >= threshold
+    verdict = "ok" if passed else f"UNDER {threshold:.0f}%"
+    print(
+        f"  {name + ' (all)':<36}"
+        + "".join(f"{overall[c]:>10}" for c in columns)
+        + f"{score(overall):>8.1f}%  {verdict}"
+    )
+    return passed
+
+
+def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
+    names = [key for exit_codes in modules.values() for key, code in exit_codes.items() if code not in KILLED]
+    (work / "survivors.txt").write_text("".join(f"{key}\n" for key in sorted(names)))
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("packages", nargs="*", help="packages to run (default: every [tool.labkit.mutation.*])")
+    parser.add_argument("--max-children", type=int, default=2, help="mutmut workers (default 2)")
+    parser.add_argument("--report-only", action="store_true", help="print the last run's scores, run nothing")
+    args = parser.parse_args(argv)
+    shared, packages, threshold = settings()
+    unknown = [name for name in args.packages if name not in packages]
+    if unknown:
+        parser.error(f"unknown package(s) {unknown}; pyproject.toml defines {sorted(packages)}")
+    failed = []
+    for name in args.packages or list(packages):
+        package = packages[name]
+        work = BUILD / name
+        if not args.report_only:
+            work = prepare(name, shared, package)
+            print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
+            started = time.monotonic()
+            code = run_mutmut(work, args.max_children)
+            print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
+            if code != 0:
+                print((work / "mutmut.log").read_text()[-4000:])
+                print(f"mutmut failed for {name} (exit {code})")
+                failed.append(name)
+                continue
+        modules = results(work, package["only_mutate"])
+        if not modules:
+            print(f"{name}: no mutation results in {work}")
+            failed.append(name)
+            continue
+        if not report(name, modules, threshold):
+            failed.append(name)
+        left = survivors(work, modules)
+        print(f"  {len(left)} not killed: {(work / 'survivors.txt').relative_to(ROOT)}")
+    if failed:
+        print(f"\nmutation score under {threshold:.0f}% (or no result) for: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,3 +108,19 @@ def postgres_url() -> Iterator[str]:
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def tqdm_of_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm bars without its monitor thread and cross-process lock, for tests that show progress.
+
+    Mutation testing forks a process per mutant from one that already ran the tests: a child forked while tqdm's
+    monitor thread held its lock, or after another child was killed holding the shared multiprocessing lock, would
+    wait for that lock forever, and every progress test after it would time out.
+    """
+    import threading
+
+    import tqdm.std
+
+    monkeypatch.setattr(tqdm.std.tqdm, "monitor_interval", 0)
+    monkeypatch.setattr(tqdm.std.tqdm, "_lock", threading.RLock(), raising=False)

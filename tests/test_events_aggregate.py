@@ -217,6 +217,8 @@ def test_fold_json_folds_many_events_and_names_the_position_of_an_unknown_one():
     counter = Counter("counter-1")
     counter.fold_json(["CounterBumped", "CounterBumped"], ['{"by": 2}', '{"by": 5}'], lambda i: 100 + i)
     assert (counter.total, counter.history, counter.version) == (7, [2, 5], 2)
+    counter.fold_json(["CounterBumped"], ['{"by": 1}'], lambda i: 102 + i)
+    assert (counter.total, counter.version) == (8, 3)
     asked = []
     with pytest.raises(UnknownEventTypeError, match="position 101"):
         counter.fold_json(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
+import duckdb
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -364,8 +365,9 @@ def test_an_event_type_without_fields_needs_an_empty_object():
 
 
 def test_a_bad_row_beyond_the_first_thousand_suspects_is_still_found():
-    # A key given twice: SQL reads the last value, orjson the last too; every row passes, and is looked at in Python.
-    n = 1005
+    # A key given twice: SQL counts three keys where orjson reads two; every such row is looked at in Python and
+    # passes. The bad row is the first of the second thousand looked at.
+    n = 1001
     frame = pd.DataFrame(
         {
             "aggregate_id": [f"order-{i}" for i in range(n)],
@@ -395,4 +397,67 @@ def test_a_missing_column_or_value_is_named(column):
         frame.loc[2, column] = None
         with pytest.raises(MalformedEventError) as raised:
             bulk_load(store, frame)
-        assert raised.value.field == column and "row 2" in str(raised.value)
+        assert (raised.value.event_type, raised.value.field) == ("(bulk input)", column)
+        assert "row 2" in str(raised.value)
+
+
+def test_an_input_without_columns_is_refused_naming_the_first_missing_one():
+    with EventStore(":memory:") as store, pytest.raises(MalformedEventError) as raised:
+        bulk_load(store, pa.table({}))
+    assert raised.value.field == "aggregate_id"
+
+
+def test_null_where_a_field_is_not_optional_and_text_that_is_not_json_are_refused_naming_type_and_field():
+    with EventStore(":memory:") as store:
+        frame = orders(1)
+        for data, field in (('{"customer_id": null, "order_total": 1}', "customer_id"), ("{oops", "(event_data)")):
+            with pytest.raises(MalformedEventError) as raised:
+                bulk_load(store, frame.assign(event_data=[data, "{}"]))
+            assert (raised.value.event_type, raised.value.field) == ("OrderCreated", field)
+            assert "row 0" in str(raised.value)
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, frame.assign(event_data=["{oops", "{}"]))
+        assert "{oops" in str(raised.value)  # the text at fault is shown
+        assert store.count() == 0
+
+
+def test_into_an_empty_store_rows_of_one_aggregate_keep_one_type_and_start_at_version_one():
+    with EventStore(":memory:") as store:
+        with pytest.raises(WrongAggregateTypeError):
+            bulk_load(store, orders(1).assign(aggregate_type=["Order", "Customer"]))
+        with pytest.raises(EventStoreError) as raised:
+            bulk_load(store, orders(1).assign(version=[2, 3]))
+        assert type(raised.value) is EventStoreError  # a bad row, not a conflict with another writer
+        assert store.count() == 0
+
+
+def test_bulk_load_is_quiet_unless_asked_and_lets_its_input_go(capsys, tqdm_of_this_process):
+    with EventStore(":memory:") as store:
+        bulk_load(store, orders(1))
+        assert capsys.readouterr().err == ""
+        bulk_load(store, orders(1, first=2), progress=True)
+        assert "bulk load" in capsys.readouterr().err
+        for name in ("bulk_arrow", "bulk_input"):
+            with pytest.raises(duckdb.CatalogException):
+                store.connection.execute(f"SELECT * FROM {name}")
+
+
+def test_load_view_checks_and_indexes_by_default(tmp_path):
+    from labkit.events.bulk import load_view
+
+    with EventStore(tmp_path / "e.duckdb") as store:
+        store.connection.register(
+            "rows", pa.Table.from_pandas(orders(2).assign(version=[1, 1, 2, 3]), preserve_index=False)
+        )
+        store.connection.execute(
+            "CREATE TEMP VIEW bulk_input AS SELECT *, row_number() OVER () - 1 AS rn, uuid() AS event_id FROM rows"
+        )
+        with pytest.raises(EventStoreError):
+            load_view(store)
+        store.connection.execute("DROP VIEW bulk_input")
+        store.connection.register("rows", pa.Table.from_pandas(orders(2), preserve_index=False))
+        store.connection.execute(
+            "CREATE TEMP VIEW bulk_input AS SELECT *, row_number() OVER () - 1 AS rn, uuid() AS event_id FROM rows"
+        )
+        assert load_view(store) == 4
+        assert store.has_indexes()

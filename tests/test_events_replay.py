@@ -7,7 +7,7 @@ then compares every aggregate's state, now and as of random moments in the past.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pytest
@@ -159,7 +159,7 @@ def test_fold_all_up_to_a_position_and_as_of_a_moment_in_any_zone():
     assert {k: o.version for k, o in both.items()} == {"order-1": 2, "order-2": 1, "order-3": 1}
 
 
-def test_fold_all_is_quiet_unless_asked_and_then_counts_every_event(capsys):
+def test_fold_all_is_quiet_unless_asked_and_then_counts_every_event(capsys, tqdm_of_this_process):
     store = orders_store()
     fold_all(store, Order)
     assert capsys.readouterr().err == ""
@@ -223,3 +223,13 @@ def test_state_sql_needs_a_vectorized_replay_and_quotes_the_aggregate_type():
     assert [row[0] for row in replay_all(store, QuotedOrder).project("aggregate_id").fetchall()] == ["order-1"]
     assert replay_all(store, Order).fetchall() == []
     assert "'Order''s'" in state_sql(QuotedOrder)
+
+
+def test_an_aggregate_without_handlers_finds_every_stored_event_unknown():
+    class Bare(Aggregate):
+        aggregate_type = "Order"
+        state_sql: ClassVar[str] = "SELECT aggregate_id, max(version) AS version FROM {events} GROUP BY 1"
+
+    with pytest.raises(UnknownEventTypeError):
+        replay_all(orders_store(), Bare)
+    assert replay_all(EventStore(":memory:"), Bare).fetchall() == []

@@ -16,6 +16,7 @@ from labkit.events import (
     MalformedEventError,
     NewEvent,
     Repository,
+    Snapshot,
     WrongAggregateTypeError,
     append_aggregates,
     fold_all,
@@ -225,3 +226,34 @@ def test_what_cannot_be_stored_as_json_is_refused_naming_the_field():
                 save(store, [aggregate])
             assert (raised.value.event_type, raised.value.field) == ("OrderCreated", field)
     assert store.count() == 0
+
+
+def test_load_uses_the_latest_snapshot_unless_told_not_to():
+    store = clocked()
+    repository = Repository(store)
+    order = Order.place("order-1", "customer-1", 5)
+    repository.save(order)
+    order.approve()
+    repository.save(order)
+    # A snapshot whose state differs from the events shows which one a load read.
+    store.write_snapshot(
+        Snapshot("order-1", 1, 1, {"state": "NEW", "customer_id": "x", "order_total": 9}, 1, None, None), "Order"
+    )
+    from_snapshot = repository.load(Order, "order-1")
+    assert (from_snapshot.state, from_snapshot.customer_id, from_snapshot.version) == ("APPROVED", "x", 2)
+    assert from_snapshot.created_at is None  # the snapshot has no time, and version 1 is not in the tail
+    assert from_snapshot.updated_at == datetime(2025, 1, 1, 12, 1, tzinfo=UTC)
+    from_events = repository.load(Order, "order-1", use_snapshots=False)
+    assert (from_events.customer_id, from_events.created_at) == ("customer-1", datetime(2025, 1, 1, 12, 0, tzinfo=UTC))
+    assert repository.load(Order, "order-1", version=1).customer_id == "x"
+
+
+def test_a_long_stream_loads_whole():
+    store = EventStore(":memory:")
+    repository = Repository(store)
+    customer = Customer.register("customer-1", "Ada", 10_000)
+    for i in range(80):
+        customer.reserve_credit(f"order-{i}", 1)
+    repository.save(customer)
+    loaded = repository.load(Customer, "customer-1")
+    assert (loaded.version, loaded.reserved_credit) == (81, 80)

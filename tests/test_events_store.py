@@ -379,16 +379,29 @@ def test_long_batches_are_written_whole_in_order(store, n):
     assert store.stream_version("order-1") == n
 
 
-def test_reads_reach_the_largest_version_and_page_by_a_thousand(store):
+def test_reads_reach_the_largest_version(store):
     store.connection.execute(
         "INSERT INTO events VALUES (1, 'order-1', 'Order', 2147483647, uuid(), 'OrderApproved', '{}', '{}', now())"
     )
     assert [e.version for e in store.read_stream("order-1")] == [2**31 - 1]
     assert [e.version for e in store.read_stream("order-1", from_version=2**31 - 1)] == [2**31 - 1]
     assert store.read_stream("order-1", to_version=2**31 - 2) == []
-    with store.transaction():
-        for i in range(2, 1003):
-            store.append([created(f"order-{i}")], expected_version=0)
+
+
+def test_read_all_pages_by_a_thousand_unless_told(store):
+    n = 1002
+    bulk_load(
+        store,
+        pd.DataFrame(
+            {
+                "aggregate_id": [f"order-{i}" for i in range(n)],
+                "aggregate_type": "Order",
+                "version": 1,
+                "event_type": "OrderApproved",
+                "event_data": "{}",
+            }
+        ),
+    )
     assert [e.position for e in store.read_all()] == list(range(1, 1001))
     assert [e.position for e in store.read_all(limit=1)] == [1]
     assert [e.position for e in store.read_all(after_position=1000)] == [1001, 1002]
@@ -463,3 +476,9 @@ def test_snapshot_times_are_stored_in_utc_and_read_back_aware(store):
     store.write_snapshot(Snapshot("order-101", 2, 2, {"state": "SHIPPED"}, 1, None, None), "Order")  # replaces
     assert store.read_snapshot("order-101", "Order", 1).state == {"state": "SHIPPED"}
     assert (store.count_snapshots(), store.count_snapshots("order-101"), store.count_snapshots("order-9")) == (2, 2, 0)
+
+
+def test_the_latest_snapshot_is_found_up_to_the_largest_version(store):
+    for version in (70, 2**31 - 1):
+        store.write_snapshot(Snapshot("order-1", version, version, {"v": version}, 1, None, None), "Order")
+        assert store.read_snapshot("order-1", "Order", 1).version == version

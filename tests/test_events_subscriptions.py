@@ -217,7 +217,9 @@ def test_following_waits_for_new_events_until_stopped():
             stop.set()
 
     subscription = Subscription("follower", store, store, handler)
-    runner = threading.Thread(target=lambda: polls.append(subscription.run(stop=stop, follow=True, idle_seconds=0.01)))
+    runner = threading.Thread(
+        target=lambda: polls.append(subscription.run(stop=stop, follow=True, idle_seconds=0.01)), daemon=True
+    )  # daemon: a runner that never stops fails this test, it does not hang the process
     runner.start()
     time.sleep(0.1)
     assert runner.is_alive()  # caught up, but following
@@ -261,3 +263,9 @@ def test_processed_events_handle_empty_batches_and_consumers_apart(tmp_path):
     mailer.record(events[:1], db)  # recording again is harmless
     assert mailer.unseen(events, db) == []
     assert billing.unseen(events, db) == events
+
+
+def test_a_poll_handles_at_most_500_events_unless_told():
+    store = EventStore(":memory:")
+    fill(store, 501)
+    assert Subscription("totals", store, store, record_totals).poll() == 500

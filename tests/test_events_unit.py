@@ -8,7 +8,15 @@ import pytest
 
 from labkit.domain import Customer, Order
 from labkit.errors import UsageError
-from labkit.events import AggregateNotFoundError, EventStore, Repository, UnitOfWork, snapshot_count
+from labkit.events import (
+    AggregateNotFoundError,
+    ConcurrencyError,
+    EventStore,
+    NewEvent,
+    Repository,
+    UnitOfWork,
+    snapshot_count,
+)
 
 T0 = datetime(2025, 1, 1, 12, tzinfo=UTC)
 
@@ -126,3 +134,76 @@ def test_an_aggregate_given_twice_is_a_usage_error(store):
     with store.transaction(), pytest.raises(UsageError):
         UnitOfWork(store).save_many([order, Order.place("order-8", "c", 1), order])
     assert store.stream_version("order-7") == 0
+
+
+def test_flush_counts_every_aggregate_saved_one_by_one(store):
+    with store.transaction():
+        unit = UnitOfWork(store)
+        assert unit.after_commit == [] and unit.appended == 0
+        for customer_id in ("customer-1", "customer-2"):
+            customer = unit.load(Customer, customer_id)
+            customer.reserve_credit("order-9", 1)
+            unit.add(customer)
+        assert unit.flush() == 2
+    assert unit.appended == 2
+
+
+def test_a_stale_aggregate_is_refused_by_save_naming_the_versions(store):
+    stale = Repository(store).load(Customer, "customer-2")
+    moved = Repository(store).load(Customer, "customer-2")
+    moved.reserve_credit("order-8", 1)
+    Repository(store).save(moved)
+    stale.reserve_credit("order-9", 1)
+    with store.transaction(), pytest.raises(ConcurrencyError) as raised:
+        UnitOfWork(store).save(stale)
+    assert (raised.value.aggregate_id, raised.value.expected, raised.value.actual) == ("customer-2", 1, 2)
+
+
+def test_a_save_after_version_one_does_not_invent_a_creation_time(store):
+    order = Order("order-1")
+    order.restore({"state": "APPROVED", "customer_id": "customer-1", "order_total": 30}, version=2)
+    order.ship()
+    with store.transaction():
+        UnitOfWork(store).save(order)
+    assert (order.version, order.created_at, order.updated_at) == (3, None, T0 + timedelta(minutes=4))
+
+
+def test_an_added_aggregate_joins_the_identity_map(store):
+    with store.transaction():
+        unit = UnitOfWork(store)
+        order = Order.place("order-7", "customer-1", 1)
+        unit.add(order)
+        assert unit.peek("order-7") is order
+        assert unit.load(Order, "order-7") is order
+
+
+def test_two_aggregates_are_still_a_small_group_whose_retried_events_are_skipped(store):
+    retried = Repository(store).load(Order, "order-1")
+    retried.ship()
+    Repository(store).save(retried)
+    again = Order("order-1")
+    again.restore(retried.to_state(), version=3)
+    again.pending = [pending_again(store, "order-1", 3)]  # a command retried after its save committed
+    fresh = Order.place("order-8", "customer-1", 1)
+    with store.transaction():
+        unit = UnitOfWork(store)
+        unit.add(again)
+        unit.add(fresh)
+        assert unit.flush() == 1  # the retried OrderShipped is skipped, as append skips it
+
+
+def pending_again(store: EventStore, aggregate_id: str, version: int) -> NewEvent:
+    (stored,) = store.read_stream(aggregate_id, from_version=version, to_version=version)
+    return NewEvent(stored.aggregate_id, stored.aggregate_type, stored.event_type, stored.event_data, stored.event_id)
+
+
+def test_save_many_counts_every_call_and_does_not_invent_a_creation_time(store):
+    restored = Order("order-1")
+    restored.restore({"state": "APPROVED", "customer_id": "customer-1", "order_total": 30}, version=2)
+    restored.ship()
+    with store.transaction():
+        unit = UnitOfWork(store)
+        assert unit.save_many([restored, Order.place("order-8", "customer-1", 1)]) == 2
+        assert unit.save_many([Order.place("order-9", "customer-1", 1)]) == 1
+    assert unit.appended == 3
+    assert (restored.created_at, restored.updated_at) == (None, T0 + timedelta(minutes=4))

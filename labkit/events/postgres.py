@@ -428,10 +428,37 @@ class PostgresEventStore:
             ),
             [aggregate_id, after_position, after_version, to_version if to_version is not None else 2**31 - 1],
         )
-        names = ("version", "position", "event_type", "event_data", "recorded_at")
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-        types = (pa.int32(), pa.int64(), pa.string(), pa.string(), pa.timestamp("us"))
-        return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, columns, types, strict=True)})
+        return _tail_table(rows)
+
+    def load_stream(
+        self, aggregate_id: str, aggregate_type: str, state_version: int | None, *, to_version: int | None
+    ) -> tuple[Snapshot | None, pa.Table]:
+        """The newest snapshot (of `state_version`; None: none wanted) at or before `to_version`, and the tail after
+        it: both queries in one round trip (the tail finds the snapshot's version itself)."""
+        top = to_version if to_version is not None else 2**31 - 1
+        kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
+        snapshot_sql = self._q(
+            "SELECT version, position, state::text, state_version, created_at, updated_at FROM {schema}.snapshots "
+            "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
+            "ORDER BY version DESC LIMIT 1"
+        )
+        tail_sql = self._q(
+            "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
+            "WHERE aggregate_id = %s AND version <= %s AND version > coalesce((SELECT max(version) FROM "
+            "{schema}.snapshots WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s "
+            "AND version <= %s), 0) ORDER BY version"
+        )
+        snapshot_params = [aggregate_id, aggregate_type, kept, top]
+        tail_params = [aggregate_id, top, aggregate_id, aggregate_type, kept, top]
+        with self._lock:
+            if self._transaction is not None:
+                found, rows = self._transaction.run([(snapshot_sql, snapshot_params), (tail_sql, tail_params)])
+            else:
+                with self.connection.pipeline():
+                    first = self.connection.execute(snapshot_sql, snapshot_params)
+                    second = self.connection.execute(tail_sql, tail_params)
+                found, rows = first.fetchall(), second.fetchall()
+        return (self._snapshot(aggregate_id, found[0]) if found else None), _tail_table(rows)
 
     # ---- analytics in DuckDB ---------------------------------------------------------------------------------------
 
@@ -535,9 +562,11 @@ class PostgresEventStore:
             ),
             [aggregate_id, aggregate_type, state_version, at_or_before if at_or_before is not None else 2**31 - 1],
         )
-        if not rows:
-            return None
-        version, position, state, kept, created_at, updated_at = rows[0]
+        return self._snapshot(aggregate_id, rows[0]) if rows else None
+
+    @staticmethod
+    def _snapshot(aggregate_id: str, row: Sequence[Any]) -> Snapshot:
+        version, position, state, kept, created_at, updated_at = row
         return Snapshot(
             aggregate_id,
             version,
@@ -636,3 +665,11 @@ class _Transaction:
         """COMMIT or ROLLBACK, if anything was begun."""
         if self.begun:
             self.connection.execute(command)
+
+
+def _tail_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Rows (version, position, event_type, event_data text, recorded_at) as the Arrow columns `Repository.load` folds."""
+    names = ("version", "position", "event_type", "event_data", "recorded_at")
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    types = (pa.int32(), pa.int64(), pa.string(), pa.string(), pa.timestamp("us"))
+    return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, columns, types, strict=True)})

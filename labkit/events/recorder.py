@@ -110,3 +110,10 @@ class Recorder(Protocol):
     def count_snapshots(self, aggregate_id: str | None = None) -> int:
         """How many snapshots are stored (of one aggregate)."""
         ...
+
+    def load_stream(
+        self, aggregate_id: str, aggregate_type: str, state_version: int | None, *, to_version: int | None
+    ) -> tuple[Snapshot | None, Any]:
+        """What loading an aggregate reads: its newest snapshot of `state_version` at or before `to_version` (none
+        when `state_version` is None), and the events after it as Arrow columns (`stream_tail`'s)."""
+        ...

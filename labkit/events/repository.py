@@ -14,7 +14,7 @@ from labkit.events.aggregate import Aggregate
 from labkit.events.codec import as_utc
 from labkit.events.errors import AggregateNotFoundError
 from labkit.events.recorder import AppendResult, Recorder
-from labkit.events.snapshots import latest_snapshot, save_snapshot
+from labkit.events.snapshots import save_snapshot
 from labkit.events.unit import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
@@ -82,15 +82,12 @@ class Repository:
                     f"{cls.aggregate_type} {aggregate_id} did not exist yet at {as_of.isoformat()}"
                 )
         aggregate = cls(aggregate_id)
-        after_position = 0
-        snapshot = latest_snapshot(self.store, cls, aggregate_id, at_or_before=version) if use_snapshots else None
+        snapshot, tail = self.store.load_stream(
+            aggregate_id, cls.aggregate_type, cls.state_version if use_snapshots else None, to_version=version
+        )
         if snapshot is not None:
             aggregate.restore(snapshot.state, version=snapshot.version)
             aggregate.created_at, aggregate.updated_at = snapshot.created_at, snapshot.updated_at
-            after_position = snapshot.position
-        tail = self.store.stream_tail(
-            aggregate_id, after_version=aggregate.version, after_position=after_position, to_version=version
-        )
         if tail.num_rows:
             positions = tail.column("position")
             aggregate.fold_json(

@@ -271,6 +271,23 @@ class EventStore:
                 ],
             ).to_arrow_table()
 
+    def load_stream(
+        self, aggregate_id: str, aggregate_type: str, state_version: int | None, *, to_version: int | None
+    ) -> tuple[Snapshot | None, pa.Table]:
+        """The newest snapshot (of `state_version`; None: none wanted) at or before `to_version`, and the tail after it."""
+        snapshot = (
+            self.read_snapshot(aggregate_id, aggregate_type, state_version, at_or_before=to_version)
+            if state_version is not None
+            else None
+        )
+        tail = self.stream_tail(
+            aggregate_id,
+            after_version=snapshot.version if snapshot else 0,
+            after_position=snapshot.position if snapshot else 0,
+            to_version=to_version,
+        )
+        return snapshot, tail
+
     # ---- checkpoints and snapshots -------------------------------------------------------------------------------
 
     def read_checkpoint(self, subscription: str) -> int:

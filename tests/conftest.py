@@ -15,6 +15,18 @@ import pytest
 
 NO_SKIP = os.environ.get("LABKIT_NO_SKIP") == "1"
 
+if os.environ.get("LABKIT_MUTATION") == "1":
+    # Mutation testing (tests/mutation.py) forks a process per mutant from one that already ran the tests. tqdm's
+    # default lock is a multiprocessing semaphore shared by all of them: a child killed at its time limit while
+    # holding it left every later child that makes a progress bar (fold_all, bulk_load) waiting forever. Here tqdm
+    # gets a lock of each process's own and no monitor thread (which could hold that lock at the moment of a fork).
+    import threading
+
+    import tqdm.std
+
+    tqdm.std.tqdm.monitor_interval = 0
+    tqdm.std.tqdm.set_lock(threading.RLock())
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -108,19 +120,3 @@ def postgres_url() -> Iterator[str]:
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def tqdm_of_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tqdm bars without its monitor thread and cross-process lock, for tests that show progress.
-
-    Mutation testing forks a process per mutant from one that already ran the tests: a child forked while tqdm's
-    monitor thread held its lock, or after another child was killed holding the shared multiprocessing lock, would
-    wait for that lock forever, and every progress test after it would time out.
-    """
-    import threading
-
-    import tqdm.std
-
-    monkeypatch.setattr(tqdm.std.tqdm, "monitor_interval", 0)
-    monkeypatch.setattr(tqdm.std.tqdm, "_lock", threading.RLock(), raising=False)

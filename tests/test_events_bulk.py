@@ -431,7 +431,7 @@ def test_into_an_empty_store_rows_of_one_aggregate_keep_one_type_and_start_at_ve
         assert store.count() == 0
 
 
-def test_bulk_load_is_quiet_unless_asked_and_lets_its_input_go(capsys, tqdm_of_this_process):
+def test_bulk_load_is_quiet_unless_asked_and_lets_its_input_go(capsys):
     with EventStore(":memory:") as store:
         bulk_load(store, orders(1))
         assert capsys.readouterr().err == ""

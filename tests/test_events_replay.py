@@ -159,7 +159,7 @@ def test_fold_all_up_to_a_position_and_as_of_a_moment_in_any_zone():
     assert {k: o.version for k, o in both.items()} == {"order-1": 2, "order-2": 1, "order-3": 1}
 
 
-def test_fold_all_is_quiet_unless_asked_and_then_counts_every_event(capsys, tqdm_of_this_process):
+def test_fold_all_is_quiet_unless_asked_and_then_counts_every_event(capsys):
     store = orders_store()
     fold_all(store, Order)
     assert capsys.readouterr().err == ""

@@ -4,28 +4,17 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from labkit.events import Aggregate, EventStoreError, Recorder, append_aggregates
+from labkit.events import EventStoreError, Recorder
 from labkit.events.postgres import PostgresEventStore
-from tests.events_contract import Batch, RecorderContract
+from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract
 
 _schemas = itertools.count(1)
-
-
-class Ticker(Aggregate):
-    """An aggregate of the contract's events."""
-
-
-class Other(Aggregate):
-    """A second aggregate type."""
-
-
-KINDS: dict[str, type[Aggregate]] = {"Ticker": Ticker, "Other": Other}
 
 
 class PostgresStore:
@@ -43,28 +32,12 @@ class PostgresStore:
         store.close()  # type: ignore[attr-defined]
 
 
-class TestAppendOnPostgres(PostgresStore, RecorderContract):
+class TestAppendOnPostgres(AppendPath, PostgresStore, RecorderContract):
     """`PostgresEventStore.append`, one call per aggregate, inside one transaction."""
 
-    repeats_skipped = True
 
-    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
-        with store.transaction():
-            for expected, events in batches:
-                store.append(events, expected_version=expected)
-
-
-class TestAppendAggregatesOnPostgres(PostgresStore, RecorderContract):
+class TestAppendAggregatesOnPostgres(AppendAggregatesPath, PostgresStore, RecorderContract):
     """`append_aggregates` (the unit of work's path for many aggregates) on PostgreSQL."""
-
-    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
-        aggregates = []
-        for expected, events in batches:
-            aggregate = KINDS[events[0].aggregate_type](events[0].aggregate_id)
-            aggregate.pending = list(events)
-            aggregate.version = (expected or 0) + len(events)
-            aggregates.append(aggregate)
-        append_aggregates(store, aggregates)  # type: ignore[arg-type]
 
 
 @pytest.fixture

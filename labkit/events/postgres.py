@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import orjson
 import psycopg
 import pyarrow as pa
 from psycopg import sql
@@ -35,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from labkit.events import rules
 from labkit.events.bulk import bulk_load
-from labkit.events.codec import COLUMNS, as_utc, new_row, records, to_utc_naive, utc_now
+from labkit.events.codec import COLUMNS, as_utc, new_row, records, snapshot_of_row, to_utc_naive, utc_now
 from labkit.events.errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -458,7 +457,7 @@ class PostgresEventStore:
                     first = self.connection.execute(snapshot_sql, snapshot_params)
                     second = self.connection.execute(tail_sql, tail_params)
                 found, rows = first.fetchall(), second.fetchall()
-        return (self._snapshot(aggregate_id, found[0]) if found else None), _tail_table(rows)
+        return (snapshot_of_row(aggregate_id, found[0]) if found else None), _tail_table(rows)
 
     # ---- analytics in DuckDB ---------------------------------------------------------------------------------------
 
@@ -562,20 +561,7 @@ class PostgresEventStore:
             ),
             [aggregate_id, aggregate_type, state_version, at_or_before if at_or_before is not None else 2**31 - 1],
         )
-        return self._snapshot(aggregate_id, rows[0]) if rows else None
-
-    @staticmethod
-    def _snapshot(aggregate_id: str, row: Sequence[Any]) -> Snapshot:
-        version, position, state, kept, created_at, updated_at = row
-        return Snapshot(
-            aggregate_id,
-            version,
-            position,
-            orjson.loads(state),
-            kept,
-            as_utc(created_at) if created_at else None,
-            as_utc(updated_at) if updated_at else None,
-        )
+        return snapshot_of_row(aggregate_id, rows[0]) if rows else None
 
     def count_snapshots(self, aggregate_id: str | None = None) -> int:
         """How many snapshots are stored (of one aggregate)."""

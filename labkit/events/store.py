@@ -25,7 +25,7 @@ import pyarrow as pa
 from labkit.events import rules
 from labkit.events.bulk import bulk_load
 from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
-from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, to_utc_naive, utc_now
+from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, snapshot_of_row, to_utc_naive, utc_now
 from labkit.events.duckdb_schema import (
     EVENTS_TABLE_SQL,
     INDEXES_SQL,
@@ -347,18 +347,7 @@ class EventStore:
                     ],
                 )
             )
-        if row is None:
-            return None
-        version, position, state, kept_version, created_at, updated_at = row
-        return Snapshot(
-            aggregate_id,
-            version,
-            position,
-            orjson.loads(state),
-            kept_version,
-            as_utc(created_at) if created_at else None,
-            as_utc(updated_at) if updated_at else None,
-        )
+        return snapshot_of_row(aggregate_id, row) if row is not None else None
 
     def count_snapshots(self, aggregate_id: str | None = None) -> int:
         """How many snapshots are stored (of one aggregate)."""

@@ -120,3 +120,31 @@ def postgres_url() -> Iterator[str]:
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    import service_apps
+
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    url = request.getfixturevalue("postgres_url")
+    service_apps.DATABASE_URL = url
+    try:
+        yield "postgres"
+    finally:
+        service_apps.drop_databases()
+        service_apps.DATABASE_URL = None
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a services test on each back-end: DuckDB files, or databases on the session's PostgreSQL server (dropped
+    after the test)."""
+    yield from _service_backend(request)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def module_service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`service_backend` for a module whose services live as long as the module (databases dropped at its end)."""
+    yield from _service_backend(request)

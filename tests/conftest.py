@@ -148,3 +148,18 @@ def service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
 def module_service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """`service_backend` for a module whose services live as long as the module (databases dropped at its end)."""
     yield from _service_backend(request)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def runner_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The back-end for a module's `ServiceRunner`s: on "postgres" each run gets a database of its own on the
+    session's server (through $LABKIT_POSTGRES_URL, as a user's own server would be named)."""
+    from labkit.pgserver import URL_VARIABLE
+
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    url = request.getfixturevalue("postgres_url")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(URL_VARIABLE, url)
+        yield "postgres"

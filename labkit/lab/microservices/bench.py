@@ -167,7 +167,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"nothing lost: {'met' if not any(r.violations for r in results.values()) else 'MISSED'}")
     print("\nCPU per accepted order (ms, user + system, load client excluded):")
     for name, result in results.items():
-        print(f"  {name}: " + ", ".join(f"{n} {ms}" for n, ms in result.cpu_ms_per_order.items()))
+        total = sum(result.cpu_ms_per_order.values())
+        # Every process of the run shares this machine's cores: at best they are all busy all the time.
+        bound = (os.cpu_count() or 1) * 1000 / total if total else float("nan")
+        print(
+            f"  {name}: "
+            + ", ".join(f"{n} {ms}" for n, ms in result.cpu_ms_per_order.items())
+            + f"; {total:.2f} in all, so {os.cpu_count()} cores accept at most {bound:,.0f} orders/s this way"
+        )
     for name, result in results.items():
         for violation in result.violations[:10]:
             print(f"{name}: {violation}")

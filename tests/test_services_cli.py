@@ -48,7 +48,10 @@ def test_the_benchmark_runs_at_a_tiny_size(capsys):
     out = capsys.readouterr().out
     assert re.search(r"\| duckdb, group commit +\| 20 \| 20 \|", out), out
     assert re.search(r"HTTP floor: .*: [\d,]+ orders/s", out), out
-    assert re.search(r"duckdb, group commit: customer [\d.]+, order [\d.]+, history [\d.]+; [\d.]+ in all, so \d+ cores accept at most [\d,]+ orders/s", out), out
+    assert re.search(
+        r"duckdb, group commit: customer [\d.]+, order [\d.]+, history [\d.]+; [\d.]+ in all, so \d+ cores accept at most [\d,]+ orders/s",
+        out,
+    ), out
     assert "nothing lost: met" in out
 
 
@@ -73,3 +76,11 @@ def test_settings_follow_the_container_contract_and_fall_back_to_the_environment
         settings.peer_url("order")
     with pytest.raises(UnknownServiceError, match="LABKIT_FEED_POLL_TIMEOUT_S='soon'"):
         settings_from(argv, {"LABKIT_FEED_POLL_TIMEOUT_S": "soon"})
+
+
+def test_a_database_url_comes_from_the_option_or_the_environment(tmp_path):
+    argv = ["customer", "--data-dir", str(tmp_path)]
+    assert settings_from(argv, {}).database_url is None
+    assert settings_from(argv, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://env/x"
+    given = [*argv, "--database-url", "postgresql://option/x"]
+    assert settings_from(given, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://option/x"

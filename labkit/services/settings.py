@@ -17,6 +17,9 @@ from labkit.services.errors import UnknownServiceError
 
 SERVICES = ("customer", "order", "history")
 
+# A PostgreSQL URL: the customer and order services keep their databases there (the chart sets it with postgres on).
+DATABASE_URL_VARIABLE = "LABKIT_DATABASE_URL"
+
 # Which peers' event feeds each service consumes.
 PEERS: dict[str, tuple[str, ...]] = {"customer": ("order",), "order": ("customer",), "history": ("customer", "order")}
 
@@ -104,6 +107,6 @@ def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         feed_batch_size=int(number("LABKIT_FEED_BATCH_SIZE", 500)),
         feed_max_wait=number("LABKIT_FEED_MAX_WAIT_S", 30.0),
         group_commit_max=int(number("LABKIT_GROUP_COMMIT_MAX", 256)),
-        database_url=args.database_url or env.get("LABKIT_DATABASE_URL") or None,
+        database_url=args.database_url or env.get(DATABASE_URL_VARIABLE) or None,
         parent_pid=args.parent_pid,
     )

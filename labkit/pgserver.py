@@ -75,17 +75,11 @@ class PostgresServer(LocalServer):
 
     def url(self, database: str = DATABASE) -> str:
         """The connection URL over the server's Unix socket (the fastest way in from this machine)."""
-        record = self.record()
-        if record is None:
-            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={record.port}"
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.recorded_port()}"
 
     def tcp_url(self, database: str = DATABASE) -> str:
         """The connection URL over loopback TCP (for clients that cannot use a Unix socket)."""
-        record = self.record()
-        if record is None:
-            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
-        return f"postgresql://postgres@127.0.0.1:{record.port}/{database}"
+        return f"postgresql://postgres@127.0.0.1:{self.recorded_port()}/{database}"
 
     # ---- start --------------------------------------------------------------------------------------------------
 

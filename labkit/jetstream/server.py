@@ -67,10 +67,7 @@ class NatsServer(LocalServer):
 
     def url(self) -> str:
         """nats://127.0.0.1:PORT of the server started here."""
-        record = self.record()
-        if record is None:
-            raise BrokerServerError(f"no NATS server was started in {self.folder}: run `labkit broker up` first")
-        return f"nats://{HOST}:{record.port}"
+        return f"nats://{HOST}:{self.recorded_port()}"
 
     def up(self, *, port: int | None = None, timeout: float = 10.0) -> NatsServer:
         """Start the server (a no-op when it runs already) and wait until JetStream is ready."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from labkit.cli import main
 from labkit.jetstream import BrokerServerError, BrokerUnreachableError, JetStream, NatsServer, StreamSettings
 from labkit.jetstream.server import binary, broker_url, servers_running_from
 
@@ -45,28 +46,34 @@ def test_the_binary_is_the_wheels_nats_server_2_15() -> None:
 
 
 @pytest.mark.slow
-def test_broker_up_status_down_from_the_command_line(folder: Path) -> None:
+def test_broker_up_status_down_from_the_command_line(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
     up = labkit("broker", "up", "--run-dir", str(folder))
     assert up.returncode == 0, up.stderr
     record = json.loads((folder / "server.json").read_text())
     process = psutil.Process(record["pid"])  # still running: `broker up` leaves it so, after its own exit
     assert process.name() == "nats-server" and str(folder) in " ".join(process.cmdline())
     assert f"NATS JetStream running: pid {record['pid']}, 127.0.0.1:{record['port']}" in up.stdout
-    assert (folder / "store").is_dir()
-    with JetStream.connect(f"nats://127.0.0.1:{record['port']}") as broker:  # loopback, with JetStream on
+    listening = {(c.laddr.ip, c.laddr.port) for c in process.net_connections("inet") if c.status == "LISTEN"}
+    assert listening == {("127.0.0.1", record["port"])}  # loopback only, one port
+    with JetStream.connect(f"nats://127.0.0.1:{record['port']}") as broker:  # with JetStream on
         assert broker.ensure_stream(StreamSettings("CLI", subjects=("cli.>",)))
         assert broker.publish("cli.x", b"1").sequence == 1
-    again = labkit("broker", "up", "--run-dir", str(folder))  # already running: the same server
-    assert again.returncode == 0 and json.loads((folder / "server.json").read_text())["pid"] == record["pid"]
-    status = labkit("broker", "status", "--run-dir", str(folder))
-    assert status.returncode == 0 and f"pid {record['pid']}" in status.stdout
+    assert (folder / "store" / "jetstream").is_dir()
+    assert main(["broker", "up", "--run-dir", str(folder)]) == 0  # already running: the same server
+    assert json.loads((folder / "server.json").read_text())["pid"] == record["pid"]
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 0
+    assert f"pid {record['pid']}" in capsys.readouterr().out
     down = labkit("broker", "down", "--run-dir", str(folder))
     assert down.returncode == 0 and "stopped the server" in down.stdout
     assert not psutil.pid_exists(record["pid"]) or psutil.Process(record["pid"]).status() == psutil.STATUS_ZOMBIE
     assert servers_running_from(folder) == []
-    stopped = labkit("broker", "status", "--run-dir", str(folder))
-    assert stopped.returncode == 1 and "no server running" in stopped.stdout
-    assert "no server was running" in labkit("broker", "down", "--run-dir", str(folder)).stdout
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 1
+    assert main(["broker", "down", "--run-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "no server running" in out and "no server was running" in out
 
 
 def test_broker_url_prefers_the_named_one_then_the_own_server(

@@ -245,6 +245,23 @@ class RecorderContract:
         assert store.read_snapshot("a", "Ticker", 0).state == {"old": True}
         assert (store.count_snapshots(), store.count_snapshots("a"), store.count_snapshots("b")) == (3, 3, 0)
 
+    def test_load_streams_reads_each_snapshot_and_its_tail(self, store: Recorder, clock: Clock) -> None:
+        self.write(store, [(0, ticks("a", 4)), (0, ticks("b", 2))])
+        store.write_snapshot(Snapshot("a", 3, 3, {"total": 3}, 1, clock.now, clock.now), "Ticker")
+        loaded = store.load_streams(["a", "b", "none", "a"], "Ticker", 1)
+        assert list(loaded) == ["a", "b", "none"]
+        snapshot, tail = loaded["a"]
+        assert snapshot is not None and (snapshot.version, snapshot.state) == (3, {"total": 3})
+        assert tail.column("version").to_pylist() == [4]
+        assert tail.column("position").to_pylist() == [4]
+        assert loaded["b"][0] is None and loaded["b"][1].column("version").to_pylist() == [1, 2]
+        assert loaded["none"][0] is None and loaded["none"][1].num_rows == 0
+        whole = store.load_streams(["a"], "Ticker", None)["a"]
+        assert whole[0] is None and whole[1].column("version").to_pylist() == [1, 2, 3, 4]
+        upto = store.load_streams(["a"], "Ticker", 1, to_version=2)["a"]
+        assert upto[0] is None and upto[1].column("version").to_pylist() == [1, 2]
+        assert store.load_streams(["a"], "Ticker", 1) == {"a": store.load_stream("a", "Ticker", 1, to_version=None)}
+
 
 class Ticker(Aggregate):
     """An aggregate of the contract's events: the write paths read only its id, type and pending events."""

@@ -81,3 +81,31 @@ def test_a_password_in_a_message_is_hidden() -> None:
         PostgresEventStore("postgresql://postgres:secret@127.0.0.1:1/labkit")
     assert "secret" not in str(refused.value)
     assert "postgres:***@" in str(refused.value)
+
+
+def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: PostgresEventStore) -> None:
+    from labkit.domain import Customer
+    from labkit.events import Repository, UnitOfWork
+
+    repository = Repository(store, snapshot_every={Customer: 3})
+    customers = [Customer.register(f"c-{i}", f"Name {i}", 1000) for i in range(3)]
+    repository.save_all(customers)
+    busy = repository.load(Customer, "c-1")
+    for n in range(4):  # crosses the snapshot interval: the unit must read the snapshot and the tail after it
+        busy.reserve_credit(f"o-{n}", 10)
+    repository.save(busy)
+    assert store.count_snapshots("c-1") == 1
+    with store.transaction():
+        unit = UnitOfWork(store)
+        loaded = unit.load_many(Customer, ["c-0", "c-1", "missing", "c-2"])
+        assert list(loaded) == ["c-0", "c-1", "c-2"]
+        for customer_id, customer in loaded.items():
+            expected = repository.load(Customer, customer_id, use_snapshots=False)
+            assert (customer.version, customer.to_state(), customer.created_at, customer.updated_at) == (
+                expected.version,
+                expected.to_state(),
+                expected.created_at,
+                expected.updated_at,
+            )
+        assert loaded["c-1"].reserved_credit == 40
+        assert unit.peek("missing") is None and unit.load_many(Customer, ["missing"]) == {}

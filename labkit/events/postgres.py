@@ -130,6 +130,11 @@ class PostgresEventStore:
         self.connection = connect(url)
         self._rendered: dict[str, str] = {}
         self._lock = threading.RLock()
+        # Reads outside the caller's own transaction go through a second connection: they see what is committed and
+        # never wait while another thread (a service's group commit) holds the first one in a transaction.
+        self._reader: psycopg.Connection | None = None
+        self._reader_lock = threading.Lock()
+        self._owner: int | None = None  # the thread whose transaction is open
         self._transaction: _Transaction | None = None
         self._head: int | None = None  # known inside a transaction once it holds the insert lock
         self._listener: psycopg.Connection | None = None  # LISTENs on `channel` once a subscriber waits for news
@@ -187,6 +192,8 @@ class PostgresEventStore:
         """Close the connections."""
         if self._listener is not None:
             self._listener.close()
+        if self._reader is not None:
+            self._reader.close()
         self.connection.close()
 
     def __enter__(self) -> PostgresEventStore:
@@ -212,6 +219,7 @@ class PostgresEventStore:
                 yield self._transaction
                 return
             self._transaction, self._head = _Transaction(self.connection), None
+            self._owner = threading.get_ident()
             try:
                 yield self._transaction
             except BaseException:
@@ -220,7 +228,7 @@ class PostgresEventStore:
             else:
                 self._transaction.end("COMMIT")
             finally:
-                self._transaction, self._head = None, None
+                self._transaction, self._head, self._owner = None, None, None
 
     @property
     def in_transaction(self) -> bool:
@@ -346,11 +354,25 @@ class PostgresEventStore:
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 
+    def _own_transaction(self) -> _Transaction | None:
+        """The transaction this thread has open, if any."""
+        transaction = self._transaction
+        return transaction if transaction is not None and self._owner == threading.get_ident() else None
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        """The read connection (opened on first use), for one thread at a time."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = connect(self.url)
+            yield self._reader
+
     def _fetch(self, query: sql.Composable, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._transaction is not None:
-                return self._transaction.run([(query, list(params))])[0]
-            return self.connection.execute(query, params).fetchall()
+        transaction = self._own_transaction()
+        if transaction is not None:
+            return transaction.run([(query, list(params))])[0]
+        with self._reading() as reader:
+            return reader.execute(query, params).fetchall()
 
     def head_position(self) -> int:
         """The position of the last stored event (0: none)."""
@@ -434,6 +456,17 @@ class PostgresEventStore:
     ) -> tuple[Snapshot | None, pa.Table]:
         """The newest snapshot (of `state_version`; None: none wanted) at or before `to_version`, and the tail after
         it: both queries in one round trip (the tail finds the snapshot's version itself)."""
+        return self.load_streams([aggregate_id], aggregate_type, state_version, to_version=to_version)[aggregate_id]
+
+    def load_streams(
+        self,
+        aggregate_ids: Sequence[str],
+        aggregate_type: str,
+        state_version: int | None,
+        *,
+        to_version: int | None = None,
+    ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
+        """`load_stream` for many aggregates: every query in one round trip (psycopg's pipeline)."""
         top = to_version if to_version is not None else 2**31 - 1
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
         snapshot_sql = self._q(
@@ -447,22 +480,35 @@ class PostgresEventStore:
             "{schema}.snapshots WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s "
             "AND version <= %s), 0) ORDER BY version"
         )
-        snapshot_params = [aggregate_id, aggregate_type, kept, top]
-        tail_params = [aggregate_id, top, aggregate_id, aggregate_type, kept, top]
-        with self._lock:
-            if self._transaction is not None:
-                found, rows = self._transaction.run([(snapshot_sql, snapshot_params), (tail_sql, tail_params)])
-            else:
-                with self.connection.pipeline():
-                    first = self.connection.execute(snapshot_sql, snapshot_params)
-                    second = self.connection.execute(tail_sql, tail_params)
-                found, rows = first.fetchall(), second.fetchall()
-        return (snapshot_of_row(aggregate_id, found[0]) if found else None), _tail_table(rows)
+        ids = list(dict.fromkeys(aggregate_ids))
+        statements: list[tuple[str, list[Any]]] = []
+        for aggregate_id in ids:
+            statements.append((snapshot_sql, [aggregate_id, aggregate_type, kept, top]))
+            statements.append((tail_sql, [aggregate_id, top, aggregate_id, aggregate_type, kept, top]))
+        transaction = self._own_transaction()
+        if transaction is not None:
+            results = transaction.run(statements)
+        else:
+            with self._reading() as reader:
+                with reader.pipeline():
+                    cursors = [reader.execute(query, params) for query, params in statements]
+                results = [cursor.fetchall() for cursor in cursors]
+        loaded = {}
+        for i, aggregate_id in enumerate(ids):
+            found, rows = results[2 * i], results[2 * i + 1]
+            loaded[aggregate_id] = (snapshot_of_row(aggregate_id, found[0]) if found else None), _tail_table(rows)
+        return loaded
 
     # ---- analytics in DuckDB ---------------------------------------------------------------------------------------
 
     def export_events(
-        self, *, after_position: int = 0, up_to_position: int | None = None, event_types: Sequence[str] | None = None
+        self,
+        *,
+        after_position: int = 0,
+        up_to_position: int | None = None,
+        event_types: Sequence[str] | None = None,
+        aggregate_type: str | None = None,
+        aggregate_ids: Sequence[str] | None = None,
     ) -> pa.Table:
         """Events in positions (after_position, up_to_position] as Arrow columns shaped like the event table
         (event_data and metadata as JSON text): what DuckDB reads to replay or to feed a read model in bulk.
@@ -478,6 +524,11 @@ class PostgresEventStore:
         if event_types:
             names = ", ".join(sql.Literal(str(name)).as_string(self.connection) for name in event_types)
             where += f" AND event_type IN ({names})"
+        if aggregate_type is not None:
+            where += f" AND aggregate_type = {sql.Literal(str(aggregate_type)).as_string(self.connection)}"
+        if aggregate_ids is not None:
+            ids = ", ".join(sql.Literal(str(i)).as_string(self.connection) for i in aggregate_ids) or "NULL"
+            where += f" AND aggregate_id IN ({ids})"
         query = self._q(
             "SELECT position, aggregate_id, aggregate_type, version, event_id::text AS event_id, event_type, "
             "event_data::text AS event_data, metadata::text AS metadata, recorded_at FROM {schema}.events "

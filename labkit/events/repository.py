@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from labkit.events.aggregate import Aggregate
-from labkit.events.codec import as_utc
 from labkit.events.errors import AggregateNotFoundError
+from labkit.events.loading import aggregate_from
 from labkit.events.recorder import AppendResult, Recorder
 from labkit.events.snapshots import save_snapshot
 from labkit.events.unit import UnitOfWork
@@ -81,23 +81,10 @@ class Repository:
                 raise AggregateNotFoundError(
                     f"{cls.aggregate_type} {aggregate_id} did not exist yet at {as_of.isoformat()}"
                 )
-        aggregate = cls(aggregate_id)
         snapshot, tail = self.store.load_stream(
             aggregate_id, cls.aggregate_type, cls.state_version if use_snapshots else None, to_version=version
         )
-        if snapshot is not None:
-            aggregate.restore(snapshot.state, version=snapshot.version)
-            aggregate.created_at, aggregate.updated_at = snapshot.created_at, snapshot.updated_at
-        if tail.num_rows:
-            positions = tail.column("position")
-            aggregate.fold_json(
-                tail.column("event_type").to_pylist(),
-                tail.column("event_data").to_pylist(),
-                lambda i: positions[i].as_py(),
-            )
-            if aggregate.created_at is None and tail.column("version")[0].as_py() == 1:
-                aggregate.created_at = as_utc(tail.column("recorded_at")[0].as_py())
-            aggregate.updated_at = as_utc(tail.column("recorded_at")[-1].as_py())
+        aggregate = aggregate_from(cls, aggregate_id, snapshot, tail)
         if aggregate.version == 0:
             raise AggregateNotFoundError(f"no {cls.aggregate_type} {aggregate_id} is stored; check the id")
         if version is not None and aggregate.version < version:

@@ -4,6 +4,7 @@ explicit acks, and every kind of bad input refused with a LabkitError before any
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -23,7 +24,8 @@ from labkit.jetstream import (
     StreamSettings,
     UnknownStreamError,
 )
-from labkit.localserver import free_port
+from labkit.jetstream.server import binary
+from labkit.localserver import free_port, port_is_free
 
 
 @pytest.fixture
@@ -274,3 +276,19 @@ def test_a_closed_connection_says_so(nats_url: str) -> None:
     broker.close()  # twice is harmless
     with pytest.raises(BrokerUnreachableError, match="is closed: connect again"):
         broker.stream_state("ANY")
+
+
+def test_a_server_without_jetstream_is_named() -> None:
+    port = free_port()
+    plain = subprocess.Popen(
+        [str(binary()), "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(BrokerUnreachableError, match=r"runs without JetStream: start it with JetStream on"):
+            JetStream.connect(f"nats://127.0.0.1:{port}")
+    finally:
+        plain.kill()
+        plain.wait()

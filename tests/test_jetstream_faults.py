@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.jetstream import JetStream, NatsServer, PublishError, StreamSettings
+from labkit.jetstream import BrokerUnreachableError, JetStream, NatsServer, PublishError, StreamSettings
 from labkit.jetstream.server import servers_running_from
 
 STREAM = StreamSettings("FAULTS", subjects=("faults.>",), duplicate_window=120.0)
@@ -150,3 +150,18 @@ def test_a_broker_killed_mid_publish_loses_no_acknowledged_message(server: NatsS
         assert all(ack.duplicate for ack in replayed)
         assert [ack.sequence for ack in replayed] == [acked[f"order-{n}"] for n in range(total)]
         assert broker.stream_state(STREAM.name).messages == total
+
+
+def test_a_broker_that_dies_is_named_by_every_call_and_closing_stays_quiet(
+    server: NatsServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    broker = JetStream.connect(server.url())
+    broker.ensure_stream(STREAM)
+    consumer = broker.pull_consumer(STREAM.name, "orphan")
+    server.kill()
+    with pytest.raises(PublishError, match="may or may not be stored; publish it again with the same msg_id"):
+        broker.publish("faults.x", b"x", msg_id="x", timeout=0.3)
+    with pytest.raises(BrokerUnreachableError, match=r"did not answer in time: is it running"):
+        consumer.info()
+    broker.close()  # the server went first: nothing to flush, no traceback, no task left behind
+    assert capfd.readouterr().err == ""

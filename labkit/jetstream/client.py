@@ -185,6 +185,14 @@ class JetStream:
                     f"no NATS server answers at {url} within {timeout:g} s: start one with `labkit broker up`, "
                     f"or name a running one in ${URL_VARIABLE}"
                 ) from None
+            try:
+                await client.jetstream().account_info()  # JetStream's API answers only where JetStream is on
+            except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+                await client.close()
+                raise BrokerUnreachableError(
+                    f"the NATS server at {url} runs without JetStream: start it with JetStream on (`nats-server -js`; "
+                    f"`labkit broker up` does), or name another in ${URL_VARIABLE}"
+                ) from None
 
         try:
             loop.run(connect())
@@ -201,9 +209,14 @@ class JetStream:
 
     def close(self) -> None:
         """Flush what is buffered and close the connection (streams and durable consumers stay on the broker)."""
-        if not self._closed:
-            self._closed = True
+        if self._closed:
+            return
+        self._closed = True
+        try:
             self._loop.run(self._client.close())
+        except (OSError, nats.errors.Error):
+            pass  # the server went away first: there is nothing left to flush or to close
+        finally:
             self._loop.stop()
 
     @property
@@ -220,7 +233,7 @@ class JetStream:
             return self._loop.run(coroutine)
         except (nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError) as exc:
             raise BrokerUnreachableError(f"the connection to {self.url} is gone ({exc}): connect again") from None
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
             raise BrokerUnreachableError(
                 f"the broker at {self.url} did not answer in time: is it running (`labkit broker status`)?"
             ) from None

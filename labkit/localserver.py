@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import psutil
 
 from labkit.errors import LabkitError
+from labkit.paths import relative_to_repo
 
 HOST = "127.0.0.1"  # the lab's servers listen on loopback only
 
@@ -191,10 +192,8 @@ def register_commands(subparsers: Any, server_class: type[LocalServer], *, help_
         ("down", f"stop the server `labkit {command} up` started (by its pid)"),
     ):
         action = actions.add_parser(name, help=action_help)
-        default = server_class.default_folder()
-        action.add_argument(
-            "--run-dir", type=Path, default=None, help=f"its folder (default: {default.name} in the run folder)"
-        )
+        default = relative_to_repo(server_class.default_folder())
+        action.add_argument("--run-dir", type=Path, default=None, help=f"its folder (default: {default})")
         if name == "up":
             action.add_argument(
                 "--port", type=port_argument, default=None, help=f"TCP port on {HOST} (default: a free one)"

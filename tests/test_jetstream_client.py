@@ -4,6 +4,7 @@ explicit acks, and every kind of bad input refused with a LabkitError before any
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 import time
@@ -251,6 +252,14 @@ def test_one_connection_serves_several_threads(broker: JetStream, stream: Stream
     for thread in threads:
         thread.join()
     assert sorted(acks) == list(range(1, 201))
+
+
+def test_it_works_where_an_event_loop_already_runs_as_in_a_notebook(nats_url: str, stream: StreamSettings) -> None:
+    async def notebook_cell() -> int:
+        with JetStream.connect(nats_url) as broker:
+            return broker.publish(f"{stream.name}.cell", b"x", msg_id="cell").sequence
+
+    assert asyncio.run(notebook_cell()) == 1
 
 
 # ---- reaching the broker ----------------------------------------------------------------------------------------

@@ -187,3 +187,26 @@ def nats_url() -> Iterator[str]:
         left = servers_running_from(folder)
         shutil.rmtree(folder, ignore_errors=True)
         assert not left, f"nats-server processes left running: {left}"
+
+
+@pytest.fixture
+def broker(nats_url: str) -> Iterator:
+    """A connection to the session's broker (closed afterwards)."""
+    from labkit.jetstream import JetStream
+
+    with JetStream.connect(nats_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def stream(broker) -> Iterator:
+    """A stream of the test's own on the session's broker (subjects NAME.>, a 60 s duplicate window; deleted after)."""
+    import uuid
+
+    from labkit.jetstream import StreamSettings
+
+    name = f"T{uuid.uuid4().hex[:10]}"
+    settings = StreamSettings(name, subjects=(f"{name}.>",), duplicate_window=60.0)
+    assert broker.ensure_stream(settings) is True
+    yield settings
+    broker.delete_stream(name)

@@ -45,9 +45,9 @@ def test_an_explicit_empty_cmd_is_an_empty_list_as_the_engine_records_it() -> No
         empty.command()
     assert empty.command(["run-arg"]) == ("run-arg",)
     # A later ENTRYPOINT still resets it to nothing at all, and an image that never set one has null.
-    assert run("FROM scratch\nCMD []\nENTRYPOINT [\"/app\"]\n").to_inspect()["Config"]["Cmd"] == []
+    assert run('FROM scratch\nCMD []\nENTRYPOINT ["/app"]\n').to_inspect()["Config"]["Cmd"] == []
     assert run("FROM scratch\nLABEL a=b\n").to_inspect()["Config"]["Cmd"] is None
-    inherited = explain("FROM base\nENTRYPOINT [\"/app\"]\n", base_images={"base": {"Cmd": []}}, engine=None)
+    inherited = explain('FROM base\nENTRYPOINT ["/app"]\n', base_images={"base": {"Cmd": []}}, engine=None)
     assert inherited.cmd is None and inherited.command() == ("/app",)
     assert ImageConfig.from_inspect({"Cmd": []}).cmd == () and ImageConfig.from_inspect({}).cmd is None
     assert normalized_inspect({"Cmd": []})["Cmd"] == [] and normalized_inspect({"Entrypoint": []})["Entrypoint"] is None

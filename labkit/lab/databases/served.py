@@ -120,9 +120,7 @@ def api_composition_http(
     started = time.perf_counter()
     orders = client.orders(state="SHIPPED", min_total=over)
     ids = sorted({order["customer_id"] for order in orders})
-    customers = {
-        c["customer_id"]: c for c in client.customers_by_id(ids, created_after=cutoff, batch=batch)
-    }
+    customers = {c["customer_id"]: c for c in client.customers_by_id(ids, created_after=cutoff, batch=batch)}
     rows = sorted(
         (o["customer_id"], customers[o["customer_id"]]["name"], _utc(customers[o["customer_id"]]["created_at"]),
          o["order_id"], o["order_total"])
@@ -139,4 +137,3 @@ def api_composition_http(
         rows_moved=len(orders) + len(customers),
         bytes_moved=client.bytes_moved - moved,
     )
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -34,7 +35,7 @@ def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None 
     """
     frame = pd.DataFrame([o.__dict__ for o in outcomes])
     rates = sorted(frame["fault_rate"].unique())
-    gap = min((b - a for a, b in zip(rates, rates[1:], strict=False)), default=0.1)
+    gap = min((b - a for a, b in pairwise(rates)), default=0.1)
     figure, panels = plt.subplots(1, len(_ANOMALIES), figsize=(12, 4.2), sharey=True)
     for axes, (column, heading) in zip(panels, _ANOMALIES, strict=True):
         for index, (design, color, marker, style, label) in enumerate(_DESIGNS):

@@ -28,8 +28,8 @@ from labkit.domain import Customer, Order
 from labkit.events import NewEvent, Repository
 from labkit.events.postgres import PostgresEventStore
 from labkit.lab.eventsourcing import bench as side_by_side
-from labkit.lab.ratios import faster_or_slower
 from labkit.lab.production.writers import started_together, wait_for_go
+from labkit.lab.ratios import faster_or_slower
 
 SIDES = ("labkit · PostgreSQL", "labkit · DuckDB", "eventsourcing · SQLite", "eventsourcing · PostgreSQL")
 LABKIT_PG, LABKIT_DUCKDB, ES_SQLITE, ES_PG = SIDES

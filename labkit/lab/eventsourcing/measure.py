@@ -29,6 +29,35 @@ def load_times(lengths: list[int], *, repeat: int = 5) -> pd.DataFrame:
     )
 
 
+def snapshot_payoff(times: pd.DataFrame) -> str:
+    """Where snapshots paid off in a `load_times` run, in words: from which history length on every load through
+    the latest snapshot was faster than a full replay, and the longest history where it was not."""
+    rows = times.sort_values("history (events)").to_dict("records")
+    faster = [row["with snapshots (ms)"] < row["without snapshots (ms)"] for row in rows]
+    first = next((i for i in range(len(rows)) if all(faster[i:])), None)
+
+    def loads(row: dict) -> str:
+        return f"{row['with snapshots (ms)']:.2f} ms against {row['without snapshots (ms)']:.2f} ms"
+
+    if first is None:
+        longest = rows[-1]
+        return (
+            f"In this run a load through the latest snapshot was not faster even at {longest['history (events)']:,} "
+            f"events of history ({loads(longest)} for a full replay)."
+        )
+    text = (
+        f"In this run a load through the latest snapshot was faster from {rows[first]['history (events)']:,} events "
+        f"of history on ({loads(rows[first])} for a full replay)"
+    )
+    if first == 0:
+        return text + "."
+    before = rows[first - 1]
+    return (
+        text + f", and slower at {before['history (events)']:,} events ({loads(before)}): snapshots pay off "
+        "somewhere between the two, a point that moves with the machine and its load."
+    )
+
+
 def replay_rates(sizes: list[tuple[int, int]], *, seed: int = 7) -> pd.DataFrame:
     """Events/s replaying every order in Python (fold_all) and in SQL (replay_all), for (customers, orders) sizes."""
     rows = []

@@ -120,3 +120,46 @@ def postgres_url() -> Iterator[str]:
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    import service_apps
+
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    url = request.getfixturevalue("postgres_url")
+    service_apps.DATABASE_URL = url
+    try:
+        yield "postgres"
+    finally:
+        service_apps.drop_databases()
+        service_apps.DATABASE_URL = None
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a services test on each back-end: DuckDB files, or databases on the session's PostgreSQL server (dropped
+    after the test)."""
+    yield from _service_backend(request)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def module_service_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`service_backend` for a module whose services live as long as the module (databases dropped at its end)."""
+    yield from _service_backend(request)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def runner_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The back-end for a module's `ServiceRunner`s: on "postgres" each run gets a database of its own on the
+    session's server (through $LABKIT_POSTGRES_URL, as a user's own server would be named)."""
+    from labkit.pgserver import URL_VARIABLE
+
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    url = request.getfixturevalue("postgres_url")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(URL_VARIABLE, url)
+        yield "postgres"

@@ -9,15 +9,18 @@ view run for real, in this process, without ports or subprocesses.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from polling import wait_until
+from psycopg.conninfo import make_conninfo
 
 from labkit.services.app import create_app
 from labkit.services.feed import HttpEventFeed
@@ -25,6 +28,32 @@ from labkit.services.settings import ServiceSettings
 
 # Short waits, so a consumer's long poll and a stopping app never hold a test up for long.
 FAST = {"feed_poll_timeout": 0.2, "feed_max_wait": 2.0}
+
+# Set by the `service_backend` fixture (tests/conftest.py): the services keep their databases on this PostgreSQL
+# server instead of DuckDB files, one database per data folder (a service restarted on the same folder finds its
+# data again, as with a DuckDB file), dropped by the fixture.
+DATABASE_URL: str | None = None
+CREATED: list[str] = []
+
+
+def database_for(data_dir: Path) -> str | None:
+    """The PostgreSQL URL of the database standing for `data_dir` (created on first use), or None on DuckDB."""
+    if DATABASE_URL is None:
+        return None
+    name = "t_" + hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:24]
+    with psycopg.connect(DATABASE_URL, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+            CREATED.append(name)
+    return make_conninfo(DATABASE_URL, dbname=name)
+
+
+def drop_databases() -> None:
+    """Drop every database `database_for` created."""
+    assert DATABASE_URL is not None
+    with psycopg.connect(DATABASE_URL, autocommit=True) as admin:
+        while CREATED:
+            admin.execute(f'DROP DATABASE IF EXISTS "{CREATED.pop()}" WITH (FORCE)')
 
 
 @contextmanager
@@ -45,7 +74,7 @@ def settings(service: str, data_dir: Path, peers: dict[str, str], **overrides: A
         data_dir=data_dir,
         customer_url=peers["customer"],
         order_url=peers["order"],
-        **{**FAST, **overrides},
+        **{**FAST, "database_url": database_for(data_dir), **overrides},
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from labkit.charts import chart as lab
 from labkit.charts.errors import ValuesRejectedError
 from labkit.charts.validation import NEWEST_KUBERNETES, OLDEST_KUBERNETES, validate_manifest
-from labkit.pgserver import URL_VARIABLE
+from labkit.services.settings import DATABASE_URL_VARIABLE as URL_VARIABLE
 
 pytestmark = pytest.mark.helm
 CHART = lab.lab_chart()

@@ -65,7 +65,7 @@ def test_health_says_which_service_answers_and_where_its_feed_is(tmp_path, servi
         assert health.status_code == 200
         body = health.json()
         assert body.pop("uptime_seconds") >= 0
-        assert body == {"service": service, "status": "ok", "pid": os.getpid(), "head_position": 0}
+        assert body == {"service": service, "status": "ok", "backend": "duckdb", "pid": os.getpid(), "head_position": 0}
 
 
 def test_health_head_position_follows_the_service_writes(tmp_path):

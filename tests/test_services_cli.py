@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import psutil
 import pytest
 
 from labkit.cli import main
+from labkit.pgserver import URL_VARIABLE
 from labkit.services.errors import UnknownServiceError
 from labkit.services.process_runner import ServiceRunner
 from labkit.services.settings import settings_from
@@ -43,7 +46,23 @@ def test_status_without_a_run_says_to_start_one(tmp_path, capsys):
 def test_the_benchmark_runs_at_a_tiny_size(capsys):
     assert main(["bench", "services", "--orders", "20", "--customers", "4", "--concurrency", "4"]) == 0
     out = capsys.readouterr().out
-    assert "| group commit | 20 | 20 |" in out
+    assert re.search(r"\| duckdb, group commit +\| 20 \| 20 \|", out), out
+    assert re.search(r"HTTP floor: .*: [\d,]+ orders/s", out), out
+    assert re.search(
+        r"duckdb, group commit: customer [\d.]+, order [\d.]+, history [\d.]+; [\d.]+ in all, so \d+ cores accept at most [\d,]+ orders/s",
+        out,
+    ), out
+    assert "nothing lost: met" in out
+
+
+def test_the_benchmark_puts_postgresql_beside_duckdb(capsys, postgres_url, monkeypatch):
+    monkeypatch.setenv(URL_VARIABLE, postgres_url)
+    assert main(["bench", "services", "--backend", "postgres", "--orders", "20", "--customers", "4"]) == 0
+    out = capsys.readouterr().out
+    for backend in ("duckdb", "postgres"):
+        assert re.search(rf"\| {backend}, group commit +\| 20 \| 20 \|", out), out
+        assert re.search(rf"goals on {backend}: accepted/s >= \d+: (met|MISSED)", out), out
+    assert re.search(r"postgres accepts [\d.]+x the orders/s of duckdb", out), out
     assert "nothing lost: met" in out
 
 
@@ -57,3 +76,11 @@ def test_settings_follow_the_container_contract_and_fall_back_to_the_environment
         settings.peer_url("order")
     with pytest.raises(UnknownServiceError, match="LABKIT_FEED_POLL_TIMEOUT_S='soon'"):
         settings_from(argv, {"LABKIT_FEED_POLL_TIMEOUT_S": "soon"})
+
+
+def test_a_database_url_comes_from_the_option_or_the_environment(tmp_path):
+    argv = ["customer", "--data-dir", str(tmp_path)]
+    assert settings_from(argv, {}).database_url is None
+    assert settings_from(argv, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://env/x"
+    given = [*argv, "--database-url", "postgresql://option/x"]
+    assert settings_from(given, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://option/x"

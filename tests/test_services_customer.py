@@ -8,7 +8,10 @@ import re
 import pytest
 from service_apps import InProcessLab, service_client
 
-pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument"),
+    pytest.mark.usefixtures("service_backend"),
+]
 
 ADA = {"customer_id": "ada", "name": "Ada Lovelace", "credit_limit": 100}
 
@@ -184,3 +187,7 @@ def test_the_customer_shows_the_credit_the_saga_reserves_refuses_and_releases(tm
             "CreditLimitExceeded",
             "CreditReleased",
         ]
+
+
+def test_health_names_the_back_end_the_service_keeps_its_database_on(customers, service_backend):
+    assert customers.get("/health").json()["backend"] == service_backend

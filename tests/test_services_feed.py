@@ -11,7 +11,10 @@ from service_apps import service_client, unreachable_peers
 from labkit.services.errors import ServiceRequestError, ServiceUnavailableError
 from labkit.services.feed import MAX_LIMIT, HttpEventFeed
 
-pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument"),
+    pytest.mark.usefixtures("service_backend"),
+]
 
 
 @pytest.fixture

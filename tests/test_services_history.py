@@ -11,11 +11,14 @@ from service_apps import InProcessLab, service_client
 from labkit.services import history
 from labkit.services.client import LabClient
 
-pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument"),
+    pytest.mark.usefixtures("module_service_backend"),
+]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(module_service_backend, tmp_path_factory):
     with InProcessLab(tmp_path_factory.mktemp("history-routes")) as lab:
         yield lab
 

@@ -9,11 +9,14 @@ import httpx
 import pytest
 from service_apps import InProcessLab, service_client
 
-pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument"),
+    pytest.mark.usefixtures("module_service_backend"),
+]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(module_service_backend, tmp_path_factory):
     with InProcessLab(tmp_path_factory.mktemp("order-routes"), ("customer", "order")) as lab:
         # The Order service asks the Customer service about customers it has not yet seen in the feed: in-process too.
         lab.service("order").http = httpx.AsyncClient(transport=httpx.ASGITransport(app=lab.apps["customer"]))

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory):
-    runner = ServiceRunner.up(tmp_path_factory.mktemp("services"))
+def runner(tmp_path_factory, runner_backend):
+    runner = ServiceRunner.up(tmp_path_factory.mktemp("services"), backend=runner_backend)
     yield runner
     runner.stop()
 

@@ -130,6 +130,11 @@ class PostgresEventStore:
         self.connection = connect(url)
         self._rendered: dict[str, str] = {}
         self._lock = threading.RLock()
+        # Reads outside the caller's own transaction go through a second connection: they see what is committed and
+        # never wait while another thread (a service's group commit) holds the first one in a transaction.
+        self._reader: psycopg.Connection | None = None
+        self._reader_lock = threading.Lock()
+        self._owner: int | None = None  # the thread whose transaction is open
         self._transaction: _Transaction | None = None
         self._head: int | None = None  # known inside a transaction once it holds the insert lock
         self._listener: psycopg.Connection | None = None  # LISTENs on `channel` once a subscriber waits for news
@@ -187,6 +192,8 @@ class PostgresEventStore:
         """Close the connections."""
         if self._listener is not None:
             self._listener.close()
+        if self._reader is not None:
+            self._reader.close()
         self.connection.close()
 
     def __enter__(self) -> PostgresEventStore:
@@ -212,6 +219,7 @@ class PostgresEventStore:
                 yield self._transaction
                 return
             self._transaction, self._head = _Transaction(self.connection), None
+            self._owner = threading.get_ident()
             try:
                 yield self._transaction
             except BaseException:
@@ -220,7 +228,7 @@ class PostgresEventStore:
             else:
                 self._transaction.end("COMMIT")
             finally:
-                self._transaction, self._head = None, None
+                self._transaction, self._head, self._owner = None, None, None
 
     @property
     def in_transaction(self) -> bool:
@@ -346,11 +354,25 @@ class PostgresEventStore:
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 
+    def _own_transaction(self) -> _Transaction | None:
+        """The transaction this thread has open, if any."""
+        transaction = self._transaction
+        return transaction if transaction is not None and self._owner == threading.get_ident() else None
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        """The read connection (opened on first use), for one thread at a time."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = connect(self.url)
+            yield self._reader
+
     def _fetch(self, query: sql.Composable, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._transaction is not None:
-                return self._transaction.run([(query, list(params))])[0]
-            return self.connection.execute(query, params).fetchall()
+        transaction = self._own_transaction()
+        if transaction is not None:
+            return transaction.run([(query, list(params))])[0]
+        with self._reading() as reader:
+            return reader.execute(query, params).fetchall()
 
     def head_position(self) -> int:
         """The position of the last stored event (0: none)."""
@@ -463,12 +485,13 @@ class PostgresEventStore:
         for aggregate_id in ids:
             statements.append((snapshot_sql, [aggregate_id, aggregate_type, kept, top]))
             statements.append((tail_sql, [aggregate_id, top, aggregate_id, aggregate_type, kept, top]))
-        with self._lock:
-            if self._transaction is not None:
-                results = self._transaction.run(statements)
-            else:
-                with self.connection.pipeline():
-                    cursors = [self.connection.execute(query, params) for query, params in statements]
+        transaction = self._own_transaction()
+        if transaction is not None:
+            results = transaction.run(statements)
+        else:
+            with self._reading() as reader:
+                with reader.pipeline():
+                    cursors = [reader.execute(query, params) for query, params in statements]
                 results = [cursor.fetchall() for cursor in cursors]
         loaded = {}
         for i, aggregate_id in enumerate(ids):

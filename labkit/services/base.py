@@ -24,11 +24,17 @@ class HttpService:
     title: str = ""
     description: str = ""
     tables: tuple[str, ...] = ()
+    relational = True  # False: the service keeps a DuckDB file even when given a PostgreSQL URL (a read model)
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database = ServiceDatabase(settings.database_path, max_batch=settings.group_commit_max)
+        self.database = ServiceDatabase.open(
+            settings.database_path,
+            url=settings.database_url if self.relational else None,
+            schema=self.name,
+            max_batch=settings.group_commit_max,
+        )
         self.database.setup((SAGA_FAILURES_SQL, *self.tables))
         self.consumers: list[FeedConsumer] = []
         self.started = time.monotonic()
@@ -74,6 +80,7 @@ class HttpService:
         return {
             "service": self.name,
             "status": "ok",
+            "backend": self.database.backend,
             "pid": os.getpid(),
             "head_position": self.database.store.head_position(),
             "uptime_seconds": round(time.monotonic() - self.started, 3),
@@ -81,7 +88,7 @@ class HttpService:
 
     def saga_failures(self) -> int:
         """How many reactions the domain refused (0 in a healthy run)."""
-        rows = self.database.read(lambda c: c.execute("SELECT count(*) FROM saga_failures").fetchall())
+        rows = self.database.execute("SELECT count(*) FROM saga_failures")
         return int(rows[0][0])
 
     def common_router(self) -> APIRouter:

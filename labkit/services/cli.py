@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labkit.paths import relative_to_repo
 from labkit.services.process_runner import ServiceRunner, default_folder
+from labkit.services.run_database import BACKENDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up = subparsers.add_parser("up", help="start the customer, order and history services on free loopback ports")
     up.add_argument("--run-dir", type=Path, default=None, help=help_folder)
     up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for /health (default 30)")
+    up.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="duckdb",
+        help="where the customer and order services keep their databases: DuckDB files (default) or PostgreSQL "
+        "(the run's own server, or $LABKIT_POSTGRES_URL's)",
+    )
     up.set_defaults(func=_up)
     status = subparsers.add_parser("status", help="show the started services: health, event positions, consumer lag")
     status.add_argument("--run-dir", type=Path, default=None, help=help_folder)
@@ -46,7 +54,7 @@ def status_table(runner: ServiceRunner) -> str:
 
 def _up(args: argparse.Namespace) -> int:
     folder = args.run_dir or default_folder()
-    runner = ServiceRunner.up(folder, stop_at_exit=False, timeout=args.timeout)
+    runner = ServiceRunner.up(folder, stop_at_exit=False, timeout=args.timeout, backend=args.backend)
     print(status_table(runner))
     print(f"\nrun folder: {relative_to_repo(folder)} (logs in logs/, databases in data/); `labkit down` stops them")
     return 0

@@ -81,7 +81,7 @@ class CustomerService(HttpService):
 
         @router.get("/customers/{customer_id}", response_model=CustomerOut, summary="Read one customer")
         def read(customer_id: str) -> dict[str, Any]:
-            return self._out(self.database.read(lambda _: self.database.repository.load(Customer, customer_id)))
+            return self._out(self.database.read(lambda: self.database.repository.load(Customer, customer_id)))
 
         @router.post("/customers/batch", response_model=CustomerBatchOut, summary="Read many customers at once")
         def batch(body: CustomerBatchIn) -> dict[str, Any]:
@@ -91,8 +91,10 @@ class CustomerService(HttpService):
             if not ids:
                 return {"customers": [], "missing": []}
             marks = ", ".join("?" * len(ids))
-            rows = self.database.read(
-                lambda c: c.execute(customers_sql(f"WHERE aggregate_id IN ({marks})"), ids).fetchall()
+            rows = self.database.analytics(
+                lambda c: c.execute(customers_sql(f"WHERE aggregate_id IN ({marks})"), ids).fetchall(),
+                aggregate_type="Customer",
+                ids=ids,
             )
             found = {row[0]: customer_out(row) for row in rows}
             cutoff = to_utc_naive(body.created_after) if body.created_after is not None else None
@@ -109,7 +111,7 @@ class CustomerService(HttpService):
                 rows = c.execute(customers_sql("ORDER BY aggregate_id LIMIT ? OFFSET ?"), [limit, offset]).fetchall()
                 return rows, count
 
-            rows, total = self.database.read(query)
+            rows, total = self.database.analytics(query, aggregate_type="Customer")
             return {"customers": [customer_out(r) for r in rows], "total": total}
 
         return router

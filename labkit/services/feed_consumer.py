@@ -15,7 +15,6 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.events import RecordedEvent, UnitOfWork
-from labkit.events.checkpoints import CHECKPOINTS_TABLE_SQL, read_checkpoint, save_checkpoint
 from labkit.services.database import ServiceDatabase
 from labkit.services.feed import HttpEventFeed
 
@@ -65,8 +64,7 @@ class FeedConsumer:
     ) -> None:
         self.name, self.feed, self.database, self.handler = name, feed, database, handler
         self.batch_size, self.poll_timeout = batch_size, poll_timeout
-        self.database.setup((CHECKPOINTS_TABLE_SQL,))
-        self.position = self.database.read(lambda c: read_checkpoint(c, name))
+        self.position = self.database.store.read_checkpoint(name)
         self.peer_head = self.position
         self.connected = False
         self.handled = 0
@@ -115,13 +113,12 @@ class FeedConsumer:
 
     def _apply(self, events: Sequence[RecordedEvent], unit: UnitOfWork) -> int:
         """Apply the events not yet applied, and move the checkpoint, in the group's transaction."""
-        connection = unit.connection
-        done = read_checkpoint(connection, self.name)
+        done = unit.store.read_checkpoint(self.name)
         fresh = [e for e in events if e.position > done]
         if fresh:
             try:
                 self.handler(fresh, unit)
             except LabkitError as exc:
                 raise BatchFailedError(f"{self.name} could not apply events {fresh[0].position}..: {exc}") from exc
-            save_checkpoint(connection, self.name, fresh[-1].position)
+            unit.store.save_checkpoint(self.name, fresh[-1].position)
         return len(fresh)

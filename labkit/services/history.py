@@ -63,16 +63,17 @@ class HistoryService(HttpService):
     title = "labkit Order-history service"
     description = "The customer_orders_view (CQRS read model) built from both services' events, and its queries."
     tables = (VIEW_APPLIED_SQL,)
+    relational = False  # a read model: DuckDB answers its analytical queries, whatever the other services run on
 
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
-        self.database.read(customer_orders.create_tables)
+        self.database.duckdb(customer_orders.create_tables)
         self.consume("customer", apply_customer_events)
         self.consume("order", apply_order_events)
 
     def valuable_from_view(self, created_after: datetime, min_total: int) -> dict[str, Any]:
         started = time.perf_counter()
-        answer = self.database.read(
+        answer = self.database.duckdb(
             lambda c: customer_orders.recent_valuable_customers(c, min_total, created_after).to_pylist()
         )
         per_customer: dict[str, list[dict[str, Any]]] = {}
@@ -150,7 +151,7 @@ class HistoryService(HttpService):
                 names = [d[0] for d in result.description]
                 return [dict(zip(names, row, strict=True)) for row in result.fetchall()], total
 
-            rows, total = self.database.read(query)
+            rows, total = self.database.duckdb(query)
             return {"rows": rows, "total": total}
 
         @router.get(

@@ -39,6 +39,7 @@ class LoadResult:
     view_lag_ms: np.ndarray
     violations: list[str] = field(default_factory=list)
     commands_per_transaction: float = 0.0
+    cpu_ms_per_order: dict[str, float] = field(default_factory=dict)  # per process, when the caller measured it
 
     @property
     def accepted_per_second(self) -> float:

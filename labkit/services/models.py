@@ -6,7 +6,7 @@ Strictness is what turns bad input into a 422 that names the field, instead of a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -105,6 +105,7 @@ class FeedPage(BaseModel):
 class Health(BaseModel):
     service: str
     status: str
+    backend: Literal["duckdb", "postgres"]  # where the service keeps its database
     pid: int
     head_position: int
     uptime_seconds: float

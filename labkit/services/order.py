@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Response
 from labkit.domain import ORDER_STATES, Order
 from labkit.events import RecordedEvent, UnitOfWork, state_sql
 from labkit.services.base import HttpService
+from labkit.services.database import run_sql
 from labkit.services.errors import IdConflictError, ServiceUnavailableError, UnknownCustomerError
 from labkit.services.models import CancelIn, OrderIn, OrderOut, OrderPage
 from labkit.services.saga import saga_participant
@@ -63,22 +64,14 @@ class OrderService(HttpService):
 
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
-        self.known_customers: set[str] = set(
-            self.database.read(
-                lambda c: [r[0] for r in c.execute("SELECT customer_id FROM known_customers").fetchall()]
-            )
-        )
+        self.known_customers: set[str] = {
+            r[0] for r in self.database.execute("SELECT customer_id FROM known_customers")
+        }
         # This service is the only writer of its orders, so the ids it has committed are known without a query.
-        self.order_ids: set[str] = set(
-            self.database.read(
-                lambda c: [
-                    r[0]
-                    for r in c.execute(
-                        "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = 'Order'"
-                    ).fetchall()
-                ]
-            )
-        )
+        self.order_ids: set[str] = {
+            r[0]
+            for r in self.database.execute("SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = 'Order'")
+        }
         self.saga = saga_participant(Order)
         self.consume("customer", self._on_customer_events)
         self.http: httpx.AsyncClient | None = None
@@ -86,8 +79,10 @@ class OrderService(HttpService):
     def _on_customer_events(self, events: Sequence[RecordedEvent], unit: UnitOfWork) -> None:
         created = [e.aggregate_id for e in events if e.event_type == "CustomerCreated"]
         if created:
-            unit.connection.execute(
-                f"INSERT OR IGNORE INTO known_customers VALUES {', '.join(['(?)'] * len(created))}", created
+            run_sql(
+                unit.store,
+                f"INSERT INTO known_customers VALUES {', '.join(['(?)'] * len(created))} ON CONFLICT DO NOTHING",
+                created,
             )
         self.saga(events, unit)
         # A customer never disappears, so adding before the commit is safe even if this batch is retried.
@@ -160,7 +155,7 @@ class OrderService(HttpService):
 
         @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read one order")
         def read(order_id: str) -> dict[str, Any]:
-            return _order_dict(self.database.read(lambda _: self.database.repository.load(Order, order_id)))
+            return _order_dict(self.database.read(lambda: self.database.repository.load(Order, order_id)))
 
         @router.post("/orders/{order_id}/ship", response_model=OrderOut, summary="Ship an APPROVED order")
         async def ship(order_id: str) -> dict[str, Any]:
@@ -195,7 +190,7 @@ class OrderService(HttpService):
                 rows = c.execute(f"{sql} ORDER BY aggregate_id LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
                 return rows, total
 
-            rows, total = self.database.read(query)
+            rows, total = self.database.analytics(query, aggregate_type="Order")
             return {"orders": [order_out(r) for r in rows], "total": total}
 
         return router

@@ -29,7 +29,11 @@ import psutil
 from labkit.paths import relative_to_repo, run_dir
 from labkit.services.client import LabClient
 from labkit.services.errors import RunFolderError, ServiceStartError, UnknownServiceError
+from labkit.services.run_database import BACKENDS, RunDatabase
 from labkit.services.settings import SERVICES
+
+# The services that keep their database on PostgreSQL when the run's back-end is; history stays a DuckDB read model.
+RELATIONAL_SERVICES = ("customer", "order")
 
 RUN_FILE = "run.json"
 HOST = "127.0.0.1"
@@ -65,6 +69,7 @@ class ServiceProcess:
     data_dir: str
     pid: int | None = None
     started_at: float | None = None  # the process's create time, to recognise it later
+    database_url: str | None = None  # PostgreSQL: the service's own role and schema (None: a DuckDB file)
 
     @property
     def url(self) -> str:
@@ -87,9 +92,14 @@ class ServiceRunner:
         exit_with_parent: bool = False,
         stop_at_exit: bool = True,
         env: dict[str, str] | None = None,
+        backend: str = "duckdb",
+        database: RunDatabase | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise UnknownServiceError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
         self.folder = Path(folder)
         self.exit_with_parent, self.env = exit_with_parent, dict(env or {})
+        self.backend, self.database = backend, database
         self.services: dict[str, ServiceProcess] = {}
         if services is None:
             for name, port in zip(SERVICES, free_ports(len(SERVICES)), strict=True):
@@ -114,8 +124,11 @@ class ServiceRunner:
         stop_at_exit: bool = True,
         timeout: float = 30.0,
         env: dict[str, str] | None = None,
+        backend: str = "duckdb",
     ) -> ServiceRunner:
-        """Start the three services in a new run folder and wait until each answers /health."""
+        """Start the three services in a new run folder and wait until each answers /health.
+
+        `backend="postgres"`: the customer and order services keep their databases on PostgreSQL (`RunDatabase`)."""
         folder = Path(folder) if folder is not None else default_folder()
         if (folder / RUN_FILE).exists():
             running = cls.attach(folder, stop_at_exit=False)
@@ -124,7 +137,7 @@ class ServiceRunner:
                 raise RunFolderError(
                     f"{relative_to_repo(folder)} already runs {', '.join(alive)}: `labkit down` first, or use another folder"
                 )
-        runner = cls(folder, exit_with_parent=exit_with_parent, stop_at_exit=stop_at_exit, env=env)
+        runner = cls(folder, exit_with_parent=exit_with_parent, stop_at_exit=stop_at_exit, env=env, backend=backend)
         try:
             runner.start(timeout=timeout)
         except BaseException:
@@ -142,11 +155,20 @@ class ServiceRunner:
                 f"no services were started in {relative_to_repo(folder)} (no {RUN_FILE}): `labkit up` first"
             )
         data = json.loads(path.read_text())
-        return cls(folder, services=[ServiceProcess(**s) for s in data["services"]], stop_at_exit=stop_at_exit)
+        database = RunDatabase.from_record(data["postgres"]) if data.get("postgres") else None
+        return cls(
+            folder,
+            services=[ServiceProcess(**s) for s in data["services"]],
+            stop_at_exit=stop_at_exit,
+            backend=data.get("backend", "duckdb"),
+            database=database,
+        )
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        data = {"services": [asdict(s) for s in self.services.values()]}
+        data: dict[str, Any] = {"backend": self.backend, "services": [asdict(s) for s in self.services.values()]}
+        if self.database is not None:
+            data["postgres"] = self.database.to_record()
         (self.folder / RUN_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
     # ---- the processes -------------------------------------------------------------------------------------------
@@ -179,13 +201,28 @@ class ServiceRunner:
             "--order-url",
             self.urls["order"],
         ]
+        if service.database_url is not None:
+            command += ["--database-url", service.database_url]
         if self.exit_with_parent:
             command += ["--parent-pid", str(os.getpid())]
         return command
 
+    def _prepare_databases(self) -> None:
+        """On PostgreSQL: the run's server and database, and each relational service's role and schema (once)."""
+        if self.backend != "postgres":
+            return
+        if self.database is None:
+            self.database = RunDatabase.create(self.folder)
+            self.save()  # recorded at once, so `labkit down` stops the server even if a service fails to start
+        for name in RELATIONAL_SERVICES:
+            service = self.services.get(name)
+            if service is not None and service.database_url is None:
+                service.database_url = self.database.service_url(name)
+
     def start(self, name: str | None = None, *, wait: bool = True, timeout: float = 30.0) -> None:
         """Start one service (or all that are not running) and wait until they answer /health."""
         names = [name] if name else list(self.services)
+        self._prepare_databases()
         for each in names:
             service = self._check(each)
             if self.is_running(each):
@@ -270,6 +307,8 @@ class ServiceRunner:
         if name is None and self._client is not None:
             self._client.close()
             self._client = None
+        if name is None and self.database is not None:
+            self.database.stop()
 
     def restart(self, name: str, *, timeout: float = 30.0) -> None:
         """Start a stopped (or killed) service again on the same port with the same database."""

@@ -13,14 +13,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from uuid import UUID
-
-import duckdb
 
 from labkit.domain import RuleViolationError, saga_reaction
 from labkit.domain.saga import Reaction
-from labkit.events import AggregateNotFoundError, RecordedEvent, UnitOfWork
+from labkit.events import AggregateNotFoundError, RecordedEvent, Recorder, UnitOfWork
 from labkit.events.aggregate import Aggregate
+from labkit.services.database import run_sql
 from labkit.services.feed_consumer import UnitHandler
 
 log = logging.getLogger(__name__)
@@ -37,16 +35,7 @@ CREATE TABLE IF NOT EXISTS saga_failures (
 """
 
 
-def _stored(connection: duckdb.DuckDBPyConnection, ids: list[UUID]) -> set[UUID]:
-    if not ids:
-        return set()
-    marks = ", ".join("?" * len(ids))
-    return {
-        row[0] for row in connection.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids).fetchall()
-    }
-
-
-def _record_failure(connection: duckdb.DuckDBPyConnection, reaction: Reaction, error: Exception) -> None:
+def _record_failure(store: Recorder, reaction: Reaction, error: Exception) -> None:
     cause = reaction.cause
     assert cause is not None
     log.warning(
@@ -56,8 +45,9 @@ def _record_failure(connection: duckdb.DuckDBPyConnection, reaction: Reaction, e
         error,
         extra={"event_id": str(cause.event_id), "event_type": cause.event_type},
     )
-    connection.execute(
-        "INSERT OR IGNORE INTO saga_failures VALUES (?, ?, ?, ?, ?, ?)",
+    run_sql(
+        store,
+        "INSERT INTO saga_failures VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [
             cause.event_id,
             cause.position,
@@ -78,14 +68,14 @@ def saga_participant(aggregate_class: type[Aggregate]) -> UnitHandler:
             for e in events
             if (r := saga_reaction(e)) is not None and r.aggregate_type == aggregate_class.aggregate_type
         ]
-        done = _stored(unit.connection, [r.event_id(0) for r in reactions])  # type: ignore[misc]
+        done = unit.store.stored_ids([r.event_id(0) for r in reactions]) if reactions else set()
         pending = [r for r in reactions if r.event_id(0) not in done]
         targets = unit.load_many(aggregate_class, [r.aggregate_id for r in pending])
         for reaction in pending:
             target = targets.get(reaction.aggregate_id)
             if target is None:
                 _record_failure(
-                    unit.connection,
+                    unit.store,
                     reaction,
                     AggregateNotFoundError(f"no {aggregate_class.aggregate_type} {reaction.aggregate_id} is stored"),
                 )
@@ -94,7 +84,7 @@ def saga_participant(aggregate_class: type[Aggregate]) -> UnitHandler:
             try:
                 getattr(target, reaction.command)(**reaction.arguments)
             except RuleViolationError as exc:  # refused before emitting: the state did not move
-                _record_failure(unit.connection, reaction, exc)
+                _record_failure(unit.store, reaction, exc)
                 continue
             cause = reaction.cause
             assert cause is not None

@@ -17,6 +17,9 @@ from labkit.services.errors import UnknownServiceError
 
 SERVICES = ("customer", "order", "history")
 
+# A PostgreSQL URL: the customer and order services keep their databases there (the chart sets it with postgres on).
+DATABASE_URL_VARIABLE = "LABKIT_DATABASE_URL"
+
 # Which peers' event feeds each service consumes.
 PEERS: dict[str, tuple[str, ...]] = {"customer": ("order",), "order": ("customer",), "history": ("customer", "order")}
 
@@ -36,6 +39,7 @@ class ServiceSettings:
     feed_batch_size: int = 500  # events a consumer asks for per poll
     feed_max_wait: float = 30.0  # the longest a feed request may wait for new events
     group_commit_max: int = 256  # commands committed together at most
+    database_url: str | None = None  # a PostgreSQL server: the service keeps its database in a schema there
     parent_pid: int | None = None  # exit when this process is gone (services started from a notebook kernel)
 
     def __post_init__(self) -> None:
@@ -67,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--customer-url", default=None, help="the Customer service (env LABKIT_CUSTOMER_URL)")
     parser.add_argument("--order-url", default=None, help="the Order service (env LABKIT_ORDER_URL)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (env LABKIT_LOG_LEVEL)")
+    parser.add_argument(
+        "--database-url", default=None, help="a PostgreSQL URL: keep the database there (env LABKIT_DATABASE_URL)"
+    )
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process ends")
     return parser
 
@@ -100,5 +107,6 @@ def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         feed_batch_size=int(number("LABKIT_FEED_BATCH_SIZE", 500)),
         feed_max_wait=number("LABKIT_FEED_MAX_WAIT_S", 30.0),
         group_commit_max=int(number("LABKIT_GROUP_COMMIT_MAX", 256)),
+        database_url=args.database_url or env.get(DATABASE_URL_VARIABLE) or None,
         parent_pid=args.parent_pid,
     )

@@ -8,6 +8,7 @@ from labkit.events import EventStore
 from labkit.lab.eventsourcing.measure import (
     load_times,
     long_history_store,
+    replay_findings,
     replay_rates,
     replays_agree,
     snapshot_payoff,
@@ -57,3 +58,26 @@ def test_the_snapshot_payoff_is_said_from_the_measured_loads():
     # A faster short load that is followed by a slower one does not count as the pay-off point.
     assert "from 10,000 events" in snapshot_payoff(table([(10, 3.0, 2.0), (1000, 2.0, 3.0), (10_000, 9.0, 3.0)]))
     assert "was not faster even at 100 events" in snapshot_payoff(table([(10, 1.0, 2.0), (100, 1.0, 2.0)]))
+
+
+def test_the_replay_comparison_is_said_from_the_measured_rates():
+    rates = pd.DataFrame(
+        [
+            {
+                "orders": 1000,
+                "order events": 2874,
+                "Python fold (events/s)": 200_000.0,
+                "vectorized SQL (events/s)": 6e5,
+            },
+            {
+                "orders": 30_000,
+                "order events": 86_497,
+                "Python fold (events/s)": 2e5,
+                "vectorized SQL (events/s)": 3.4e6,
+            },
+        ]
+    )
+    assert replay_findings(rates) == (
+        "In this run the vectorized SQL replay reached, in events per second, 1,000 orders: 3.0x; 30,000 orders: "
+        "17.0x the Python fold's throughput."
+    )

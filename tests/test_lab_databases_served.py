@@ -47,17 +47,3 @@ def test_composition_over_http_gives_the_rows_of_the_join_and_counts_what_crosse
     text = latency_findings(rows, round_trip_ms=1.0)
     http = next(r for r in rows if r.method == HTTP_COMPOSITION)
     assert f"{http.median_ms:.1f} ms" in text and "A bare request and its answer costs 1.0 ms" in text
-
-
-def test_the_findings_compare_in_words_and_leave_out_what_was_not_measured():
-    from labkit.lab.databases.measure import Latency
-
-    def row(method: str, median: float, offline: float = 0.0) -> Latency:
-        return Latency(method, 5, median, median * 1.2, 10, 0, 0, 0, offline)
-
-    rows = [row("shared_join", 4.0), row("api_composition", 2.0), row("cqrs_view", 1.0), row("attach_join", 3, 50.0)]
-    text = latency_findings(rows)
-    assert "The fastest was (c) per service: CQRS view (1.0 ms)" in text
-    assert "took 2.0 ms: 2.0x faster than the shared join (4.0 ms)" in text
-    assert "Over HTTP" not in text  # no composition over HTTP was measured, so no sentence about it
-    assert "kept both services offline for 50.0 ms" in text

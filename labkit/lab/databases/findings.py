@@ -57,7 +57,8 @@ def staleness_findings(staleness: Staleness) -> str:
     parts = []
     for title, row in frame.iterrows():
         rows, ms = int(row["max_rows_behind"]), float(row["max_ms_behind"])
-        parts.append(f"{title}: never behind" if rows == 0 else f"{title}: at most {rows} rows and {_ms(ms)} behind")
+        behind = f"at most {rows} {'row' if rows == 1 else 'rows'} and {_ms(ms)} behind"
+        parts.append(f"{title}: {'never behind' if rows == 0 else behind}")
     return (
         f"While {staleness.shipped} orders shipped at {staleness.achieved_rate:.1f} per second: "
         + "; ".join(parts)

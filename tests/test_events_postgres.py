@@ -109,3 +109,49 @@ def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: Post
             )
         assert loaded["c-1"].reserved_credit == 40
         assert unit.peek("missing") is None and unit.load_many(Customer, ["missing"]) == {}
+
+
+def test_the_repository_loads_through_a_snapshot_and_back_in_time(store: PostgresEventStore) -> None:
+    from labkit.domain import Customer
+    from labkit.events import AggregateNotFoundError, Repository
+
+    repository = Repository(store, snapshot_every={Customer: 4})
+    customer = Customer.register("c", "C", 1000)
+    repository.save(customer)
+    for n in range(9):  # versions 2..10, snapshots at 4 and 8
+        customer = repository.load(Customer, "c")
+        customer.reserve_credit(f"o-{n}", 10)
+        repository.save(customer)
+    assert store.count_snapshots("c") == 2
+    for version in (1, 3, 4, 5, 8, 10):
+        through = repository.load(Customer, "c", version=version)
+        folded = repository.load(Customer, "c", version=version, use_snapshots=False)
+        assert (through.version, through.to_state()) == (version, folded.to_state())
+        assert through.reserved_credit == 10 * (version - 1)
+    with pytest.raises(AggregateNotFoundError, match="has no version 11"):
+        repository.load(Customer, "c", version=11)
+    with pytest.raises(AggregateNotFoundError, match="no Customer nobody is stored"):
+        repository.load(Customer, "nobody")
+
+
+def test_a_deferred_insert_refused_at_commit_leaves_nothing_and_says_so(store: PostgresEventStore, monkeypatch) -> None:
+    from labkit.domain import Customer
+    from labkit.events import ConcurrencyError, Repository
+
+    repository = Repository(store)
+    repository.save(Customer.register("c", "C", 100))
+    stale = repository.load(Customer, "c")
+    stale.reserve_credit("o-1", 10)
+    # A check that missed the stored head (what the insert lock rules out): only the database can refuse now.
+    heads = store._heads
+    monkeypatch.setattr(store, "_heads", lambda *args: (heads(*args), ({}, None))[1])
+    with pytest.raises(ConcurrencyError) as refused, store.transaction():
+        store.append(stale.pending, expected_version=0)
+    assert (refused.value.aggregate_id, refused.value.expected, refused.value.actual) == ("c", 0, 1)
+    monkeypatch.undo()
+    assert [e.version for e in store.read_stream("c")] == [1]
+    assert store.head_position() == 1
+    store.append(  # the connection is usable again, and the head is right
+        [type(stale.pending[0])(**{**stale.pending[0].__dict__})], expected_version=1
+    )
+    assert [e.position for e in store.read_all()] == [1, 2]

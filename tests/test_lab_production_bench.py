@@ -23,3 +23,7 @@ def test_the_table_has_every_side_of_every_row_and_the_goal_lines(postgres_url: 
     assert "n/a" in rendered
     lines = goals(rows)
     assert len(lines) == 4 and all(line.count(": met") + line.count(": MISSED") == 1 for line in lines)
+    sqlite_goal = next(line for line in lines if "eventsourcing on SQLite" in line)
+    assert "one durable single-row commit alone allows" in sqlite_goal
+    floor = next(row for row in rows if row.work.startswith("floor: one single-row INSERT committed durably"))
+    assert floor.values[LABKIT_PG] > 0

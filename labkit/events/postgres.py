@@ -98,6 +98,23 @@ INSERT_CHUNK = 1000  # rows per INSERT statement
 
 HEAD_SQL = "SELECT coalesce(max(position), 0) FROM {schema}.events"
 
+# What loading one aggregate reads, in one statement: its newest snapshot of the wanted state version at or before
+# the version asked for (part 0), then its events after that snapshot (part 1), in version order.
+LOAD_SQL = """
+WITH s AS (
+    SELECT version, position, state::text AS state, state_version, created_at, updated_at FROM {schema}.snapshots
+    WHERE aggregate_id = %(id)s AND aggregate_type = %(type)s AND state_version = %(kept)s AND version <= %(top)s
+    ORDER BY version DESC LIMIT 1
+)
+SELECT * FROM (
+    SELECT 0 AS part, version, position, state, NULL::text, created_at, updated_at, state_version FROM s
+    UNION ALL
+    SELECT 1, version, position, event_type, event_data::text, recorded_at, NULL::timestamp, NULL::integer
+    FROM {schema}.events
+    WHERE aggregate_id = %(id)s AND version <= %(top)s AND version > coalesce((SELECT version FROM s), 0)
+) AS stream ORDER BY part, version
+"""
+
 SELECT = (
     "SELECT position, aggregate_id, aggregate_type, version, event_id, event_type, event_data::text, "
     "metadata::text, recorded_at FROM {schema}.events"
@@ -218,15 +235,22 @@ class PostgresEventStore:
             if self._transaction is not None:
                 yield self._transaction
                 return
-            self._transaction, self._head = _Transaction(self.connection), None
-            self._owner = threading.get_ident()
+            transaction = self._transaction = _Transaction(self.connection)
+            self._head, self._owner = None, threading.get_ident()
             try:
-                yield self._transaction
-            except BaseException:
-                self._transaction.end("ROLLBACK")
-                raise
-            else:
-                self._transaction.end("COMMIT")
+                try:
+                    yield transaction
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
+                try:
+                    transaction.end("COMMIT")  # with the deferred inserts, in one round trip
+                except psycopg.errors.UniqueViolation as exc:  # a deferred insert refused: the contract's error
+                    transaction.end("ROLLBACK")
+                    raise self._late_refusal(transaction.deferred_rows) from exc
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
             finally:
                 self._transaction, self._head, self._owner = None, None, None
 
@@ -254,7 +278,9 @@ class PostgresEventStore:
             rows = [
                 new_row(e, position=0, version=current + i, recorded_at=recorded_at) for i, e in enumerate(fresh, 1)
             ]
-            positions = self._insert(transaction, rows)
+            # Under the insert lock nothing can take these versions or ids any more (`_heads` read them under it),
+            # so the insert need not answer now: it travels with the next statement or the COMMIT.
+            positions = self._insert(transaction, rows, defer=self.positions == "locked")
         appended = tuple(
             RecordedEvent(
                 position=p,
@@ -302,9 +328,12 @@ class PostgresEventStore:
         stored = {r.event_id: r for r in records(row[2:] for row in rows if row[2] is not None)}
         return stored, (rules.StreamHead(int(version), kind) if kind is not None else None)
 
-    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]], *, defer: bool = False) -> list[int]:
         """Insert rows (JSON as text) in the open transaction, positions after the head or from the sequence; their
         positions.
+
+        `defer` (positions after the head only): the insert is sent with the transaction's next statement or its
+        COMMIT, saving a round trip; a row the database refuses then fails the commit (`_late_refusal`).
 
         One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
         process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
@@ -331,15 +360,31 @@ class PostgresEventStore:
         statements = []
         for start in range(0, len(rows), INSERT_CHUNK):  # PostgreSQL binds at most 65,535 parameters a statement
             count = min(INSERT_CHUNK, len(rows) - start)
-            insert = self._q(
-                f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
-                "ON CONFLICT DO NOTHING RETURNING position"
-            )
-            statements.append((insert, params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+            insert = f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
+            if not defer:
+                insert += " ON CONFLICT DO NOTHING RETURNING position"
+            statements.append((self._q(insert), params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+        if defer:
+            transaction.defer(statements, rows)
+            return [p for p in positions if p is not None]
         inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
         if len(inserted) < len(rows):
             raise self._refusal(rows)
         return inserted
+
+    def _late_refusal(self, rows: list[dict[str, Any]]) -> Exception:
+        """The contract's error for deferred inserts the database refused at commit (rolled back by now): an id
+        stored by another writer, or the first stream another writer moved."""
+        ids = [UUID(str(r["event_id"])) for r in rows]
+        stored = self.stored_ids(ids)
+        if stored:
+            return DuplicateEventError(next(i for i in ids if i in stored), "is already stored")
+        for aggregate_id in dict.fromkeys(r["aggregate_id"] for r in rows):
+            expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+            actual = self.stream_version(aggregate_id)
+            if actual != expected:
+                return ConcurrencyError(aggregate_id, expected, actual)
+        return EventStoreError(f"the commit of {len(rows)} events was refused by the database; load again and retry")
 
     def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
         """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
@@ -466,37 +511,33 @@ class PostgresEventStore:
         *,
         to_version: int | None = None,
     ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
-        """`load_stream` for many aggregates: every query in one round trip (psycopg's pipeline)."""
+        """`load_stream` for many aggregates: one statement each (the snapshot row first, then the events after it),
+        all in one round trip."""
         top = to_version if to_version is not None else 2**31 - 1
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
-        snapshot_sql = self._q(
-            "SELECT version, position, state::text, state_version, created_at, updated_at FROM {schema}.snapshots "
-            "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
-            "ORDER BY version DESC LIMIT 1"
-        )
-        tail_sql = self._q(
-            "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
-            "WHERE aggregate_id = %s AND version <= %s AND version > coalesce((SELECT max(version) FROM "
-            "{schema}.snapshots WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s "
-            "AND version <= %s), 0) ORDER BY version"
-        )
         ids = list(dict.fromkeys(aggregate_ids))
-        statements: list[tuple[str, list[Any]]] = []
-        for aggregate_id in ids:
-            statements.append((snapshot_sql, [aggregate_id, aggregate_type, kept, top]))
-            statements.append((tail_sql, [aggregate_id, top, aggregate_id, aggregate_type, kept, top]))
+        statements = [(self._q(LOAD_SQL), {"id": i, "type": aggregate_type, "kept": kept, "top": top}) for i in ids]
         transaction = self._own_transaction()
         if transaction is not None:
             results = transaction.run(statements)
         else:
             with self._reading() as reader:
-                with reader.pipeline():
-                    cursors = [reader.execute(query, params) for query, params in statements]
-                results = [cursor.fetchall() for cursor in cursors]
+                if len(statements) == 1:  # one statement needs no pipeline (whose own bookkeeping costs more)
+                    results = [reader.execute(*statements[0]).fetchall()]
+                else:
+                    with reader.pipeline():
+                        cursors = [reader.execute(query, params) for query, params in statements]
+                    results = [cursor.fetchall() for cursor in cursors]
         loaded = {}
-        for i, aggregate_id in enumerate(ids):
-            found, rows = results[2 * i], results[2 * i + 1]
-            loaded[aggregate_id] = (snapshot_of_row(aggregate_id, found[0]) if found else None), _tail_table(rows)
+        for aggregate_id, rows in zip(ids, results, strict=True):
+            snapshot = None
+            if rows and rows[0][0] == 0:
+                _, version, position, state, _, created_at, updated_at, kept_version = rows[0]
+                snapshot = snapshot_of_row(
+                    aggregate_id, (version, position, state, kept_version, created_at, updated_at)
+                )
+                rows = rows[1:]
+            loaded[aggregate_id] = snapshot, _tail_table([row[1:6] for row in rows])
         return loaded
 
     # ---- analytics in DuckDB ---------------------------------------------------------------------------------------
@@ -681,26 +722,39 @@ class _Transaction:
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
         self.begun = False
+        self.deferred: list[Any] = []  # statements whose answer no one waits for: sent with the next ones
+        self.deferred_rows: list[dict[str, Any]] = []  # the rows they insert (to name them if the commit is refused)
+
+    def defer(self, statements: Sequence[Any], rows: list[dict[str, Any]]) -> None:
+        """Send these statements with the next `run` or with the COMMIT (an error in them fails that call)."""
+        self.deferred += statements
+        self.deferred_rows += rows
 
     def run(self, statements: Sequence[Any]) -> list[list[tuple[Any, ...]]]:
-        """Run `query` or `(query, params)` items in order; each one's rows ([] for statements without rows)."""
+        """Run `query` or `(query, params)` items in order, after the deferred ones; each one's rows ([] for
+        statements without rows)."""
+        pending, self.deferred = self.deferred, []
         cursors = []
         with self.connection.pipeline():
             if not self.begun:
                 self.connection.execute("BEGIN")
                 self.begun = True
-            for statement in statements:
+            for statement in [*pending, *statements]:
                 query, params = statement if isinstance(statement, tuple) else (statement, None)
                 cursors.append(self.connection.execute(query, params))
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors[len(pending) :]]
 
     def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """One statement in the transaction; its rows."""
         return self.run([(query, list(params) if params is not None else None)])[0]
 
     def end(self, command: str) -> None:
-        """COMMIT or ROLLBACK, if anything was begun."""
-        if self.begun:
+        """COMMIT (with the deferred statements, in one round trip) or ROLLBACK (dropping them), if anything was
+        begun."""
+        if command == "COMMIT" and self.deferred:
+            self.run(["COMMIT"])
+        elif self.begun:
+            self.deferred = []
             self.connection.execute(command)
 
 

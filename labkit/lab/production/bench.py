@@ -104,14 +104,23 @@ def labkit_pg_save_all(url: str, commands: int, group: int) -> float:
 
 
 def commit_floor(url: str, commits: int) -> float:
-    """Commits/s of the least a durable command can cost on this server: one single-row INSERT, committed (psycopg,
-    autocommit, prepared). No event store can commit a command per transaction faster than this."""
+    """Commits/s of the least a durable command can cost on this server: one single-row INSERT into an ordinary
+    table, committed (psycopg, autocommit, prepared). An ordinary table, not a temporary one: a temporary table writes
+    no WAL, so its commit waits for no disk flush and would not be the floor of a durable store. No event store can
+    commit a command per transaction faster than this."""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("CREATE TEMP TABLE floor (n BIGINT)")
-        return _rate(
-            commits,
-            lambda: [connection.execute("INSERT INTO floor VALUES (%s)", [i], prepare=True) for i in range(commits)],
-        )
+        connection.execute("DROP TABLE IF EXISTS labkit_commit_floor")
+        connection.execute("CREATE TABLE labkit_commit_floor (n BIGINT)")
+        try:
+            return _rate(
+                commits,
+                lambda: [
+                    connection.execute("INSERT INTO labkit_commit_floor VALUES (%s)", [i], prepare=True)
+                    for i in range(commits)
+                ],
+            )
+        finally:
+            connection.execute("DROP TABLE labkit_commit_floor")
 
 
 def read_floor(url: str, reads: int) -> float:
@@ -224,7 +233,7 @@ def measure(
         ]
         rows.append(
             Row(
-                "floor: one single-row INSERT committed (psycopg, no event store)",
+                "floor: one single-row INSERT committed durably (psycopg, no event store)",
                 "commands/s",
                 {LABKIT_PG: commit_floor(url, commands), LABKIT_DUCKDB: None, ES_SQLITE: None, ES_PG: None},
             )
@@ -314,9 +323,13 @@ def goals(rows: list[Row]) -> list[str]:
     commands = [r for r in rows if r.unit == "commands/s" and r.values.get(ES_SQLITE)]
     low = min(commands, key=lambda r: r.ratio(LABKIT_PG, ES_SQLITE) or 0)
     ratio = low.ratio(LABKIT_PG, ES_SQLITE) or 0
+    commit = floors.get("commands/s") or 0
     lines.append(
         _goal(
-            "at least 1x eventsourcing on SQLite on the command rows", ratio >= 1, f"lowest {ratio:.2f}x ({low.work})"
+            "at least 1x eventsourcing on SQLite on the command rows",
+            ratio >= 1,
+            f"lowest {ratio:.2f}x ({low.work}); one durable single-row commit alone allows {commit:,.0f}/s on this "
+            f"server, against SQLite's {low.values[ES_SQLITE] or 0:,.0f} commands/s in its own process",
         )
     )
     one = next(r for r in rows if r.work.startswith("1 writer"))

@@ -64,3 +64,25 @@ def test_root_and_a_shell_form_command_each_fail_on_their_case():
 def test_an_unreadable_or_empty_answer_is_named():
     assert "cannot read this Dockerfile" in (check_dockerfile("FROM\n").hint or "")
     assert "give the Dockerfile's text" in (check_dockerfile("").hint or "")
+
+
+def test_two_different_run_argument_lists_pass():
+    from labkit.lab.dockerfiles.exercises import RUN_CASES, check_run_args
+
+    for args in (["order", "--port", "9000", "--log-level", "DEBUG"], ["--log-level=debug", "order", "--port=9000"]):
+        verdict = check_run_args(args)
+        assert verdict.ok, str(verdict)
+        assert len(verdict.passed) == len(RUN_CASES) == 5
+
+
+def test_wrong_run_arguments_fail_on_the_case_that_shows_it():
+    from labkit.lab.dockerfiles.exercises import check_run_args
+
+    repeated = check_run_args(["python3", "-m", "labkit.services", "order", "--port", "9000"])
+    assert repeated.failed == "the container's command line parses as the service's own"
+    assert "invalid choice: 'python3'" in (repeated.hint or "")
+    assert check_run_args(["order", "--port", "9000"]).failed == "it logs at DEBUG"
+    loopback = check_run_args(["order", "--port", "9000", "--log-level", "DEBUG", "--host", "127.0.0.1"])
+    assert loopback.failed == "it listens on every interface of the container, so a published port reaches it"
+    assert "(it gets host='127.0.0.1')" in (loopback.hint or "")
+    assert "list of strings" in (check_run_args("order --port 9000").hint or "")

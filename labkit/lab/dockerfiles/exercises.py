@@ -1,17 +1,26 @@
-"""Notebook 10's exercise: turn a single-stage Dockerfile into a multi-stage one that ships only what it needs.
+"""Notebooks 09 and 10's exercises: the arguments of `docker run` (09), and a multi-stage Dockerfile that ships only
+what it needs (10).
 
-The learner rewrites `SINGLE_STAGE` (the greeting made and shipped in one stage, leftovers, root and a shell
-included) so that the image meets `SPEC`. `check_dockerfile` judges the text with the explainer (no engine needed,
+Notebook 09: `check_run_args(args)` judges what a learner puts after the image name by what the service in the
+container would start with: the image's ENTRYPOINT and CMD resolved by the explainer, then the service's own parser.
+Notebook 10: the learner rewrites `SINGLE_STAGE` (the greeting made and shipped in one stage, leftovers, root and a
+shell included) so that the image meets the spec. `check_dockerfile` judges the text with the explainer (no engine needed,
 so it works on Binder): what the image is made of, who it runs as, what `docker run IMAGE` runs.
 """
 
 from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from typing import Any
 
 from labkit.containers import explain
 from labkit.containers.baseimages import base_image_configs
 from labkit.containers.explanation import Explanation
 from labkit.errors import LabkitError
 from labkit.lab.exercises import Case, Failed, Verdict, check, expect
+from labkit.services.settings import settings_from
 
 SINGLE_STAGE = """\
 FROM labkit/busybox:static
@@ -93,3 +102,70 @@ def check_dockerfile(text: str) -> Verdict:
         verdict.failed, verdict.hint = "the answer", f"give the Dockerfile's text as a string (got {text!r})"
         return verdict
     return check(text, SPEC_CASES)
+
+
+# ---- notebook 09: the arguments of `docker run` --------------------------------------------------------------------
+
+
+def _services_plan() -> Explanation:
+    from labkit.containers.baseimages import DEBIAN_PYTHON
+    from labkit.containers.labimages import SERVICES
+
+    text = SERVICES.dockerfile_path.read_text()
+    return explain(text, build_args={"BASE_IMAGE": DEBIAN_PYTHON.reference}, base_images=base_image_configs())
+
+
+def _settings(run_args: list[str]) -> Any:
+    """What the service in the container would start with: the image's command line and environment, parsed by
+    the service's own parser."""
+    plan = _services_plan()
+    argv = plan.command(run_args)
+    entrypoint = ("python3", "-m", "labkit.services")
+    expect(
+        argv[:3] == entrypoint,
+        f"the container runs {list(argv)}; arguments after the image replace CMD only, ENTRYPOINT stays",
+    )
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            return settings_from(list(argv[3:]), plan.env)
+    except SystemExit:
+        said = errors.getvalue().strip().splitlines()[-1:] or ["a usage error"]
+        raise Failed(f"the service refuses `{' '.join(argv[3:])}`: {said[0]}") from None
+    except LabkitError as error:
+        raise Failed(f"the service refuses its settings: {error}") from None
+
+
+def _parses(args: list[str]) -> None:
+    _settings(args)
+
+
+def _is(field: str, wanted: Any, hint: str) -> Callable[[list[str]], None]:
+    def run(args: list[str]) -> None:
+        got = getattr(_settings(args), field)
+        expect(got == wanted, f"{hint} (it gets {field}={got!r})")
+
+    return run
+
+
+RUN_CASES = (
+    Case("the container's command line parses as the service's own", _parses),
+    Case("it runs the order service", _is("service", "order", "the first argument after the image picks the service")),
+    Case("it listens on port 9000", _is("port", 9000, "give --port 9000")),
+    Case("it logs at DEBUG", _is("log_level", "DEBUG", "give --log-level DEBUG")),
+    Case(
+        "it listens on every interface of the container, so a published port reaches it",
+        _is(
+            "host", "0.0.0.0", "inside a container 127.0.0.1 is the container's own loopback: keep the image's 0.0.0.0"
+        ),
+    ),
+)
+
+
+def check_run_args(args: list[str]) -> Verdict:
+    """Judge the arguments given after the image in `docker run IMAGE ARGS...`."""
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        verdict = Verdict()
+        verdict.failed, verdict.hint = "the answer", f"give the arguments as a list of strings (got {args!r})"
+        return verdict
+    return check(args, RUN_CASES)

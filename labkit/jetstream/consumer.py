@@ -67,7 +67,7 @@ class PullConsumer:
         async def fetch() -> list[Msg]:
             try:
                 return await self._subscription.fetch(batch, timeout=timeout)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # a batch fetch times out with asyncio's own error
                 return []
 
         deliveries = []

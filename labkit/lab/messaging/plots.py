@@ -19,27 +19,38 @@ _DESIGNS = (
     ("outbox", "tab:green", "^", "-.", "transactional outbox"),
     ("event_sourced", "tab:blue", "v", ":", "event sourcing"),
 )
-# One panel per kind of anomaly, so the designs that fail in different ways never draw over each other.
+# One panel per kind of anomaly, so the designs that fail in different ways never draw over each other: (column,
+# heading, which runs: published without message ids, or with them).
 _ANOMALIES = (
-    ("lost", "lost: stored, never announced"),
-    ("phantom", "phantom: announced, never stored"),
-    ("duplicates", "duplicates: announced twice"),
+    ("lost", "lost: stored, never announced", False),
+    ("phantom", "phantom: announced, never stored", False),
+    ("duplicates", "duplicates: received twice", False),
+    ("duplicates", "duplicates with message ids\n(the broker's duplicate window)", True),
 )
 
 
 def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None = None) -> Figure:
-    """Lost, phantom and duplicate events per design against the fault rate, one panel each (one point per run).
+    """Lost, phantom and duplicate events at the consumer per design against the fault rate, one panel each (one
+    point per run); runs published with message ids get a panel of their own for their duplicates.
 
     Designs at the same count would hide each other, so each is nudged sideways by a fixed step (a fraction of the
     gap between rates) and keeps its own marker: four designs at zero read as four rows of markers, not one line.
     """
     frame = pd.DataFrame([o.__dict__ for o in outcomes])
+    settings = set(frame["message_ids"])
+    # Lost and phantom do not depend on message ids: drawn from the runs without them when there are some.
+    plain = min(settings)
+    anomalies = [
+        (column, heading, ids if column == "duplicates" else plain)
+        for column, heading, ids in _ANOMALIES
+        if column != "duplicates" or ids in settings
+    ]
     rates = sorted(frame["fault_rate"].unique())
     gap = min((b - a for a, b in pairwise(rates)), default=0.1)
-    figure, panels = plt.subplots(1, len(_ANOMALIES), figsize=(12, 4.2), sharey=True)
-    for axes, (column, heading) in zip(panels, _ANOMALIES, strict=True):
+    figure, panels = plt.subplots(1, len(anomalies), figsize=(4 * len(anomalies), 4.2), sharey=True)
+    for axes, (column, heading, ids) in zip(panels, anomalies, strict=True):
         for index, (design, color, marker, style, label) in enumerate(_DESIGNS):
-            rows = frame[frame["design"] == design].sort_values("fault_rate")
+            rows = frame[(frame["design"] == design) & (frame["message_ids"] == ids)].sort_values("fault_rate")
             if rows.empty:
                 continue
             nudge = (index - (len(_DESIGNS) - 1) / 2) * gap * 0.06
@@ -53,15 +64,16 @@ def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None 
                 markersize=6,
                 label=label,
             )
-        axes.set_title(heading, fontsize="medium")
+        axes.set_title(heading if len(settings) > 1 else heading.split("\n")[0], fontsize="medium")
         axes.set_xlabel("fault rate (share of operations that crash)")
         axes.grid(alpha=0.3)
-    panels[0].set_ylabel("events (count)")
+    panels[0].set_ylabel("events at the consumer (count)")
     panels[0].set_ylim(bottom=-1)
     panels[0].legend(loc="upper left", fontsize="small")
     operations = int(frame["operations"].max())
     figure.suptitle(
-        title or f"Dual writes under crashes: {operations} orders per run, the same schedule for every design"
+        title
+        or f"Dual writes under crashes, over JetStream: {operations} orders per run, the same schedule for every design"
     )
     figure.tight_layout()
     plt.close(figure)  # shown once, as the cell's value

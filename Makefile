@@ -87,6 +87,7 @@ images: $(STAMP)
 	$(BIN)/labkit containers build services
 	$(BIN)/labkit containers build lab
 	$(BIN)/labkit containers build postgres
+	$(BIN)/labkit containers build nats
 
 # README screenshots: the browser test takes them; three are reduced and copied into docs/screenshots.
 .PHONY: screenshots

@@ -1,4 +1,4 @@
-"""The `labkit` command line: `labkit doctor | generate | up | status | down | db | bench ...`.
+"""The `labkit` command line: `labkit doctor | generate | up | status | down | db | broker | bench ...`.
 
 Each area of the package registers its own subcommands; this module only lists the areas.
 """
@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "labkit.services.cli",
     "labkit.charts.cli",
     "labkit.pgserver",
+    "labkit.jetstream.server",
 )
 
 

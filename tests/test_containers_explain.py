@@ -17,7 +17,7 @@ from labkit.containers.errors import (
     UnknownTargetError,
 )
 from labkit.containers.explainer import explain, reference_variants
-from labkit.containers.imageconfig import DEFAULT_PATH
+from labkit.containers.imageconfig import DEFAULT_PATH, ImageConfig, normalized_inspect
 from labkit.containers.instructions import INSTRUCTIONS, parse
 
 PYTHON = {
@@ -34,6 +34,24 @@ def run(text: str, **options):
 @pytest.mark.parametrize("module", [explain_module, substitution])
 def test_docstring_examples_run(module) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_an_explicit_empty_cmd_is_an_empty_list_as_the_engine_records_it() -> None:
+    # Measured on Engine 20.10 (legacy builder): `FROM scratch` + `CMD []` inspects as "Cmd": [], not null.
+    empty = run("FROM scratch\nCMD []\n")
+    assert empty.cmd == ()
+    assert empty.to_inspect()["Config"]["Cmd"] == []
+    assert "CMD []" in empty.steps[-1].effect
+    with pytest.raises(NoCommandError):
+        empty.command()
+    assert empty.command(["run-arg"]) == ("run-arg",)
+    # A later ENTRYPOINT still resets it to nothing at all, and an image that never set one has null.
+    assert run('FROM scratch\nCMD []\nENTRYPOINT ["/app"]\n').to_inspect()["Config"]["Cmd"] == []
+    assert run("FROM scratch\nLABEL a=b\n").to_inspect()["Config"]["Cmd"] is None
+    inherited = explain('FROM base\nENTRYPOINT ["/app"]\n', base_images={"base": {"Cmd": []}}, engine=None)
+    assert inherited.cmd is None and inherited.command() == ("/app",)
+    assert ImageConfig.from_inspect({"Cmd": []}).cmd == () and ImageConfig.from_inspect({}).cmd is None
+    assert normalized_inspect({"Cmd": []})["Cmd"] == [] and normalized_inspect({"Entrypoint": []})["Entrypoint"] is None
 
 
 def test_cmd_is_inherited_and_entrypoint_resets_it() -> None:

@@ -163,7 +163,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.set_defaults(func=_lint)
 
     build = actions.add_parser("build", help="build one of the lab's images from docker/ (offline wheelhouse)")
-    build.add_argument("image", choices=["services", "lab", "postgres"])
+    build.add_argument("image", choices=["services", "lab", "postgres", "nats"])
     build.add_argument("--target", help="build one stage only (for example: wheels)")
     build.set_defaults(func=_build)
 

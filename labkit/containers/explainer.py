@@ -598,15 +598,17 @@ class _Evaluator:
             replaced = " (replaces the CMD inherited from the base)"
         else:
             replaced = ""
-        self._set(stage, instruction, cmd=argv or None)
+        # An explicit `CMD []` is kept as an empty command, as the engine records it ("Cmd": []); it runs nothing.
+        cmd = argv if instruction.exec_form else (argv or None)
+        self._set(stage, instruction, cmd=cmd)
         stage.cmd_set = True
-        self._step(stage, instruction, f"CMD {_json(argv or None)}: {note}{replaced}")
+        self._step(stage, instruction, f"CMD {_json(cmd)}: {note}{replaced}")
 
     def _do_entrypoint(self, stage: _Stage, instruction: Instruction) -> None:
         argv, note = self._form(stage, instruction, empty_is_none=True)
         changes: dict[str, Any] = {"entrypoint": argv or None}
         reset = ""
-        if not stage.cmd_set and stage.config.cmd:
+        if not stage.cmd_set and stage.config.cmd is not None:
             changes["cmd"] = None
             reset = f"; resets the CMD {_json(stage.config.cmd)} inherited from the base (no CMD in this stage yet)"
         self._set(stage, instruction, **changes)

@@ -119,6 +119,8 @@ def test_an_arg_after_an_env_wins_and_is_carried_into_child_stages_with_buildkit
 def test_empty_forms_and_empty_workdir() -> None:
     assert run(f"FROM {BASE}\nCMD\n", "buildkit").cmd == ("/bin/sh", "-c", "")
     assert run(f"FROM {BASE}\nCMD\n", "legacy").cmd == ("/bin/sh", "-c")
+    assert run(f"FROM {BASE}\nCMD []\n", "buildkit").to_inspect()["Config"]["Cmd"] is None
+    assert run(f"FROM {BASE}\nCMD []\n", "legacy").to_inspect()["Config"]["Cmd"] == []
     assert run(f"FROM {BASE}\nENTRYPOINT\n", "buildkit").entrypoint == ("/bin/sh", "-c", "")
     assert run(f"FROM {BASE}\nENTRYPOINT\n", "legacy").entrypoint is None
     assert run(f'FROM {BASE}\nWORKDIR /a\nWORKDIR ""\n', "buildkit").working_dir == "/a"

@@ -37,8 +37,10 @@ def test_docstring_examples_run(module) -> None:
 
 
 def test_an_explicit_empty_cmd_is_an_empty_list_as_the_engine_records_it() -> None:
-    # Measured on Engine 20.10 (legacy builder): `FROM scratch` + `CMD []` inspects as "Cmd": [], not null.
-    empty = run("FROM scratch\nCMD []\n")
+    # Measured on Engine 20.10 (legacy builder): `FROM scratch` + `CMD []` inspects as "Cmd": [], not null;
+    # BuildKit records null (the proof suite checks both).
+    assert run("FROM scratch\nCMD []\n", builder="buildkit").to_inspect()["Config"]["Cmd"] is None
+    empty = run("FROM scratch\nCMD []\n", builder="legacy")
     assert empty.cmd == ()
     assert empty.to_inspect()["Config"]["Cmd"] == []
     assert "CMD []" in empty.steps[-1].effect
@@ -46,7 +48,7 @@ def test_an_explicit_empty_cmd_is_an_empty_list_as_the_engine_records_it() -> No
         empty.command()
     assert empty.command(["run-arg"]) == ("run-arg",)
     # A later ENTRYPOINT still resets it to nothing at all, and an image that never set one has null.
-    assert run('FROM scratch\nCMD []\nENTRYPOINT ["/app"]\n').to_inspect()["Config"]["Cmd"] == []
+    assert run('FROM scratch\nCMD []\nENTRYPOINT ["/app"]\n', builder="legacy").to_inspect()["Config"]["Cmd"] == []
     assert run("FROM scratch\nLABEL a=b\n").to_inspect()["Config"]["Cmd"] is None
     inherited = explain('FROM base\nENTRYPOINT ["/app"]\n', base_images={"base": {"Cmd": []}}, engine=None)
     assert inherited.cmd is None and inherited.command() == ("/app",)

@@ -598,8 +598,9 @@ class _Evaluator:
             replaced = " (replaces the CMD inherited from the base)"
         else:
             replaced = ""
-        # An explicit `CMD []` is kept as an empty command, as the engine records it ("Cmd": []); it runs nothing.
-        cmd = argv if instruction.exec_form else (argv or None)
+        # An explicit `CMD []` runs nothing either way, but the legacy builder records it as an empty command
+        # ("Cmd": []) and BuildKit as none at all ("Cmd": null): both measured on Engine 20.10.
+        cmd = argv if instruction.exec_form and self.build.builder == "legacy" else (argv or None)
         self._set(stage, instruction, cmd=cmd)
         stage.cmd_set = True
         self._step(stage, instruction, f"CMD {_json(cmd)}: {note}{replaced}")

@@ -21,7 +21,7 @@ from labkit.containers.buildkit import build_with_buildkit
 from labkit.containers.engine import BuiltImage, Engine
 from labkit.containers.errors import DockerfileError
 from labkit.containers.explainer import ImageConfigSource, explain
-from labkit.containers.instructions import parse
+from labkit.containers.instructions import directives, parse
 
 
 def images_needed(
@@ -32,7 +32,19 @@ def images_needed(
     engine: ImageConfigSource | None,
     builder: Builder = "legacy",
 ) -> list[str]:
-    """The images a build of `text` reads (stage bases, COPY --from images), so missing ones fail before any pull."""
+    """The images a build of `text` reads (stage bases, COPY --from images, and with BuildKit the frontend image a
+    `# syntax=` line names), so missing ones fail before any pull."""
+    frontend = directives(text).get("syntax") if builder == "buildkit" else None
+    return ([frontend] if frontend else []) + _stage_images(text, target, build_args, engine, builder)
+
+
+def _stage_images(
+    text: str,
+    target: str | None,
+    build_args: Mapping[str, str] | None,
+    engine: ImageConfigSource | None,
+    builder: Builder,
+) -> list[str]:
     try:
         plan = explain(text, target=target, build_args=build_args, engine=engine, builder=builder)
     except DockerfileError:

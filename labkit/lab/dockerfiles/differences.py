@@ -74,6 +74,7 @@ EXAMPLES = (
     ),
     BuilderExample('WORKDIR ""', f'FROM {BASE}\nWORKDIR ""\n', _config("WorkingDir")),
     BuilderExample("empty shell-form CMD", f"FROM {BASE}\nCMD\n", _config("Cmd")),
+    BuilderExample("CMD [] (exec form, empty)", f"FROM {BASE}\nCMD []\n", _config("Cmd")),
     BuilderExample("COPY --chmod", f"FROM {BASE}\nCOPY --chmod=600 hello.txt /\n", _config("Cmd"), files=HELLO),
     BuilderExample("RUN --mount", f"FROM {BASE}\nRUN --mount=type=cache,target=/c true\n", _config("Cmd")),
     BuilderExample("COPY --link (syntax 1.4)", f"FROM {BASE}\nCOPY --link hello.txt /\n", _config("Cmd"), files=HELLO),

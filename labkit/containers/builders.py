@@ -11,7 +11,7 @@ BuildKit's own parser too).
 
 The proof suite (tests/test_containers_proof.py) builds every case with both builders on that engine; what needs a
 newer syntax than 1.2 follows the Dockerfile reference and the builders' source, and notebook 08's table of
-differences (`labkit.lab.dockerfiles.builders`) says which rows were proven here.
+differences (`labkit.lab.dockerfiles.differences`) says which rows were proven here.
 
 >>> DockerfileSyntax.parse("1.7.1") > ENGINE_20_10
 True

@@ -8,6 +8,7 @@ import pytest
 
 from labkit.containers import explainer as explain_module
 from labkit.containers import substitution
+from labkit.containers.builders import ENGINE_20_10
 from labkit.containers.errors import (
     DockerfileError,
     DockerfileSyntaxError,
@@ -16,7 +17,7 @@ from labkit.containers.errors import (
     UnknownTargetError,
 )
 from labkit.containers.explainer import explain, reference_variants
-from labkit.containers.imageconfig import ImageConfig, normalized_inspect
+from labkit.containers.imageconfig import DEFAULT_PATH, ImageConfig, normalized_inspect
 from labkit.containers.instructions import INSTRUCTIONS, parse
 
 PYTHON = {
@@ -237,9 +238,11 @@ def test_refusals_carry_the_line(text: str, error: type[DockerfileError], line: 
     assert refused.value.line == line
 
 
-def test_from_scratch_alone_generates_no_image() -> None:
+def test_from_scratch_alone_generates_no_image_with_the_legacy_builder_and_an_empty_one_with_buildkit() -> None:
     with pytest.raises(DockerfileError, match="No image was generated"):
-        explain("FROM scratch\n", engine=None)
+        explain("FROM scratch\n", engine=None, builder="legacy")
+    empty = explain("FROM scratch\n", engine=None, builder="buildkit")
+    assert (empty.working_dir, empty.env) == ("/", {"PATH": DEFAULT_PATH})
 
 
 def test_every_instruction_but_from_has_its_handler_named_in_the_table() -> None:
@@ -248,7 +251,8 @@ def test_every_instruction_but_from_has_its_handler_named_in_the_table() -> None
 
 
 def test_an_instruction_without_a_handler_fails_as_the_lookup_by_name_did() -> None:
-    evaluator = explain_module._Evaluator("\\", {}, explain_module._BaseImages(given={}, engine=None))
+    build = explain_module._Build("legacy", ENGINE_20_10, "linux/amd64")
+    evaluator = explain_module._Evaluator("\\", {}, explain_module._BaseImages(given={}, engine=None), build)
     stage = evaluator.begin_stage(parse("FROM scratch\n").instructions[0])
     with pytest.raises(AttributeError, match="has no attribute '_do_from'"):
         evaluator.dispatch(stage, parse("FROM scratch\n").instructions[0])

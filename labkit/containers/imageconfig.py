@@ -35,6 +35,7 @@ class Healthcheck:
     timeout_ns: int = 0
     start_period_ns: int = 0
     retries: int = 0
+    start_interval_ns: int = 0  # `--start-interval`: Dockerfile syntax 1.6 and Engine 25 (not on the engine here)
 
     def to_inspect(self) -> dict[str, Any]:
         """Docker's JSON shape; zero fields are left out, as the engine leaves them out."""
@@ -44,6 +45,7 @@ class Healthcheck:
             ("Timeout", self.timeout_ns),
             ("StartPeriod", self.start_period_ns),
             ("Retries", self.retries),
+            ("StartInterval", self.start_interval_ns),
         ):
             if value:
                 shape[key] = value
@@ -59,6 +61,7 @@ class Healthcheck:
             timeout_ns=int(shape.get("Timeout") or 0),
             start_period_ns=int(shape.get("StartPeriod") or 0),
             retries=int(shape.get("Retries") or 0),
+            start_interval_ns=int(shape.get("StartInterval") or 0),
         )
 
 

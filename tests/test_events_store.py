@@ -356,16 +356,16 @@ def test_the_head_position_known_inside_a_transaction_follows_every_write_and_is
 
 
 def test_in_transaction_says_whether_a_transaction_is_open(store):
-    assert not store.in_transaction
+    assert store.in_transaction is False
     with store.transaction() as connection:
         assert store.in_transaction and connection is store.connection
         with store.transaction():
             assert store.in_transaction
         assert store.in_transaction
-    assert not store.in_transaction
+    assert store.in_transaction is False
     with pytest.raises(KeyboardInterrupt), store.transaction():
         raise KeyboardInterrupt
-    assert not store.in_transaction
+    assert store.in_transaction is False
 
 
 @pytest.mark.parametrize("n", [255, 256, 257, 513])
@@ -437,6 +437,8 @@ def test_a_store_on_an_open_connection_or_a_new_folder(tmp_path):
     memory = EventStore(duckdb.connect(":memory:"))
     assert memory.path is None and memory.count() == 0 and memory.has_indexes()
     assert EventStore(":memory:").path is None
+    in_memory = EventStore()  # the default: in memory, no file
+    assert in_memory.path is None and in_memory.count() == 0
     on_connection.close()
 
 

@@ -239,3 +239,9 @@ def test_state_is_copied_out_and_in():
     assert (restored.to_state(), restored.version) == ({"total": 1, "history": [1, 99]}, 4)
     with pytest.raises(ValueError, match="history"):
         Counter("counter-3").restore({"total": 1}, version=1)
+
+
+def test_an_aggregate_shows_its_id_version_and_state():
+    counter = Counter("counter-1")
+    counter.bump(2)
+    assert repr(counter) == "Counter('counter-1', version=1, total=2, history=[2])"

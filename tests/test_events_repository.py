@@ -257,3 +257,15 @@ def test_a_long_stream_loads_whole():
     repository.save(customer)
     loaded = repository.load(Customer, "customer-1")
     assert (loaded.version, loaded.reserved_credit) == (81, 80)
+
+
+def test_an_aggregate_at_the_largest_version_loads_from_its_snapshot_and_tail():
+    store = EventStore(":memory:")
+    top = 2**31 - 1
+    store.connection.execute(
+        "INSERT INTO events VALUES (1, 'order-1', 'Order', ?, uuid(), 'OrderShipped', '{}', '{}', now())", [top]
+    )
+    state = {"state": "APPROVED", "customer_id": "c", "order_total": 5}
+    store.write_snapshot(Snapshot("order-1", top - 1, 0, state, 1, None, None), "Order")
+    loaded = Repository(store).load(Order, "order-1")
+    assert (loaded.version, loaded.state) == (top, "SHIPPED")

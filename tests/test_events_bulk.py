@@ -471,3 +471,22 @@ def test_rows_that_only_look_odd_to_sql_are_checked_and_loaded():
     with EventStore(":memory:") as store:
         assert bulk_load(store, orders(2).assign(event_data=[odd, odd, "{}", "{}"])) == 4
         assert store.read_stream("order-1")[0].event_data == {"customer_id": "d", "order_total": 1}
+
+
+def test_load_view_follows_the_input_order_whatever_order_the_view_hands_rows_back():
+    from labkit.events.bulk import load_view
+
+    with EventStore(":memory:") as store:
+        store.connection.register("rows", pa.Table.from_pandas(orders(2), preserve_index=False))
+        # rn is the input order; the view returns the rows backwards, as a parallel scan may.
+        store.connection.execute(
+            "CREATE TEMP VIEW bulk_input AS SELECT * FROM "
+            "(SELECT *, row_number() OVER () - 1 AS rn, uuid() AS event_id FROM rows) ORDER BY rn DESC"
+        )
+        assert load_view(store) == 4
+        assert [(e.aggregate_id, e.version, e.position) for e in store.read_all()] == [
+            ("order-1", 1, 1),
+            ("order-2", 1, 2),
+            ("order-1", 2, 3),
+            ("order-2", 2, 4),
+        ]

@@ -81,12 +81,14 @@ lock:
 clean:
 	rm -rf build .run .pytest_cache
 
-# The Docker lab's images on the local engine: offline base images (reused when present), the services, the lab.
+# The Docker lab's images on the local engine: offline base images (reused when present), the services, the lab,
+# PostgreSQL (the chart's postgres subchart runs it).
 .PHONY: images
 images: $(STAMP)
 	$(BIN)/labkit containers base-image all
 	$(BIN)/labkit containers build services
 	$(BIN)/labkit containers build lab
+	$(BIN)/labkit containers build postgres
 
 # README screenshots: the browser test takes them; three are reduced and copied into docs/screenshots.
 .PHONY: screenshots

@@ -145,6 +145,15 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         HELM,
         6,
     ),
+    NotebookEntry(
+        14,
+        "event_store_in_production",
+        "The event store in production",
+        "PostgreSQL as the event store: concurrent writers and positions a subscriber can trust, LISTEN/NOTIFY, "
+        "a role per service, where each engine wins",
+        "nothing (the PostgreSQL server comes from a pip wheel)",
+        3,
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""The `labkit` command line: `labkit doctor | generate | up | status | down | bench ...`.
+"""The `labkit` command line: `labkit doctor | generate | up | status | down | db | bench ...`.
 
 Each area of the package registers its own subcommands; this module only lists the areas.
 """
@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "labkit.containers.cli",
     "labkit.services.cli",
     "labkit.charts.cli",
+    "labkit.pgserver",
 )
 
 

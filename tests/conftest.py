@@ -97,3 +97,26 @@ def docker_engine():
         pytest.skip(f"needs a Docker engine: {reason}")
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: the one named in $LABKIT_POSTGRES_URL, else one labkit starts from the
+    pip-installed binaries into a temporary folder and stops (by its pid) when the session ends."""
+    import shutil
+    import tempfile
+
+    from labkit.pgserver import URL_VARIABLE, PostgresServer
+
+    named = os.environ.get(URL_VARIABLE)
+    if named:
+        yield named
+        return
+    # Under /tmp, not pytest's private temporary folder: as root the server runs as its own user, which must reach it.
+    folder = tempfile.mkdtemp(prefix="labkit-pg-")
+    server = PostgresServer(folder).up()
+    try:
+        yield server.url()
+    finally:
+        server.down()
+        shutil.rmtree(folder, ignore_errors=True)

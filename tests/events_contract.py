@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from labkit.events import (
+    Aggregate,
     DuplicateEventError,
     Event,
     EventStoreError,
@@ -25,6 +26,7 @@ from labkit.events import (
     Recorder,
     Snapshot,
     WrongAggregateTypeError,
+    append_aggregates,
 )
 
 
@@ -242,3 +244,55 @@ class RecorderContract:
         assert store.read_snapshot("a", "Other", 1) is None
         assert store.read_snapshot("a", "Ticker", 0).state == {"old": True}
         assert (store.count_snapshots(), store.count_snapshots("a"), store.count_snapshots("b")) == (3, 3, 0)
+
+    def test_load_streams_reads_each_snapshot_and_its_tail(self, store: Recorder, clock: Clock) -> None:
+        self.write(store, [(0, ticks("a", 4)), (0, ticks("b", 2))])
+        store.write_snapshot(Snapshot("a", 3, 3, {"total": 3}, 1, clock.now, clock.now), "Ticker")
+        loaded = store.load_streams(["a", "b", "none", "a"], "Ticker", 1)
+        assert list(loaded) == ["a", "b", "none"]
+        snapshot, tail = loaded["a"]
+        assert snapshot is not None and (snapshot.version, snapshot.state) == (3, {"total": 3})
+        assert tail.column("version").to_pylist() == [4]
+        assert tail.column("position").to_pylist() == [4]
+        assert loaded["b"][0] is None and loaded["b"][1].column("version").to_pylist() == [1, 2]
+        assert loaded["none"][0] is None and loaded["none"][1].num_rows == 0
+        whole = store.load_streams(["a"], "Ticker", None)["a"]
+        assert whole[0] is None and whole[1].column("version").to_pylist() == [1, 2, 3, 4]
+        upto = store.load_streams(["a"], "Ticker", 1, to_version=2)["a"]
+        assert upto[0] is None and upto[1].column("version").to_pylist() == [1, 2]
+        assert store.load_streams(["a"], "Ticker", 1) == {"a": store.load_stream("a", "Ticker", 1, to_version=None)}
+
+
+class Ticker(Aggregate):
+    """An aggregate of the contract's events: the write paths read only its id, type and pending events."""
+
+
+class Other(Aggregate):
+    """A second aggregate type."""
+
+
+KINDS: dict[str, type[Aggregate]] = {"Ticker": Ticker, "Other": Other}
+
+
+class AppendAggregatesPath:
+    """The write path of `append_aggregates` (the unit of work's path for many aggregates), for any back-end."""
+
+    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
+        aggregates = []
+        for expected, events in batches:
+            aggregate = KINDS[events[0].aggregate_type](events[0].aggregate_id)
+            aggregate.pending = list(events)
+            aggregate.version = (expected or 0) + len(events)
+            aggregates.append(aggregate)
+        append_aggregates(store, aggregates)  # type: ignore[arg-type]
+
+
+class AppendPath:
+    """The write path of `append`: one call per aggregate, inside one transaction; a stored id is a retry."""
+
+    repeats_skipped = True
+
+    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
+        with store.transaction():
+            for expected, events in batches:
+                store.append(events, expected_version=expected)

@@ -70,13 +70,13 @@ def test_an_unknown_key_is_refused(helm):
         helm.template(CHART, values=[{"replicas": 2}])
 
 
-def test_package_produces_a_chart_archive_with_the_subchart(helm, tmp_path):
+def test_package_produces_a_chart_archive_with_the_subcharts(helm, tmp_path):
     archive = helm.package(CHART, tmp_path)
     assert archive.name == "labkit-0.1.0.tgz" and archive.exists()
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert "labkit/Chart.yaml" in names and "labkit/values.schema.json" in names
-    assert "labkit/charts/lab/Chart.yaml" in names
+    assert "labkit/charts/lab/Chart.yaml" in names and "labkit/charts/postgres/Chart.yaml" in names
     assert not [n for n in names if n.startswith("labkit/ci/")], ".helmignore keeps ci/ out of the archive"
     packaged = helm.template(archive)
     assert packaged.keys() == helm.template(CHART).keys()
@@ -110,10 +110,11 @@ def test_chart_yaml_sets_every_field_helm_defines():
     assert lab.chart_fields()["field"].tolist() == [note.field for note in lab.CHART_FIELDS]
 
 
-def test_the_dependency_is_a_local_conditional_subchart(helm):
-    (dependency,) = lab.chart_metadata()["dependencies"]
-    assert dependency["repository"].startswith("file://") and dependency["condition"] == "lab.enabled"
-    assert [d["name"] for d in helm.dependency_list(CHART)] == ["lab"]
+def test_the_dependencies_are_local_conditional_subcharts(helm):
+    dependencies = lab.chart_metadata()["dependencies"]
+    assert {d["name"]: d["condition"] for d in dependencies} == {"lab": "lab.enabled", "postgres": "postgres.enabled"}
+    assert all(d["repository"] == f"file://charts/{d['name']}" for d in dependencies)
+    assert [d["name"] for d in helm.dependency_list(CHART)] == ["lab", "postgres"]
     off = helm.template(CHART)
     on = helm.template(CHART, set_values={"lab.enabled": True})
     assert set(on.keys()) - set(off.keys()) == {"Deployment/shop-lab", "Service/shop-lab"}

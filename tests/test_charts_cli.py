@@ -21,9 +21,19 @@ def test_check_lints_and_validates_every_documented_render(capsys):
     assert main(["chart", "check"]) == 0
     out = capsys.readouterr().out
     assert "helm lint --strict docker/chart/labkit: passed" in out
-    for name in ("defaults", "existing-claims", "ingress-tls", "lab-enabled", "tuned"):
-        assert f"{name:<16} " in out
-    assert out.count("valid against Kubernetes 1.25") == out.count("valid against Kubernetes 1.37") == 5
+    verdicts = [line for line in out.splitlines() if "valid against Kubernetes" in line]
+    names = [
+        "defaults",
+        "existing-claims",
+        "ingress-tls",
+        "lab-enabled",
+        "postgres-existing-claim",
+        "postgres",
+        "tuned",
+    ]
+    assert [line.split()[0] for line in verdicts] == [name for name in names for _ in (1, 2)]
+    assert len({line.index(" objects valid") - len(line.split()[1]) for line in verdicts}) == 1, "verdicts line up"
+    assert out.count("valid against Kubernetes 1.25") == out.count("valid against Kubernetes 1.37") == len(names)
 
 
 def test_render_prints_objects_and_the_verdict(capsys):

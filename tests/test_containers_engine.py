@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.containers.baseimages import BUSYBOX, ensure_base_image
+from labkit.containers.baseimages import BUSYBOX, ensure_base_image, lab_cleanup
 from labkit.containers.engine import (
     OWNER,
     OWNER_LABEL,
@@ -18,6 +18,7 @@ from labkit.containers.engine import (
     detect,
 )
 from labkit.containers.errors import BuildFailedError, ContainerFailedError, EngineUnavailableError, MissingImageError
+from labkit.containers.prebuild import build_checked
 
 PURPOSE = "engine-test"
 
@@ -74,7 +75,7 @@ def test_build_streams_progress_and_labels_the_image(engine: Engine, tmp_path: P
 def test_a_missing_base_image_is_never_pulled(engine: Engine, tmp_path: Path) -> None:
     context = _context(tmp_path, 'FROM labkit-test/not-here:1\nCMD ["true"]\n')
     with pytest.raises(MissingImageError, match="never pulls") as refused:
-        engine.build(context, purpose=PURPOSE, progress=False)
+        build_checked(engine, context, purpose=PURPOSE, progress=False)
     assert "labkit-test/not-here:1" in str(refused.value)
     with pytest.raises(MissingImageError):
         engine.run("labkit-test/not-here:1", purpose=PURPOSE)
@@ -119,7 +120,7 @@ def test_cleanup_removes_only_what_the_lab_labelled(engine: Engine) -> None:
     mine = engine.create_container(BUSYBOX.reference, ["true"], purpose=PURPOSE)
     users = engine.client.api.create_container(BUSYBOX.reference, command=["true"])["Id"]  # no labels
     try:
-        report = engine.cleanup(purpose=PURPOSE)
+        report = lab_cleanup(engine, purpose=PURPOSE)
         remaining = {c["Id"] for c in engine.client.api.containers(all=True)}
         assert mine in report.containers and mine not in remaining
         assert users in remaining

@@ -16,6 +16,7 @@ from labkit.containers.errors import (
     UnknownTargetError,
 )
 from labkit.containers.explainer import explain, reference_variants
+from labkit.containers.instructions import INSTRUCTIONS, parse
 
 PYTHON = {
     "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHON_VERSION=3.11.9"],
@@ -220,3 +221,15 @@ def test_refusals_carry_the_line(text: str, error: type[DockerfileError], line: 
 def test_from_scratch_alone_generates_no_image() -> None:
     with pytest.raises(DockerfileError, match="No image was generated"):
         explain("FROM scratch\n", engine=None)
+
+
+def test_every_instruction_but_from_has_its_handler_named_in_the_table() -> None:
+    assert set(explain_module.HANDLERS) == INSTRUCTIONS - {"FROM"}
+    assert all(handler.__name__ == f"_do_{keyword.lower()}" for keyword, handler in explain_module.HANDLERS.items())
+
+
+def test_an_instruction_without_a_handler_fails_as_the_lookup_by_name_did() -> None:
+    evaluator = explain_module._Evaluator("\\", {}, explain_module._BaseImages(given={}, engine=None))
+    stage = evaluator.begin_stage(parse("FROM scratch\n").instructions[0])
+    with pytest.raises(AttributeError, match="has no attribute '_do_from'"):
+        evaluator.dispatch(stage, parse("FROM scratch\n").instructions[0])

@@ -30,6 +30,7 @@ from labkit.containers.errors import (
 from labkit.containers.explainer import explain
 from labkit.containers.explanation import Explanation
 from labkit.containers.imageconfig import normalized_inspect
+from labkit.containers.prebuild import build_checked
 from labkit.lab.dockerfiles.forms import form_cases
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -197,8 +198,8 @@ def built(engine: Engine, tmp_path_factory: pytest.TempPathFactory):
     def build(case: Case) -> tuple[dict, Explanation]:
         if case.id not in cache:
             context = _context(root, case.id, case.dockerfile, case.files)
-            image = engine.build(
-                context, build_args=case.build_args, target=case.target, purpose=PURPOSE, progress=False
+            image = build_checked(
+                engine, context, build_args=case.build_args, target=case.target, purpose=PURPOSE, progress=False
             )
             predicted = explain(
                 case.dockerfile,
@@ -251,7 +252,7 @@ def test_explain_predicts_docker_inspect_path_and_args(engine: Engine, built, it
 def test_docker_and_explain_refuse_the_same_dockerfiles(engine: Engine, tmp_path: Path, refusal: Refusal) -> None:
     context = _context(tmp_path, refusal.id, refusal.dockerfile, {})
     with pytest.raises(BuildFailedError):
-        engine.build(context, target=refusal.target, purpose=PURPOSE, progress=False)
+        build_checked(engine, context, target=refusal.target, purpose=PURPOSE, progress=False)
     if refusal.line is not None:
         with pytest.raises(DockerfileError) as refused:
             explain(refusal.dockerfile, target=refusal.target, engine=engine)

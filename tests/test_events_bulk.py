@@ -28,8 +28,8 @@ from labkit.events import (
     WrongAggregateTypeError,
     bulk_load,
 )
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 from labkit.events.event import Event, check_data
-from labkit.events.store import DROP_INDEXES_SQL
 from tests.budget import examples
 
 

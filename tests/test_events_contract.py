@@ -9,19 +9,8 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
-from labkit.events import Aggregate, EventStore, Recorder, append_aggregates, bulk_load, to_utc_naive
-from tests.events_contract import Batch, RecorderContract
-
-
-class Ticker(Aggregate):
-    """An aggregate of the contract's events; the write paths only read its id, type and pending events."""
-
-
-class Other(Aggregate):
-    """A second aggregate type."""
-
-
-KINDS: dict[str, type[Aggregate]] = {"Ticker": Ticker, "Other": Other}
+from labkit.events import EventStore, Recorder, bulk_load, to_utc_naive
+from tests.events_contract import AppendAggregatesPath, AppendPath, Batch, RecorderContract
 
 
 class DuckDBStore:
@@ -29,28 +18,12 @@ class DuckDBStore:
         return EventStore(folder / "events.duckdb", clock=clock)
 
 
-class TestAppendOnDuckDB(DuckDBStore, RecorderContract):
+class TestAppendOnDuckDB(AppendPath, DuckDBStore, RecorderContract):
     """`EventStore.append`, one call per aggregate, inside one transaction."""
 
-    repeats_skipped = True
 
-    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
-        with store.transaction():
-            for expected, events in batches:
-                store.append(events, expected_version=expected)
-
-
-class TestAppendAggregatesOnDuckDB(DuckDBStore, RecorderContract):
+class TestAppendAggregatesOnDuckDB(AppendAggregatesPath, DuckDBStore, RecorderContract):
     """`append_aggregates`: many aggregates' pending events in one bulk insert."""
-
-    def write(self, store: Recorder, batches: Sequence[Batch]) -> None:
-        aggregates = []
-        for expected, events in batches:
-            aggregate = KINDS[events[0].aggregate_type](events[0].aggregate_id)
-            aggregate.pending = list(events)
-            aggregate.version = (expected or 0) + len(events)
-            aggregates.append(aggregate)
-        append_aggregates(store, aggregates)  # type: ignore[arg-type]
 
 
 class TestBulkLoadOnDuckDB(DuckDBStore, RecorderContract):

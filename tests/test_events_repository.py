@@ -22,7 +22,7 @@ from labkit.events import (
     fold_all,
     snapshot_count,
 )
-from labkit.events.store import DROP_INDEXES_SQL
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 
 
 def placed(n: int, *, first: int = 1) -> list[Order]:

@@ -24,8 +24,8 @@ from labkit.events import (
     WrongAggregateTypeError,
     bulk_load,
 )
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL
 from labkit.events.rules import StreamHead
-from labkit.events.store import DROP_INDEXES_SQL
 
 
 def created(order_id: str = "order-101", total: int = 250) -> NewEvent:

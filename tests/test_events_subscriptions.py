@@ -123,8 +123,7 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart_skips_nothing_and_repeats_
         assert line.strip() == "mid-batch"
         os.kill(process.pid, signal.SIGKILL)
     finally:
-        process.wait(timeout=30)
-    time.sleep(0.1)
+        process.wait(timeout=30)  # reaped: its lock on the file is gone with it
     with EventStore(path) as store:
         subscription = Subscription("seen", store, store, lambda e, c: None)
         assert subscription.position == 30  # two batches committed, the third died with its writes

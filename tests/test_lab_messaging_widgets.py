@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
+from polling import wait_until
 
 from labkit.events import EventStore
 from labkit.lab.messaging.lag import OrderWriter
@@ -70,9 +70,10 @@ def test_the_widget_wires_its_controls_to_the_control_object(control):
     toggle.value = RUNNING
     assert not control.runner.paused
     assert control.wait_until_settled()
-    deadline = time.monotonic() + 20  # the widget refreshes from its own thread
-    while "projection: running" not in status_text(status.value) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert "projection: running" in status_text(status.value)
+    wait_until(  # the widget refreshes from its own thread
+        lambda: "projection: running" in status_text(status.value),
+        timeout=20,
+        what="the widget to show the projection running",
+    )
     assert status.value != before
     assert "labkit-projection-control" in widget._dom_classes

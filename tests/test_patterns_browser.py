@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from lab_page import CHROMIUM, LabPage  # noqa: E402
+from polling import wait_until  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,11 +66,17 @@ def test_pausing_the_projection_lets_it_fall_behind_and_resuming_catches_up(lab_
 
     control.locator("button", has_text="running").click()
     status = wait_for_status(lab_page, rf"projection: running . writer: idle .* read model: {written + 300}")
+
     # The read model named in the status line can catch up before the other two projections (a busy machine
     # shows that moment); the control refreshes once more when every projection has settled: wait for it.
-    deadline = time.monotonic() + 60
-    while lag_column(status) != [0, 0, 0] and time.monotonic() < deadline:
-        time.sleep(0.2)
-        status = lab_page.widget(".labkit-projection-control").inner_text()
-    assert lag_column(status) == [0, 0, 0]
+    def caught_up() -> str | None:
+        text = lab_page.widget(".labkit-projection-control").inner_text()
+        return text if lag_column(text) == [0, 0, 0] else None
+
+    status = wait_until(
+        caught_up,
+        timeout=60,
+        what="the projection control to show every projection caught up (lag 0, 0, 0)",
+        interval=0.2,
+    )
     lab_page.screenshot("06_projection_caught_up")

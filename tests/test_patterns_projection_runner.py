@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 import shutil
 import threading
-import time
 
 import pytest
+from polling import wait_until
 
 from labkit.events import EventStore
 from labkit.lab.messaging.lag import OrderWriter, measure_lag
@@ -36,11 +36,16 @@ def snapshot(runner):
     return {table: runner.query(f"SELECT * FROM {table} ORDER BY ALL") for table in TABLES}
 
 
-def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+class CountingEvent(threading.Event):
+    """The runner's stop event, counting the background thread's idle waits: each is one turn of its loop done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
 
 
 def test_a_stopped_and_resumed_projection_equals_an_uninterrupted_one(store, tmp_path):
@@ -60,19 +65,24 @@ def test_a_stopped_and_resumed_projection_equals_an_uninterrupted_one(store, tmp
         assert resumed[table].equals(expected[table]), table
 
 
-def test_a_paused_projection_falls_behind_while_orders_are_written_and_catches_up(store, tmp_path):
+def test_a_paused_projection_falls_behind_while_orders_are_written_and_catches_up(store, tmp_path, monkeypatch):
     with ProjectionRunner(store, [OrdersPerCustomer()], tmp_path / "read.duckdb") as runner:
         runner.catch_up()
+        loop = CountingEvent()
+        monkeypatch.setattr(runner, "_stop", loop)
         runner.start()
         runner.pause()
         before = runner.position("orders_per_customer")
         appended = OrderWriter(store, seed=1).write(20)
-        time.sleep(0.2)
+        # Two more turns of the background loop: the second began after the writes, so unpaused it would have
+        # applied them. Counted, not slept: proves the thread looked, however busy the machine.
+        turns = loop.waits
+        wait_until(lambda: loop.waits >= turns + 2, timeout=20, what="two turns of the paused runner's loop")
         assert runner.position("orders_per_customer") == before
         assert runner.status()[0].lag_events == appended == 60
         assert runner.status()[0].paused
         runner.resume()
-        wait_until(lambda: runner.status()[0].lag_events == 0)
+        wait_until(lambda: runner.status()[0].lag_events == 0, timeout=20, what="the resumed projection to catch up")
         total = runner.query("SELECT sum(orders) AS n FROM orders_per_customer").n[0]
         assert total == 320
 
@@ -128,8 +138,10 @@ def test_readers_never_see_a_half_built_table_during_rebuilds_and_writes(store, 
                     writer.write(1)
                     created.append(start + 1)  # OrderCreated is the first of the three events appended
             runner.rebuild("orders_per_customer")
-        wait_until(lambda: all(s.lag_events == 0 for s in runner.status()))
-        wait_until(lambda: 4 in seen)  # the reader has read the last generation too
+        wait_until(
+            lambda: all(s.lag_events == 0 for s in runner.status()), timeout=20, what="every projection at the head"
+        )
+        wait_until(lambda: 4 in seen, timeout=20, what="the reader to read the last generation (4)")
     finally:
         stop.set()
         reader.join()

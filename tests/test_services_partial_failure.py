@@ -7,9 +7,9 @@ counted twice (no credit reserved twice), and the view must match the services a
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from polling import wait_until
 
 from labkit.services.invariants import check_invariants, wait_until_settled
 from labkit.services.load import create_customers, order_plan, place_orders
@@ -37,15 +37,36 @@ def test_kill_9_one_service_during_a_stream_of_orders_then_restart_it(runner, vi
     # Slow and steady (4 in flight) so the kill lands in the middle of the stream.
     stream = threading.Thread(target=lambda: placed.update(result=place_orders(client, plan, concurrency=4)))
     stream.start()
-    deadline = time.monotonic() + 30
-    while client.health("order")["head_position"] < ORDERS // 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(
+        lambda: client.health("order")["head_position"] >= ORDERS // 3,
+        timeout=30,
+        what=f"the Order service's feed to reach position {ORDERS // 3}",
+        interval=0.01,
+    )
     runner.kill(victim)
     assert not runner.is_running(victim)
-    time.sleep(0.5)
     if victim == "customer":
-        # Orders are still accepted, but no credit answer can come: they wait, PENDING.
-        assert client.orders(state="PENDING"), "with the Customer service down, new orders must wait"
+        # Orders are still accepted, but no credit answer can come: an order placed after the kill waits, PENDING.
+        before = {order["order_id"] for order in client.orders()}
+        placed_since = wait_until(
+            lambda: [order for order in client.orders() if order["order_id"] not in before],
+            timeout=30,
+            what="an order accepted while the Customer service is down",
+        )
+        assert {order["state"] for order in placed_since} == {"PENDING"}, placed_since
+    else:
+        # The survivors notice: the service that reads the victim's feed reports it disconnected (none reads history's).
+        readers = [name for name in SERVICES if name != victim and name != "history"]
+        wait_until(
+            lambda: all(
+                not consumer["connected"]
+                for name in readers
+                for consumer in client.status(name)["consumers"]
+                if consumer["name"].endswith(f"<-{victim}")
+            ),
+            timeout=30,
+            what=f"the services reading the {victim} feed to report it down",
+        )
     runner.start(victim)
     stream.join(60)
     accepted, refused, _ = placed["result"]

@@ -6,10 +6,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
+from polling import wait_until
 
 from labkit.services.errors import RunFolderError
 from labkit.services.process_runner import ServiceRunner
@@ -38,13 +38,16 @@ def service_pids(folder) -> list[int]:
     return [s["pid"] for s in json.loads((folder / "run.json").read_text())["services"]]
 
 
-def gone(pids: list[int], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
-            return True
-        time.sleep(0.1)
-    return False
+def alive(pids: list[int]) -> list[int]:
+    """The processes among `pids` that still run (a zombie has exited, only its parent has not reaped it yet)."""
+    running = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                running.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 def test_services_stop_when_the_kernel_exits(tmp_path):
@@ -52,7 +55,7 @@ def test_services_stop_when_the_kernel_exits(tmp_path):
     pids = service_pids(tmp_path)
     try:
         assert process.wait(30) == 0
-        assert gone(pids, 10), "atexit should have stopped the services"
+        wait_until(lambda: not alive(pids), timeout=10, what="atexit to stop the services", interval=0.1)
     finally:
         ServiceRunner.attach(tmp_path).stop()
 
@@ -64,7 +67,12 @@ def test_services_stop_when_the_kernel_is_killed(tmp_path):
         assert all(psutil.pid_exists(p) for p in pids)
         process.send_signal(signal.SIGKILL)  # no atexit: the services notice their parent is gone
         process.wait(10)
-        assert gone(pids, 15), "the services should exit when the process that started them dies"
+        wait_until(
+            lambda: not alive(pids),
+            timeout=15,
+            what="the services to exit when the process that started them dies",
+            interval=0.1,
+        )
     finally:
         ServiceRunner.attach(tmp_path).stop()
 

@@ -32,12 +32,13 @@ def check(args: argparse.Namespace) -> int:
         print(f"  [{message.severity}] {message.where}: {message.text}")
     failed = not lint.ok
     cases = {"defaults": None, **documented_overrides(chart)}
+    width = max(16, *(len(name) for name in cases))  # the verdicts line up whatever the override files are called
     for name, path in tqdm(cases.items(), desc="render and validate", unit="render", leave=False):
         manifest = helm.template(chart, values=[path] if path else None)
         for version in (OLDEST_KUBERNETES, NEWEST_KUBERNETES):
             report = validate_manifest(manifest, version)
             failed |= not report.ok
-            tqdm.write(f"{name:<16} {report.summary()}")
+            tqdm.write(f"{name:<{width}} {report.summary()}")
     return 1 if failed else 0
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.containers.engine import BASE_IMAGE_LABEL, Engine
+from labkit.containers.engine import BASE_IMAGE_LABEL, CleanupReport, Engine
 from labkit.containers.errors import BaseImageError
 from labkit.containers.imageconfig import DEFAULT_PATH
 from labkit.errors import UsageError
@@ -95,6 +95,12 @@ def spec(name: str) -> BaseImageSpec:
 def base_image_configs() -> dict[str, dict[str, Any]]:
     """Each base image's Config as `docker image inspect` reports it: what `explain(base_images=...)` takes."""
     return {item.reference: {k: v for k, v in item.config.items()} for item in BASE_IMAGES}
+
+
+def lab_cleanup(engine: Engine, *, purpose: str | None = None, include_base_images: bool = False) -> CleanupReport:
+    """`Engine.cleanup` told which images are the offline base images: they stay unless `include_base_images`."""
+    references = [item.reference for item in BASE_IMAGES]
+    return engine.cleanup(purpose=purpose, base_images=references, include_base_images=include_base_images)
 
 
 def _add_file(archive: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:

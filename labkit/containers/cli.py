@@ -108,10 +108,11 @@ def _check_lab(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
+    from labkit.containers.baseimages import lab_cleanup
     from labkit.containers.engine import connect
 
     with connect() as engine:
-        print(engine.cleanup(purpose=args.purpose, include_base_images=args.include_base_images))
+        print(lab_cleanup(engine, purpose=args.purpose, include_base_images=args.include_base_images))
     return 0
 
 
@@ -143,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.set_defaults(func=_lint)
 
     build = actions.add_parser("build", help="build one of the lab's images from docker/ (offline wheelhouse)")
-    build.add_argument("image", choices=["services", "lab"])
+    build.add_argument("image", choices=["services", "lab", "postgres"])
     build.add_argument("--target", help="build one stage only (for example: wheels)")
     build.set_defaults(func=_build)
 

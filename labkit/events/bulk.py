@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,9 +23,12 @@ from tqdm.auto import tqdm
 
 from labkit.events import rules
 from labkit.events.codec import to_utc_naive
+from labkit.events.duckdb_schema import DROP_INDEXES_SQL, first_row
 from labkit.events.errors import DuplicateEventError, MalformedEventError
 from labkit.events.event import check_data, event_class, field_types
-from labkit.events.store import DROP_INDEXES_SQL, EventStore, first_row
+
+if TYPE_CHECKING:  # the store calls the loader; the loader only needs the store's type
+    from labkit.events.store import EventStore
 
 REQUIRED = ("aggregate_id", "aggregate_type", "version", "event_type", "event_data")
 

@@ -14,6 +14,7 @@ import orjson
 
 from labkit.events.errors import MalformedEventError
 from labkit.events.event import NewEvent, RecordedEvent
+from labkit.events.recorder import Snapshot
 
 # The event table's columns, in the order every back-end stores and selects them.
 COLUMNS: tuple[str, ...] = (
@@ -87,3 +88,17 @@ def recorded(row: Mapping[str, Any]) -> RecordedEvent:
 def records(rows: Iterable[Sequence[Any]]) -> list[RecordedEvent]:
     """RecordedEvents of rows selected as `COLUMN_LIST` (positional rows, named here once)."""
     return [recorded(dict(zip(COLUMNS, row, strict=True))) for row in rows]
+
+
+def snapshot_of_row(aggregate_id: str, row: Sequence[Any]) -> Snapshot:
+    """The Snapshot of a stored row (version, position, state as JSON text, state_version, created_at, updated_at)."""
+    version, position, state, state_version, created_at, updated_at = row
+    return Snapshot(
+        aggregate_id,
+        int(version),
+        int(position),
+        orjson.loads(state),
+        int(state_version),
+        as_utc(created_at) if created_at else None,
+        as_utc(updated_at) if updated_at else None,
+    )

@@ -1,13 +1,13 @@
 """The persistence contract: what an event store back-end records and reads, whatever database holds it.
 
-`Recorder` is the interface every back-end implements (DuckDB's `EventStore` today); the repository, the unit of
+`Recorder` is the interface every back-end implements (DuckDB's `EventStore`, `PostgresEventStore`); the repository, the unit of
 work, snapshots and subscriptions use only this, and one contract test suite (`tests/events_contract.py`) runs
 against every back-end and every write path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +48,8 @@ class Recorder(Protocol):
     """An event store back-end: atomic appends with expected versions and idempotent ids, reads, checkpoints,
     snapshots."""
 
+    clock: Callable[[], datetime]  # the time recorded_at takes (tests pass a fixed clock)
+
     def append(self, events: Sequence[NewEvent], *, expected_version: int | None) -> AppendResult:
         """One aggregate's events, atomically, if it is at `expected_version`; a stored id of the same event is
         skipped."""
@@ -81,6 +83,14 @@ class Recorder(Protocol):
         """The aggregate's version as it was at `moment`."""
         ...
 
+    def stream_heads(self, aggregate_ids: Sequence[str]) -> dict[str, Any]:
+        """The stored head (version, type: a `rules.StreamHead`) of each of these aggregates that is stored."""
+        ...
+
+    def write_rows(self, rows: Any) -> int:
+        """Insert Arrow rows the write rules already checked, after the head, in the open transaction."""
+        ...
+
     def stored_ids(self, event_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these event ids are stored."""
         ...
@@ -109,4 +119,22 @@ class Recorder(Protocol):
 
     def count_snapshots(self, aggregate_id: str | None = None) -> int:
         """How many snapshots are stored (of one aggregate)."""
+        ...
+
+    def load_stream(
+        self, aggregate_id: str, aggregate_type: str, state_version: int | None, *, to_version: int | None
+    ) -> tuple[Snapshot | None, Any]:
+        """What loading an aggregate reads: its newest snapshot of `state_version` at or before `to_version` (none
+        when `state_version` is None), and the events after it as Arrow columns (`stream_tail`'s)."""
+        ...
+
+    def load_streams(
+        self,
+        aggregate_ids: Sequence[str],
+        aggregate_type: str,
+        state_version: int | None,
+        *,
+        to_version: int | None = None,
+    ) -> dict[str, tuple[Snapshot | None, Any]]:
+        """`load_stream` for many aggregates at once: aggregate id -> (snapshot, tail)."""
         ...

@@ -17,8 +17,10 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from labkit.events.aggregate import Aggregate
+from labkit.events.codec import to_utc_naive
+from labkit.events.duckdb_schema import first_row
 from labkit.events.errors import UnknownEventTypeError
-from labkit.events.store import EventStore, first_row, to_utc_naive
+from labkit.events.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -10,23 +10,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import pyarrow as pa
-
 from labkit.events.aggregate import Aggregate
-from labkit.events.codec import as_utc
 from labkit.events.errors import AggregateNotFoundError
-from labkit.events.recorder import AppendResult
-from labkit.events.snapshots import latest_snapshot, save_snapshot
-from labkit.events.store import EventStore
+from labkit.events.loading import aggregate_from
+from labkit.events.recorder import AppendResult, Recorder
+from labkit.events.snapshots import save_snapshot
 from labkit.events.unit import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
 
 
 class Repository:
-    """Aggregates of one EventStore: `load`, `save`, and a snapshot policy "every N events" per aggregate type.
+    """Aggregates of one event store (any back-end): `load`, `save`, and a snapshot policy "every N events" per
+    aggregate type.
 
     >>> from labkit.domain import Order
+    >>> from labkit.events import EventStore
     >>> repository = Repository(EventStore(":memory:"), snapshot_every={Order: 2})
     >>> order = Order.place("order-101", customer_id="customer-7", order_total=250)
     >>> order.approve()
@@ -37,7 +36,7 @@ class Repository:
     'PENDING'
     """
 
-    def __init__(self, store: EventStore, *, snapshot_every: Mapping[type[Aggregate], int] | None = None) -> None:
+    def __init__(self, store: Recorder, *, snapshot_every: Mapping[type[Aggregate], int] | None = None) -> None:
         self.store = store
         self.snapshot_every = {cls.aggregate_type: every for cls, every in (snapshot_every or {}).items()}
         for every in self.snapshot_every.values():
@@ -82,26 +81,10 @@ class Repository:
                 raise AggregateNotFoundError(
                     f"{cls.aggregate_type} {aggregate_id} did not exist yet at {as_of.isoformat()}"
                 )
-        aggregate = cls(aggregate_id)
-        after_position = 0
-        snapshot = latest_snapshot(self.store, cls, aggregate_id, at_or_before=version) if use_snapshots else None
-        if snapshot is not None:
-            aggregate.restore(snapshot.state, version=snapshot.version)
-            aggregate.created_at, aggregate.updated_at = snapshot.created_at, snapshot.updated_at
-            after_position = snapshot.position
-        tail = self._tail(
-            aggregate_id, after_version=aggregate.version, after_position=after_position, to_version=version
+        snapshot, tail = self.store.load_stream(
+            aggregate_id, cls.aggregate_type, cls.state_version if use_snapshots else None, to_version=version
         )
-        if tail.num_rows:
-            positions = tail.column("position")
-            aggregate.fold_json(
-                tail.column("event_type").to_pylist(),
-                tail.column("event_data").to_pylist(),
-                lambda i: positions[i].as_py(),
-            )
-            if aggregate.created_at is None and tail.column("version")[0].as_py() == 1:
-                aggregate.created_at = as_utc(tail.column("recorded_at")[0].as_py())
-            aggregate.updated_at = as_utc(tail.column("recorded_at")[-1].as_py())
+        aggregate = aggregate_from(cls, aggregate_id, snapshot, tail)
         if aggregate.version == 0:
             raise AggregateNotFoundError(f"no {cls.aggregate_type} {aggregate_id} is stored; check the id")
         if version is not None and aggregate.version < version:
@@ -110,28 +93,13 @@ class Repository:
             )
         return aggregate
 
-    def _tail(self, aggregate_id: str, *, after_version: int, after_position: int, to_version: int | None) -> pa.Table:
-        # `position > p` lets DuckDB skip whole row groups by their min/max, so the tail after a snapshot costs
-        # the same however long the history before it is.
-        with self.store.locked() as connection:
-            return connection.sql(
-                """SELECT version, position, event_type, event_data::VARCHAR AS event_data, recorded_at FROM events
-                   WHERE aggregate_id = ? AND position > ? AND version > ? AND version <= ? ORDER BY version""",
-                params=[
-                    aggregate_id,
-                    after_position,
-                    after_version,
-                    to_version if to_version is not None else 2**31 - 1,
-                ],
-            ).to_arrow_table()
-
     def snapshot(self, aggregate: Aggregate) -> None:
         """Take a snapshot of a saved aggregate now, whatever the policy."""
         save_snapshot(self.store, aggregate)
 
 
 def append_aggregates(
-    store: EventStore, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
+    store: Recorder, aggregates: Sequence[Aggregate], *, metadata: Mapping[str, Any] | None = None
 ) -> int:
     """Append the pending events of many aggregates atomically: the write rules' check, one bulk insert.
 

@@ -16,54 +16,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from labkit.events import rules
+from labkit.events.bulk import bulk_load
 from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
-from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, to_utc_naive, utc_now
-from labkit.events.errors import MalformedEventError, WrongAggregateTypeError
-from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
+from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, snapshot_of_row, to_utc_naive, utc_now
+from labkit.events.duckdb_schema import (
+    EVENTS_TABLE_SQL,
+    INDEXES_SQL,
+    SNAPSHOTS_TABLE_SQL,
+    first_row,
+)
+from labkit.events.event import NewEvent, RecordedEvent
 from labkit.events.recorder import AppendResult, Snapshot
-
-EVENTS_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS events (
-    position       BIGINT    NOT NULL,  -- global order, 1..n, no gaps, in commit order
-    aggregate_id   VARCHAR   NOT NULL,
-    aggregate_type VARCHAR   NOT NULL,
-    version        INTEGER   NOT NULL,  -- 1..n within the aggregate, no gaps
-    event_id       UUID      NOT NULL,  -- unique: appending a stored id again is a no-op
-    event_type     VARCHAR   NOT NULL,
-    event_data     JSON      NOT NULL,
-    metadata       JSON      NOT NULL,  -- correlation_id, causation_id, ...
-    recorded_at    TIMESTAMP NOT NULL   -- UTC
-)
-"""
-
-# Created with a new store. A bulk load into an empty store drops them and builds them once after the insert (much
-# faster than maintaining them row by row); large generated workloads leave them out (see create_indexes).
-INDEXES_SQL = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
-    "CREATE INDEX IF NOT EXISTS events_aggregate_id ON events (aggregate_id)",
-)
-DROP_INDEXES_SQL = ("DROP INDEX IF EXISTS events_event_id", "DROP INDEX IF EXISTS events_aggregate_id")
-
-SNAPSHOTS_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS snapshots (
-    aggregate_id   VARCHAR   NOT NULL,
-    aggregate_type VARCHAR   NOT NULL,
-    version        INTEGER   NOT NULL,  -- the aggregate's version the state is taken at
-    position       BIGINT    NOT NULL,  -- that version's event position: the tail is read after it
-    state          JSON      NOT NULL,
-    state_version  INTEGER   NOT NULL,  -- the aggregate class's state_version when taken
-    created_at     TIMESTAMP,
-    updated_at     TIMESTAMP,
-    PRIMARY KEY (aggregate_id, version, state_version)
-)
-"""
 
 # Rows per INSERT statement: DuckDB binds a few thousand parameters per statement comfortably.
 INSERT_CHUNK = 256
@@ -75,12 +45,6 @@ _FILE_LOCKS_GUARD = threading.Lock()
 def _file_lock(key: str) -> threading.RLock:
     with _FILE_LOCKS_GUARD:
         return _FILE_LOCKS.setdefault(key, threading.RLock())
-
-
-def first_row(result: duckdb.DuckDBPyConnection) -> Any:
-    """The first row of a query result (or None), reading the result to its end so the connection is free again."""
-    rows = result.fetchall()
-    return rows[0] if rows else None
 
 
 class EventStore:
@@ -206,31 +170,12 @@ class EventStore:
         events = list(events)
         if not events:
             return AppendResult((), ())
-        for event in events:
-            self._check_envelope(event)
-        first = events[0]
-        for event in events:
-            if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
-                raise WrongAggregateTypeError(
-                    f"one append call writes one aggregate; got {first.aggregate_type} {first.aggregate_id} and "
-                    f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
-                    "store.transaction() to commit them together)"
-                )
+        rules.check_envelopes(events)
         with self.transaction():
             stored, head, position = self._heads(events)
-            fresh = rules.retries(events, stored)
-            duplicates = tuple(stored[e.event_id] for e in events if e.event_id in stored)
+            fresh, duplicates, current = rules.plan_append(events, stored, head, expected_version)
             if not fresh:
                 return AppendResult((), duplicates)
-            current = head.version if head else 0
-            start = current if expected_version is None else expected_version
-            rules.check_write(
-                [e.aggregate_id for e in fresh],
-                [e.aggregate_type for e in fresh],
-                range(start + 1, start + 1 + len(fresh)),
-                heads={first.aggregate_id: head} if head else {},
-                event_ids=[e.event_id for e in events],
-            )
             recorded_at = self.clock()
             rows = [
                 new_row(e, position=position + i, version=current + i, recorded_at=recorded_at)
@@ -250,17 +195,6 @@ class EventStore:
             for row, e in zip(rows, fresh, strict=True)
         )
         return AppendResult(appended, duplicates)
-
-    @staticmethod
-    def _check_envelope(event: NewEvent) -> None:
-        """Check one new event before anything is written: an envelope, an aggregate id, data of its type."""
-        if not isinstance(event, NewEvent):
-            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
-        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
-            raise MalformedEventError(
-                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
-            )
-        check_data(event_class(event.event_type), event.event_data)
 
     def _heads(self, events: list[NewEvent]) -> tuple[dict[UUID, RecordedEvent], rules.StreamHead | None, int]:
         """(the already stored events among `events`, by id; the stream's head; the store's head position)."""
@@ -311,6 +245,62 @@ class EventStore:
                 f"SELECT event_id FROM events WHERE event_id IN ({marks})", list(event_ids)
             ).fetchall()
         return {row[0] for row in rows}
+
+    def write_rows(self, rows: pa.Table) -> int:
+        """Insert rows already checked by the write rules (`rules.check_write`) after the head, in input order, in
+        the open transaction: columns aggregate_id, aggregate_type, version, event_id, event_type, event_data and
+        metadata (JSON text), recorded_at (naive UTC). How many were written."""
+        return bulk_load(self, rows, validate=False)
+
+    def stream_tail(
+        self, aggregate_id: str, *, after_version: int, after_position: int, to_version: int | None
+    ) -> pa.Table:
+        """One aggregate's events after a version (and position), as Arrow columns: version, position, event_type,
+        event_data (JSON text), recorded_at. What `Repository.load` folds."""
+        # `position > p` lets DuckDB skip whole row groups by their min/max, so the tail after a snapshot costs
+        # the same however long the history before it is.
+        with self._lock:
+            return self.connection.sql(
+                """SELECT version, position, event_type, event_data::VARCHAR AS event_data, recorded_at FROM events
+                   WHERE aggregate_id = ? AND position > ? AND version > ? AND version <= ? ORDER BY version""",
+                params=[
+                    aggregate_id,
+                    after_position,
+                    after_version,
+                    to_version if to_version is not None else 2**31 - 1,
+                ],
+            ).to_arrow_table()
+
+    def load_stream(
+        self, aggregate_id: str, aggregate_type: str, state_version: int | None, *, to_version: int | None
+    ) -> tuple[Snapshot | None, pa.Table]:
+        """The newest snapshot (of `state_version`; None: none wanted) at or before `to_version`, and the tail after it."""
+        snapshot = (
+            self.read_snapshot(aggregate_id, aggregate_type, state_version, at_or_before=to_version)
+            if state_version is not None
+            else None
+        )
+        tail = self.stream_tail(
+            aggregate_id,
+            after_version=snapshot.version if snapshot else 0,
+            after_position=snapshot.position if snapshot else 0,
+            to_version=to_version,
+        )
+        return snapshot, tail
+
+    def load_streams(
+        self,
+        aggregate_ids: Sequence[str],
+        aggregate_type: str,
+        state_version: int | None,
+        *,
+        to_version: int | None = None,
+    ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
+        """`load_stream` for many aggregates (one after the other: in-process, a query costs no round trip)."""
+        return {
+            i: self.load_stream(i, aggregate_type, state_version, to_version=to_version)
+            for i in dict.fromkeys(aggregate_ids)
+        }
 
     # ---- checkpoints and snapshots -------------------------------------------------------------------------------
 
@@ -371,18 +361,7 @@ class EventStore:
                     ],
                 )
             )
-        if row is None:
-            return None
-        version, position, state, kept_version, created_at, updated_at = row
-        return Snapshot(
-            aggregate_id,
-            version,
-            position,
-            orjson.loads(state),
-            kept_version,
-            as_utc(created_at) if created_at else None,
-            as_utc(updated_at) if updated_at else None,
-        )
+        return snapshot_of_row(aggregate_id, row) if row is not None else None
 
     def count_snapshots(self, aggregate_id: str | None = None) -> int:
         """How many snapshots are stored (of one aggregate)."""

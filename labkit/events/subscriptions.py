@@ -126,7 +126,15 @@ class Subscription:
         idle_seconds: float = 0.05,
         max_events: int | None = None,
     ) -> int:
-        """Poll until caught up (or, with `follow`, until `stop` is set); how many events were handled."""
+        """Poll until caught up (or, with `follow`, until `stop` is set); how many events were handled.
+
+        Following a source with `wait_for_news` (the PostgreSQL store), an idle subscriber sleeps until the next append
+        commits, `idle_seconds` at most, instead of polling."""
+        # A source that announces appends (PostgreSQL's LISTEN/NOTIFY) wakes the subscriber at once; others are
+        # polled every `idle_seconds`.
+        wait_for_news = getattr(self.source, "wait_for_news", None) if follow else None
+        if wait_for_news is not None:
+            self.source.listen()  # type: ignore[attr-defined]  # before the first poll, so no news falls between
         handled = 0
         while not (stop is not None and stop.is_set()):
             if max_events is not None and handled >= max_events:
@@ -136,7 +144,10 @@ class Subscription:
             if count == 0:
                 if not follow:
                     break
-                time.sleep(idle_seconds)
+                if wait_for_news is not None:
+                    wait_for_news(idle_seconds)
+                else:
+                    time.sleep(idle_seconds)
         return handled
 
     def lag(self) -> int:

@@ -18,11 +18,11 @@ import pyarrow as pa
 from labkit.errors import UsageError
 from labkit.events import rules
 from labkit.events.aggregate import Aggregate
-from labkit.events.bulk import bulk_load
 from labkit.events.codec import as_utc, to_json, to_utc_naive
 from labkit.events.errors import AggregateNotFoundError
 from labkit.events.event import check_data, event_class
-from labkit.events.recorder import AppendResult
+from labkit.events.loading import aggregate_from
+from labkit.events.recorder import AppendResult, Recorder
 from labkit.events.snapshots import is_due, save_snapshot
 from labkit.events.store import EventStore
 
@@ -38,8 +38,8 @@ class UnitOfWork:
     `snapshot_every`: aggregate type -> take a snapshot each time a save crosses a multiple of this many events.
     """
 
-    def __init__(self, store: EventStore, *, snapshot_every: Mapping[str, int] | None = None) -> None:
-        self.store, self.connection = store, store.connection
+    def __init__(self, store: Recorder, *, snapshot_every: Mapping[str, int] | None = None) -> None:
+        self.store, self.connection = store, getattr(store, "connection", None)
         self.snapshot_every = dict(snapshot_every or {})
         self._loaded: dict[str, Aggregate | None] = {}
         self._changed: dict[str, Aggregate] = {}
@@ -56,7 +56,13 @@ class UnitOfWork:
         """The current state of the aggregates among `ids` that exist (one query for the ones not loaded yet)."""
         wanted = list(dict.fromkeys(ids))
         missing = [i for i in wanted if i not in self._loaded]
-        if missing:
+        if missing and not isinstance(self.store, EventStore):
+            # A server back-end: each aggregate's snapshot and tail, all in one round trip, folded here.
+            streams = self.store.load_streams(missing, cls.aggregate_type, cls.state_version)
+            for aggregate_id, (snapshot, tail) in streams.items():
+                aggregate = aggregate_from(cls, aggregate_id, snapshot, tail)
+                self._loaded[aggregate_id] = aggregate if aggregate.version else None
+        elif missing:
             marks = ", ".join("?" * len(missing))
             fields = ", ".join(cls.state_fields)
             # The aggregate's own vectorized replay, over only these aggregates' events (found by the index on
@@ -152,7 +158,7 @@ class UnitOfWork:
             save_snapshot(self.store, aggregate)
 
 
-def _append_many(store: EventStore, aggregates: list[Aggregate], metadata: Mapping[str, Any]) -> tuple[int, Any]:
+def _append_many(store: Recorder, aggregates: list[Aggregate], metadata: Mapping[str, Any]) -> tuple[int, Any]:
     """Append the pending events of many aggregates in the open transaction: the write rules, then one bulk insert.
 
     Each aggregate must still be at the version it was loaded at (ConcurrencyError naming the first that is not);
@@ -193,4 +199,4 @@ def _append_many(store: EventStore, aggregates: list[Aggregate], metadata: Mappi
             "recorded_at": pa.array([to_utc_naive(recorded_at)] * len(event_ids), pa.timestamp("us")),
         }
     )
-    return bulk_load(store, table, validate=False), recorded_at
+    return store.write_rows(table), recorded_at

@@ -9,14 +9,13 @@ being the position.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from pathlib import Path
 
 import duckdb
 import orjson
 
 from labkit.events import NewEvent, RecordedEvent
-from labkit.events.codec import to_utc_naive, utc_now
+from labkit.events.codec import COLUMNS, recorded, to_utc_naive, utc_now
 
 MESSAGES_SQL = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -51,20 +50,8 @@ def envelope_values(event: RecordedEvent | NewEvent, version: int) -> tuple[obje
 
 
 def recorded_event(row: tuple) -> RecordedEvent:
-    """A row (position, aggregate_id, aggregate_type, version, event_id, event_type, event_data, metadata,
-    recorded_at as naive UTC) as a RecordedEvent."""
-    position, aggregate_id, aggregate_type, version, event_id, event_type, data, metadata, recorded_at = row
-    return RecordedEvent(
-        position,
-        aggregate_id,
-        aggregate_type,
-        version,
-        event_id,
-        event_type,
-        orjson.loads(data),
-        orjson.loads(metadata),
-        recorded_at.replace(tzinfo=UTC),
-    )
+    """A row selected in the event table's column order (`codec.COLUMNS`) as a RecordedEvent."""
+    return recorded(dict(zip(COLUMNS, row, strict=True)))
 
 
 class MessageBroker:

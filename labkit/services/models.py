@@ -5,10 +5,12 @@ Strictness is what turns bad input into a 422 that names the field, instead of a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from labkit.events.codec import as_utc
 
 # Ids are short words: letters, digits and - _ . : (customer-7, order-101).
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", examples=["customer-7"])]
@@ -16,7 +18,7 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
 Amount = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000_000)]
 Limit = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000_000)]
 # DuckDB hands back naive UTC timestamps; answers always say they are UTC.
-UtcTime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 
 

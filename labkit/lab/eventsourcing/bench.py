@@ -187,7 +187,7 @@ def labkit_vectorized(store_path: Path, repeat: int) -> tuple[float, int, float,
 
 
 @functools.cache
-def _eventsourcing_types() -> tuple[type, type]:
+def eventsourcing_types() -> tuple[type, type]:
     """An Account aggregate and an application, declared the eventsourcing library's way (once: it registers them)."""
     from eventsourcing.application import Application
     from eventsourcing.domain import Aggregate, event
@@ -213,16 +213,20 @@ def _eventsourcing_types() -> tuple[type, type]:
     return Account, Bank
 
 
-def _app(folder: Path, name: str, *, snapshots: bool = False) -> Any:
-    """The library's application on SQLite: with the snapshotting policy, or the plain one (events only)."""
+def eventsourcing_app(folder: Path, name: str, *, snapshots: bool = False, env: dict[str, str] | None = None) -> Any:
+    """The library's application, on SQLite in `folder` unless `env` names another persistence (its PostgreSQL
+    module, say): with the snapshotting policy, or the plain one (events only)."""
     from eventsourcing.application import Application
 
-    _, bank = _eventsourcing_types()
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / f"{name}.sqlite")}
-    return bank(env=env) if snapshots else Application(env=env)
+    _, bank = eventsourcing_types()
+    env = env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / f"{name}.sqlite")}
+    # The plain application reads the same tables as the snapshotting one (on PostgreSQL the library names them after
+    # the application), without its snapshots.
+    plain = type("PlainBank", (Application,), {"name": bank.name})
+    return bank(env=env) if snapshots else plain(env=env)
 
 
-def _account_with_history(app: Any, account_type: type, length: int) -> Any:
+def account_with_history(app: Any, account_type: type, length: int) -> Any:
     account = account_type(name="Ada Lovelace", credit_limit=1_000_000)
     for k in range(1, length):
         order = f"order-{(k + 1) // 2}"
@@ -237,8 +241,8 @@ def _account_with_history(app: Any, account_type: type, length: int) -> Any:
 
 
 def eventsourcing_bulk(folder: Path, events: int) -> float:
-    account_type, _ = _eventsourcing_types()
-    app = _app(folder, "bulk")
+    account_type, _ = eventsourcing_types()
+    app = eventsourcing_app(folder, "bulk")
     accounts = []
     for _ in range(max(1, events // SNAPSHOT_EVERY)):
         account = account_type(name="Ada Lovelace", credit_limit=1_000_000)
@@ -251,18 +255,18 @@ def eventsourcing_bulk(folder: Path, events: int) -> float:
     return len(accounts) * SNAPSHOT_EVERY / (time.perf_counter() - started)
 
 
-def eventsourcing_commands(folder: Path, commands: int) -> float:
-    account_type, _ = _eventsourcing_types()
-    app = _app(folder, "commands")
+def eventsourcing_commands(folder: Path, commands: int, *, env: dict[str, str] | None = None) -> float:
+    account_type, _ = eventsourcing_types()
+    app = eventsourcing_app(folder, "commands", env=env)
     started = time.perf_counter()
     for i in range(commands):
         app.save(account_type(name=f"customer-{i}", credit_limit=100 + i))
     return commands / (time.perf_counter() - started)
 
 
-def eventsourcing_group_commit(folder: Path, commands: int, group: int) -> float:
-    account_type, _ = _eventsourcing_types()
-    app = _app(folder, "group")
+def eventsourcing_group_commit(folder: Path, commands: int, group: int, *, env: dict[str, str] | None = None) -> float:
+    account_type, _ = eventsourcing_types()
+    app = eventsourcing_app(folder, "group", env=env)
     started = time.perf_counter()
     for start in range(0, commands, group):
         app.save(
@@ -275,17 +279,17 @@ def eventsourcing_group_commit(folder: Path, commands: int, group: int) -> float
 
 
 def eventsourcing_histories(
-    folder: Path, lengths: list[int], repeat: int
+    folder: Path, lengths: list[int], repeat: int, *, env: dict[str, str] | None = None
 ) -> tuple[float, dict[int, tuple[float, float]]]:
     from eventsourcing.persistence import IntegrityError
 
-    account_type, _ = _eventsourcing_types()
-    app = _app(folder, "histories", snapshots=True)
-    plain = _app(folder, "histories")  # the same database, read without snapshots
+    account_type, _ = eventsourcing_types()
+    app = eventsourcing_app(folder, "histories", snapshots=True, env=env)
+    plain = eventsourcing_app(folder, "histories", env=env)  # the same database, read without snapshots
     loads = {}
     ids = {}
     for n in lengths:
-        account = _account_with_history(app, account_type, n)
+        account = account_with_history(app, account_type, n)
         ids[n] = account.id
         if n >= SNAPSHOT_EVERY:
             # The library's own policy may already have taken it while saving.
@@ -302,8 +306,8 @@ def eventsourcing_histories(
 
 def eventsourcing_order_replay(folder: Path, orders: int) -> float:
     """Events/s replaying many small aggregates one by one (the library's way to rebuild every order)."""
-    account_type, _ = _eventsourcing_types()
-    app = _app(folder, "orders")
+    account_type, _ = eventsourcing_types()
+    app = eventsourcing_app(folder, "orders")
     ids = []
     for start in range(0, orders, 500):
         batch = []

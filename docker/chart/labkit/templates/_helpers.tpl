@@ -90,6 +90,30 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 
 {{/*
+The postgres subchart's Service and Secret as the services see them. A parent template cannot call the subchart's
+"postgres.fullname" (it would read the parent's .Chart), so this repeats its rule: "<release>-postgres" cut to 52
+characters. tests/test_charts_postgres.py holds the two to the same name, long release names included.
+*/}}
+{{- define "labkit.postgresHost" -}}
+{{- printf "%s-postgres" .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Secret with the server's password (key `password`): postgres.auth.existingSecret, else the subchart's. */}}
+{{- define "labkit.postgresSecret" -}}
+{{- default (include "labkit.postgresHost" .) .Values.postgres.auth.existingSecret }}
+{{- end }}
+
+{{/*
+postgresql://<user>@<host>:<port>/<database>, without the password: the services get it as PGPASSWORD, which libpq
+(psycopg, ADBC) reads. A password inside the URL would have to come from the Secret through `$(VAR)` expansion,
+show up in the URL wherever it is printed, and break on characters a URL must escape.
+*/}}
+{{- define "labkit.postgresURL" -}}
+{{- $auth := .Values.postgres.auth }}
+{{- printf "postgresql://%s@%s:%d/%s" $auth.username (include "labkit.postgresHost" .) (int .Values.postgres.service.port) $auth.database }}
+{{- end }}
+
+{{/*
 A Python script: GET each URL of its arguments until it answers 200; exit non-zero past the deadline (seconds).
 The post-install hook and the `helm test` Pod run it with the services image's own python3: no extra image.
 */}}

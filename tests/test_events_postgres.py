@@ -3,7 +3,6 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +12,7 @@ import pytest
 from labkit.events import EventStoreError, Recorder
 from labkit.events.postgres import PostgresEventStore
 from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract
-
-_schemas = itertools.count(1)
+from tests.pg_schemas import fresh_schema
 
 
 class PostgresStore:
@@ -23,7 +21,7 @@ class PostgresStore:
         self.url = postgres_url
 
     def open_store(self, folder: Path, clock: Callable[[], datetime]) -> Recorder:
-        store = PostgresEventStore(self.url, schema=f"contract_{next(_schemas)}", clock=clock)
+        store = PostgresEventStore(self.url, schema=fresh_schema("contract"), clock=clock)
         store.drop()  # left by an interrupted run
         return PostgresEventStore(self.url, schema=store.schema, clock=clock)
 
@@ -42,7 +40,7 @@ class TestAppendAggregatesOnPostgres(AppendAggregatesPath, PostgresStore, Record
 
 @pytest.fixture
 def store(postgres_url: str) -> Iterator[PostgresEventStore]:
-    schema = f"store_{next(_schemas)}"
+    schema = fresh_schema("store")
     PostgresEventStore(postgres_url, schema=schema).drop()
     opened = PostgresEventStore(postgres_url, schema=schema)
     yield opened
@@ -57,12 +55,13 @@ def test_a_schema_of_another_labkit_version_is_refused(store: PostgresEventStore
 
 
 def test_a_schema_holding_other_tables_is_refused(store: PostgresEventStore) -> None:
-    store.connection.execute("CREATE SCHEMA IF NOT EXISTS not_ours; CREATE TABLE IF NOT EXISTS not_ours.t (x int)")
+    not_ours = fresh_schema("not_ours")
+    store.connection.execute(f"CREATE SCHEMA {not_ours}; CREATE TABLE {not_ours}.t (x int)")
     try:
         with pytest.raises(EventStoreError, match="not a labkit event store"):
-            PostgresEventStore(store.url, schema="not_ours")
+            PostgresEventStore(store.url, schema=not_ours)
     finally:
-        store.connection.execute("DROP SCHEMA not_ours CASCADE")
+        store.connection.execute(f"DROP SCHEMA {not_ours} CASCADE")
 
 
 @pytest.mark.parametrize("schema", ["Bad-Name", "x; drop table y", "", "a" * 60])

@@ -4,7 +4,6 @@ bulk equals the one fed event by event."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -13,13 +12,12 @@ from labkit.domain import Customer, Order
 from labkit.events import EventStoreError, Repository, append_aggregates, replay_all
 from labkit.events.postgres import PostgresEventStore
 from labkit.views import CustomerOrdersView
-
-_schemas = itertools.count(1)
+from tests.pg_schemas import fresh_schema
 
 
 @pytest.fixture
 def orders(postgres_url: str) -> Iterator[PostgresEventStore]:
-    schema = f"analytics_{next(_schemas)}"
+    schema = fresh_schema("analytics")
     PostgresEventStore(postgres_url, schema=schema).drop()
     store = PostgresEventStore(postgres_url, schema=schema)
     customers = [Customer.register(f"customer-{c}", f"Name {c}", 10_000) for c in range(7)]
@@ -86,8 +84,7 @@ def test_export_filters_by_position_and_type(orders: PostgresEventStore) -> None
 
 
 def test_a_store_with_gaps_is_not_copied(postgres_url: str) -> None:
-    PostgresEventStore(postgres_url, schema="gappy").drop()
-    with PostgresEventStore(postgres_url, schema="gappy", positions="sequence") as store:
+    with PostgresEventStore(postgres_url, schema=fresh_schema("gappy"), positions="sequence") as store:
         store.append(Order.place("order-1", "c", 5).pending, expected_version=0)
         with pytest.raises(RuntimeError), store.transaction():  # a rolled-back append uses up a sequence number
             store.append(Order.place("order-2", "c", 5).pending, expected_version=0)

@@ -299,7 +299,7 @@ class PostgresEventStore:
         positions.
 
         One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
-        process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
+        process took a version, or stored an id; then the caller's transaction is rolled back by the error."""
         if self.positions == "locked":
             assert self._head is not None, "the insert lock is taken before positions are numbered"
             positions: list[int | None] = list(range(self._head + 1, self._head + 1 + len(rows)))
@@ -325,24 +325,32 @@ class PostgresEventStore:
             count = min(INSERT_CHUNK, len(rows) - start)
             insert = self._q(
                 f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
-                "ON CONFLICT DO NOTHING RETURNING position"
+                "ON CONFLICT DO NOTHING RETURNING position, event_id"
             )
             statements.append((insert, params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
-        inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
+        inserted = [r for result in transaction.run(statements) for r in result]
         if len(inserted) < len(rows):
-            raise self._refusal(rows)
-        return inserted
+            raise self._refusal(transaction, rows, {r[1] for r in inserted})
+        return [int(r[0]) for r in inserted]
 
-    def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
-        """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
-        taken = [UUID(str(r["event_id"])) for r in rows]
-        stored = self.stored_ids(taken)
+    def _refusal(self, transaction: _Transaction, rows: list[dict[str, Any]], inserted: set[UUID]) -> Exception:
+        """The contract's error for the rows the database refused (the others, `inserted`, are in this transaction):
+        another writer stored the id, or got the version first."""
+        refused = [r for r in rows if UUID(str(r["event_id"])) not in inserted]
+        refused_ids = [UUID(str(r["event_id"])) for r in refused]
+        stored = self.stored_ids(refused_ids)
         if stored:
-            return DuplicateEventError(next(i for i in taken if i in stored), "is already stored")
-        first = rows[0]
-        return ConcurrencyError(
-            first["aggregate_id"], int(first["version"]) - 1, self.stream_version(first["aggregate_id"])
-        )
+            return DuplicateEventError(next(i for i in refused_ids if i in stored), "is already stored")
+        aggregate_id = refused[0]["aggregate_id"]
+        expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+        # The stream's version as the other writer left it: this transaction's own rows left out.
+        actual = transaction.execute(
+            self._q(
+                "SELECT coalesce(max(version), 0) FROM {schema}.events WHERE aggregate_id = %s AND event_id <> ALL(%s)"
+            ),
+            [aggregate_id, list(inserted)],
+        )[0][0]
+        return ConcurrencyError(aggregate_id, expected, int(actual))
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 

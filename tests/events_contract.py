@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from unittest.mock import ANY
 from uuid import UUID, uuid4
 
+import pyarrow as pa
 import pytest
 
 from labkit.events import (
@@ -218,6 +220,35 @@ class RecorderContract:
         assert store.read_checkpoint("reader") == 0
         self.write(store, [(1, ticks("a", 1, start=2))])  # positions go on without a gap
         assert [e.position for e in self.everything(store)] == [1, 2]
+
+    def test_reads_reach_the_largest_version(self, store: Recorder) -> None:
+        top = 2**31 - 1  # the largest version an INTEGER column holds: "no upper bound" must include it
+        rows = pa.table(
+            {
+                "aggregate_id": ["a"],
+                "aggregate_type": ["Ticker"],
+                "version": pa.array([top], pa.int32()),
+                "event_id": [str(uuid4())],
+                "event_type": ["ContractTicked"],
+                "event_data": ['{"n": 1, "note": null}'],
+                "metadata": ["{}"],
+                "recorded_at": pa.array([datetime(2025, 3, 1, 12, 0)], pa.timestamp("us")),
+            }
+        )
+        with store.transaction():
+            assert store.write_rows(rows) == 1
+        assert [e.version for e in store.read_stream("a")] == [top]
+        assert [e.version for e in store.read_stream("a", from_version=top)] == [top]
+        assert store.read_stream("a", to_version=top - 1) == []
+        assert store.stream_tail("a", after_version=0, after_position=0, to_version=None).column(
+            "version"
+        ).to_pylist() == [top]
+        assert store.load_streams(["a"], "Ticker", 1)["a"][1].column("version").to_pylist() == [top]
+        assert store.load_streams(["a"], "Ticker", 1, to_version=top - 1)["a"][1].num_rows == 0
+        store.write_snapshot(Snapshot("a", top, 1, {"n": 1}, 1, None, None), "Ticker")
+        assert store.read_snapshot("a", "Ticker", 1) == Snapshot("a", top, 1, {"n": 1}, 1, None, None)
+        assert store.read_snapshot("a", "Ticker", 1, at_or_before=top - 1) is None
+        assert store.load_streams(["a"], "Ticker", 1)["a"] == (Snapshot("a", top, 1, {"n": 1}, 1, None, None), ANY)
 
     # ---- checkpoints and snapshots ----------------------------------------------------------------------------------
 

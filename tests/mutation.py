@@ -206,6 +206,152 @@ def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
     return names
 
 
+# ---- the note: docs/mutation.md's scores and survivors, written from the last runs ----------------------------------
+
+BEFORE = ROOT / "docs" / "mutation-before.json"
+REASONS = ROOT / "docs" / "mutation-survivors.toml"
+KINDS = {
+    "equivalent": "equivalent: no behaviour tells it apart",
+    "wording": "changes a message's wording only (no test pins wording)",
+    "open": "killable, not killed yet",
+}
+
+
+def cell(counts: dict[str, int] | None) -> tuple[str, str]:
+    """('killed / total', 'score %') of a module's counts; dashes for a module that did not exist."""
+    if counts is None:
+        return "–", "–"
+    return f"{counts.get('killed', 0)} / {counts['total']}", f"{score(Counter(counts)):.1f} %"
+
+
+def scores_table(packages: list[str], before: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """The markdown table of every package's modules, before and after."""
+    lines = [
+        "| package / module | before: killed / total | before | after: killed / total | after |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in packages:
+        after = json.loads((BUILD / name / "scores.json").read_text())
+        earlier = before.get(name, {})
+        for module in sorted(set(after) | set(earlier)):
+            lines.append(f"| {module} | " + " | ".join((*cell(earlier.get(module)), *cell(after.get(module)))) + " |")
+        totals = [
+            {key: sum(c.get(key, 0) for c in table.values()) for key in ("killed", "total")} if table else None
+            for table in (earlier, after)
+        ]
+        lines.append(
+            f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in (*cell(totals[0]), *cell(totals[1]))) + " |"
+        )
+    return lines
+
+
+def change_of(diff: str) -> str:
+    """The lines a mutant changes, as `- old` / `+ new` in one line of markdown."""
+    changed = [line for line in diff.splitlines() if line[:1] in "-+" and not line.startswith(("---", "+++"))]
+    return "<br>".join(f"`{line[0]} {' '.join(line[1:].split())}`".replace("|", "\\|") for line in changed)
+
+
+def short_name(mutant: str) -> str:
+    """`Customer.register #16` for labkit.domain.customer.x\u01c1Customer\u01c1register__mutmut_16, `f #3` for a function."""
+    key, _, number = mutant.rpartition(".")[2].partition("__mutmut_")
+    name = key.removeprefix("x\u01c1").replace("\u01c1", ".") if key.startswith("x\u01c1") else key.removeprefix("x_")
+    return f"{name} #{number}"
+
+
+def survivor_list(packages: dict[str, dict], reasons: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """The markdown list of every survivor with its change and why it lives; the survivors nobody explained."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    lines, unexplained = [], []
+    for name, package in packages.items():
+        work = BUILD / name
+        left = {
+            mutant: module
+            for module, exit_codes in results(work, package["only_mutate"]).items()
+            for mutant, code in sorted(exit_codes.items(), key=lambda item: short_name(item[0]))
+            if code not in KILLED
+        }
+        kinds = Counter(reasons.get(m, {}).get("kind", "unexplained") for m in left)
+        summary = ", ".join(f"{kinds[k]} {k}" for k in (*KINDS, "unexplained") if kinds[k])
+        lines += ["", f"### {name}: {len(left)} not killed ({summary or 'none'})", ""]
+        if not left:
+            continue
+        lines += ["| module | mutant | change | kind | why it lives |", "| --- | --- | --- | --- | --- |"]
+        cwd = Path.cwd()
+        os.chdir(work)  # mutmut reads the mutants from its folder
+        try:
+            for mutant, module in left.items():
+                reason = reasons.get(mutant)
+                if reason is None:
+                    unexplained.append(mutant)
+                    reason = {"kind": "unexplained", "why": "(no reason given yet)"}
+                change = change_of(get_diff_for_mutant(mutant, path=module))
+                lines.append(
+                    f"| {Path(module).name} | {short_name(mutant)} | {change} | {reason['kind']} | {reason['why']} |"
+                )
+        finally:
+            os.chdir(cwd)
+    return lines, unexplained
+
+
+def read_reasons() -> dict[str, dict[str, str]]:
+    """Mutant -> {kind, why} from docs/mutation-survivors.toml; a bare "wording" needs no why."""
+    table = tomllib.loads(REASONS.read_text()).get("survivors", {}) if REASONS.exists() else {}
+    reasons = {}
+    for mutant, given in table.items():
+        reason = {"kind": given, "why": ""} if isinstance(given, str) else dict(given)
+        if reason.get("kind") not in KINDS:
+            raise SystemExit(
+                f"{REASONS.relative_to(ROOT)}: {mutant}: kind {reason.get('kind')!r} is not one of {list(KINDS)}"
+            )
+        if not reason.get("why"):
+            if reason["kind"] != "wording":
+                raise SystemExit(
+                    f"{REASONS.relative_to(ROOT)}: {mutant}: say why a mutant of kind {reason['kind']} lives"
+                )
+            reason["why"] = "the message's text only"
+        reasons[mutant] = reason
+    return reasons
+
+
+def replace_between(text: str, marker: str, lines: list[str]) -> str:
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"the note has no {start} ... {end} section")
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1]
+
+
+def write_note(note: Path, packages: dict[str, dict], before_from: Path | None) -> int:
+    """Fill the note's scores and survivors sections from the last runs; 1 if a survivor has no reason given."""
+    if before_from is not None:  # the scores of a run of the code before (its build/mutation folder)
+        found = {p.parent.name: json.loads(p.read_text()) for p in sorted(before_from.glob("*/scores.json"))}
+        BEFORE.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    before = json.loads(BEFORE.read_text()) if BEFORE.exists() else {}
+    reasons = read_reasons()
+    survivors_lines, unexplained = survivor_list(packages, reasons)
+    text = replace_between(note.read_text(), "mutation:scores", scores_table(list(packages), before))
+    text = replace_between(text, "mutation:survivors", survivors_lines)
+    note.write_text(text)
+    print(f"wrote the scores and survivors of {', '.join(packages)} into {note}")
+    alive = {m for name in packages for m in (BUILD / name / "survivors.txt").read_text().split()}
+    patterns = [pattern for package in packages.values() for pattern in package["only_mutate"]]
+    ours = {
+        m for m in reasons if any(fnmatch.fnmatch(m.rpartition(".")[0].replace(".", "/") + ".py", p) for p in patterns)
+    }
+    stale = sorted(ours - alive)
+    if stale:
+        print(f"{len(stale)} reasons in {REASONS.relative_to(ROOT)} name no survivor of these runs (killed now?):")
+        print("".join(f"  {m}\n" for m in stale), end="")
+    if unexplained:
+        print(
+            f"{len(unexplained)} survivors have no reason in {REASONS.relative_to(ROOT)}; add them under [survivors]:"
+        )
+        print("".join(f'"{m}" = {{ kind = "", why = "" }}\n' for m in unexplained), end="")
+        return 1
+    return 0
+
+
 def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Module -> its counts (killed, survived, no tests, other, total), as written to scores.json."""
     return {module: dict(tally(exit_codes)) for module, exit_codes in modules.items()}
@@ -238,11 +384,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutmut workers (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last run's scores, run nothing")
     parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument(
+        "--note", type=Path, help="write the last runs' scores and survivors into this note, run nothing"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="with --note: keep the scores of this build/mutation folder as before"
+    )
     args = parser.parse_args(argv)
     shared, packages, threshold = settings()
     unknown = [name for name in args.packages if name not in packages]
     if unknown:
         parser.error(f"unknown package(s) {unknown}; pyproject.toml defines {sorted(packages)}")
+    if args.note:
+        chosen = {name: packages[name] for name in args.packages or packages}
+        return write_note(args.note, chosen, args.before)
     # SIGTERM and SIGHUP end the run as Ctrl-C does: mutmut stopped, a server it was given stopped.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda signum, frame: sys.exit(128 + signum))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot
+from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot, append_aggregates
 from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore
 from labkit.events.rules import StreamHead
-from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, ticks
+from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, Ticker, ticks
 from tests.pg_schemas import fresh_schema
 
 
@@ -80,7 +80,7 @@ def test_a_password_in_a_message_is_hidden() -> None:
     with pytest.raises(EventStoreError) as refused:
         PostgresEventStore("postgresql://postgres:secret@127.0.0.1:1/labkit")
     assert "secret" not in str(refused.value)
-    assert "postgres:***@" in str(refused.value)
+    assert "postgresql://postgres:***@127.0.0.1:1/labkit:" in str(refused.value)
 
 
 def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: PostgresEventStore) -> None:
@@ -170,6 +170,7 @@ def test_more_rows_than_one_insert_statement_takes_get_gap_free_positions(store:
     assert [(e.position, e.version) for e in stored] == [(i, i) for i in range(1, many + 1)]
     assert [e.event_data["n"] for e in stored] == list(range(1, many + 1))
     assert store.head_position() == many
+    assert [e.position for e in store.read_all()] == list(range(1, 1001))  # a page is a thousand unless told
 
 
 def test_a_snapshot_at_the_same_version_and_state_version_is_replaced(store: PostgresEventStore) -> None:
@@ -220,3 +221,24 @@ def test_a_url_that_is_not_one_is_refused_naming_it() -> None:
 def test_positions_must_be_one_of_the_two_designs(postgres_url: str) -> None:
     with pytest.raises(EventStoreError, match="positions='gapless'"):
         PostgresEventStore(postgres_url, schema=fresh_schema("designs"), positions="gapless")  # type: ignore[arg-type]
+
+
+def test_append_aggregates_says_how_many_events_it_wrote(store: PostgresEventStore) -> None:
+    tickers = []
+    for n, aggregate_id in enumerate(("a", "b"), start=2):
+        ticker = Ticker(aggregate_id)
+        ticker.pending, ticker.version = ticks(aggregate_id, n), n
+        tickers.append(ticker)
+    assert append_aggregates(store, tickers) == 5
+    assert [(e.aggregate_id, e.version, e.position) for e in store.read_all()] == [
+        ("a", 1, 1),
+        ("a", 2, 2),
+        ("b", 1, 3),
+        ("b", 2, 4),
+        ("b", 3, 5),
+    ]
+
+
+def test_an_empty_store_copies_to_an_empty_duckdb_store(store: PostgresEventStore) -> None:
+    with store.to_duckdb() as copy:
+        assert (copy.count(), copy.head_position()) == (0, 0)

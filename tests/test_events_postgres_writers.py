@@ -127,3 +127,16 @@ def test_a_subscriber_hears_the_head_each_commit_reached(postgres_url: str) -> N
             assert reader.wait_for_news(0.2) is None  # not before the commit
         assert reader.wait_for_news(10) == 4
         writer.drop()
+
+
+def test_with_sequence_positions_a_later_writer_does_not_wait_and_its_position_shows_first(two_sessions) -> None:
+    """The naive design the lab measures: nothing orders commits, so a reader can see position 2 before 1."""
+    first, second, _ = two_sessions
+    with first.transaction():
+        first.append(ticks("a", 1), expected_version=0)
+        writer = threading.Thread(target=lambda: second.append(ticks("b", 1), expected_version=0), daemon=True)
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive()  # it did not wait for the open transaction
+        assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("b", 2)]  # 1 is not visible yet
+    assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("a", 1), ("b", 2)]

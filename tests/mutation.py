@@ -363,6 +363,8 @@ def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace
         if args.survivors:
             work = BUILD / name
             left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
+            if left:  # the tests as pyproject names them now (a test file may have been added since)
+                (work / "pyproject.toml").write_text(package_pyproject(shared, package))
             print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
             if not left:
                 return True

@@ -70,13 +70,7 @@ def package_pyproject(shared: dict, package: dict) -> str:
             skipping = line.strip() == "[tool.mutmut]"
         if not skipping:
             lines.append(line)
-    excluded = {path for pattern in package.get("exclude_tests", []) for path in ROOT.glob(pattern)}
-    tests = sorted(
-        str(path.relative_to(ROOT))
-        for pattern in package["tests"]
-        for path in ROOT.glob(pattern)
-        if path not in excluded
-    )
+    tests = sorted({str(path.relative_to(ROOT)) for pattern in package["tests"] for path in ROOT.glob(pattern)})
     if not tests:
         raise SystemExit(f"no test file matches {package['tests']}")
     table = {**shared, "only_mutate": package["only_mutate"], "pytest_add_cli_args_test_selection": tests}

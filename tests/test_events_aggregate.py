@@ -203,8 +203,9 @@ def test_replay_after_a_snapshot_does_not_invent_a_creation_time():
 
 
 def test_replay_refuses_a_gap_and_names_an_unknown_type():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as gap:
         Counter("counter-1").replay([recorded(2, 3, 5)])
+    assert all(value in str(gap.value) for value in ("counter-1", "version 2", "version 0"))  # what is at fault
     renamed = RecordedEvent(
         **{**recorded(1, 1, 0).__dict__, "event_type": "CounterRenamed", "event_data": {"label": "x"}}
     )

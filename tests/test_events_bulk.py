@@ -401,6 +401,17 @@ def test_a_missing_column_or_value_is_named(column):
         assert "row 2" in str(raised.value)
 
 
+@pytest.mark.parametrize("column", ["aggregate_id", "aggregate_type", "version", "event_type", "event_data"])
+def test_unchecked_rows_with_a_missing_value_are_refused_naming_the_column_not_an_event_id(column):
+    with EventStore(":memory:") as store:
+        frame = orders(2).astype(object)
+        frame.loc[2, column] = None
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, frame, validate=False)
+        assert (raised.value.event_type, raised.value.field) == ("(bulk input)", column)
+        assert store.count() == 0 and store.has_indexes()
+
+
 def test_an_input_without_columns_is_refused_naming_the_first_missing_one():
     with EventStore(":memory:") as store, pytest.raises(MalformedEventError) as raised:
         bulk_load(store, pa.table({}))

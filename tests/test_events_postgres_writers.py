@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from labkit.events import ConcurrencyError, DuplicateEventError, NewEvent
+from labkit.events import ConcurrencyError, DuplicateEventError, EventStore, NewEvent, Subscription
 from labkit.events.postgres import PostgresEventStore
 from tests.events_contract import ticks
 from tests.pg_schemas import fresh_schema
@@ -140,3 +140,34 @@ def test_with_sequence_positions_a_later_writer_does_not_wait_and_its_position_s
         assert not writer.is_alive()  # it did not wait for the open transaction
         assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("b", 2)]  # 1 is not visible yet
     assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("a", 1), ("b", 2)]
+
+
+def test_a_following_subscription_wakes_on_a_commit_and_still_stops_when_no_news_comes(postgres_url: str) -> None:
+    schema = fresh_schema("follow")
+    with PostgresEventStore(postgres_url, schema=schema) as source, EventStore(":memory:") as target:
+        seen: list[int] = []
+        subscription = Subscription(
+            "follower", source, target, lambda events, _: seen.extend(e.position for e in events)
+        )
+        stop = threading.Event()
+        # Idle for 30 s between polls unless told of news: the append below must wake it long before.
+        runner = threading.Thread(target=lambda: subscription.run(stop=stop, follow=True, idle_seconds=30), daemon=True)
+        runner.start()
+        wait_until(lambda: source._listener is not None, timeout=10, what="the subscription to listen")
+        source.append(ticks("a", 2), expected_version=0)
+        wait_until(lambda: seen == [1, 2], timeout=10, what="the follower to handle the new events")
+        stop.set()
+        source.append(ticks("a", 1, start=3), expected_version=2)  # news, so it looks at `stop` now
+        runner.join(10)
+        assert not runner.is_alive()
+        # No news at all: it wakes every `idle_seconds` and sees `stop`.
+        stop = threading.Event()
+        runner = threading.Thread(
+            target=lambda: subscription.run(stop=stop, follow=True, idle_seconds=0.05), daemon=True
+        )
+        runner.start()
+        wait_until(lambda: subscription.position == 3, timeout=10, what="the follower to catch up")
+        stop.set()
+        runner.join(10)
+        assert not runner.is_alive()
+        source.drop()

@@ -237,8 +237,9 @@ def test_lag_is_zero_when_caught_up_and_unknown_without_a_head():
     subscription.run()
     assert subscription.lag() == 0
     feed = type("Feed", (), {"read_all": staticmethod(store.read_all)})()
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as unknown:
         Subscription("feed", feed, store, record_totals).lag()
+    assert str(unknown.value).startswith("Feed ")  # names the source that cannot say
 
 
 def test_the_checkpoint_records_when_it_moved_by_the_subscription_clock(tmp_path):

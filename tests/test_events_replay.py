@@ -213,8 +213,9 @@ def test_state_sql_needs_a_vectorized_replay_and_quotes_the_aggregate_type():
     class Plain(Aggregate):
         pass
 
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as refused:
         state_sql(Plain)
+    assert str(refused.value).startswith("Plain ")  # names the class
 
     class QuotedOrder(Order):
         aggregate_type = "Order's"

@@ -125,3 +125,4 @@ def test_paths_for_new_events_refuse_a_stored_id():
     with pytest.raises(DuplicateEventError) as raised:
         refuse_stored(B, "save_all")
     assert raised.value.event_id == B
+    assert "save_all" in str(raised.value)  # which call refused it

@@ -35,6 +35,7 @@ def test_a_subscriber_catches_up_in_batches_and_keeps_its_checkpoint(tmp_path):
     store = EventStore(tmp_path / "events.duckdb")
     fill(store, 25)
     subscription = Subscription("totals", store, store, record_totals, batch_size=10)
+    assert subscription.database.connection is store.connection  # callers close it through here
     assert subscription.poll() == 10
     assert (subscription.position, subscription.lag()) == (10, 15)
     assert subscription.run() == 15

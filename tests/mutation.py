@@ -203,6 +203,7 @@ def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
 # ---- the note: docs/mutation.md's scores and survivors, written from the last runs ----------------------------------
 
 BEFORE = ROOT / "docs" / "mutation-before.json"
+MACHINE = "2 mutmut workers on the shared 2-core machine, niced"
 REASONS = ROOT / "docs" / "mutation-survivors.toml"
 KINDS = {
     "equivalent": "equivalent: no behaviour tells it apart",
@@ -237,6 +238,23 @@ def scores_table(packages: list[str], before: dict[str, dict[str, dict[str, int]
             f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in (*cell(totals[0]), *cell(totals[1]))) + " |"
         )
     return lines
+
+
+def run_times(packages: dict[str, dict]) -> list[str]:
+    """A sentence on how long each package's last full run (and the survivor runs after it) took."""
+    parts = []
+    for name in packages:
+        timing_file = BUILD / name / "timing.json"
+        if not timing_file.exists():
+            parts.append(f"{name}: not timed")
+            continue
+        timing = json.loads(timing_file.read_text())
+        part = f"{name} {timing['full_run_seconds'] / 60:.0f} min"
+        reruns = timing.get("survivor_runs", [])
+        if reruns:
+            part += f" (then {len(reruns)} runs of the survivors after adding tests: {sum(r['seconds'] for r in reruns) / 60:.0f} min)"
+        parts.append(part)
+    return [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
 
 
 def change_of(diff: str) -> str:
@@ -324,7 +342,9 @@ def write_note(note: Path, packages: dict[str, dict], before_from: Path | None) 
     before = json.loads(BEFORE.read_text()) if BEFORE.exists() else {}
     reasons = read_reasons()
     survivors_lines, unexplained = survivor_list(packages, reasons)
-    text = replace_between(note.read_text(), "mutation:scores", scores_table(list(packages), before))
+    text = replace_between(
+        note.read_text(), "mutation:scores", [*scores_table(list(packages), before), "", *run_times(packages)]
+    )
     text = replace_between(text, "mutation:survivors", survivors_lines)
     note.write_text(text)
     print(f"wrote the scores and survivors of {', '.join(packages)} into {note}")
@@ -367,7 +387,16 @@ def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace
             print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
         started = time.monotonic()
         code = run_mutmut(work, args.max_children, env, left if args.survivors else None)
-    print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
+    seconds = time.monotonic() - started
+    print(f"mutmut: {name} done in {seconds:.0f} s", flush=True)
+    # How long the runs took (the note quotes them): a full run starts the record, survivor runs add to it.
+    timing_file = work / "timing.json"
+    timing = json.loads(timing_file.read_text()) if args.survivors and timing_file.exists() else {}
+    if args.survivors:
+        timing.setdefault("survivor_runs", []).append({"mutants": len(left), "seconds": round(seconds)})
+    else:
+        timing = {"full_run_seconds": round(seconds), "max_children": args.max_children, "survivor_runs": []}
+    timing_file.write_text(json.dumps(timing, indent=1) + "\n")
     if code != 0:
         print((work / "mutmut.log").read_text()[-4000:])
         print(f"mutmut failed for {name} (exit {code})")

@@ -42,6 +42,16 @@ class ContractTicked(Event):
 
 Batch = tuple[int | None, Sequence[NewEvent]]
 
+TAIL_SCHEMA = pa.schema(
+    [
+        ("version", pa.int32()),
+        ("position", pa.int64()),
+        ("event_type", pa.string()),
+        ("event_data", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+    ]
+)
+
 
 def ticks(aggregate_id: str, count: int, *, start: int = 1, kind: str = "Ticker", meta: bool = True) -> list[NewEvent]:
     """`count` new events of one aggregate, each with its own id and metadata."""
@@ -292,6 +302,12 @@ class RecorderContract:
         upto = store.load_streams(["a"], "Ticker", 1, to_version=2)["a"]
         assert upto[0] is None and upto[1].column("version").to_pylist() == [1, 2]
         assert store.load_streams(["a"], "Ticker", 1) == {"a": store.load_stream("a", "Ticker", 1, to_version=None)}
+        assert store.load_stream("a", "Ticker", 1, to_version=2) == upto
+        # The same Arrow columns on every back-end, whatever the tail holds: Repository.load folds either.
+        for _, tail in [loaded["a"], loaded["none"], store.load_stream("a", "Ticker", 1, to_version=3)]:
+            assert tail.schema == TAIL_SCHEMA
+        assert store.stream_tail("a", after_version=0, after_position=0, to_version=None).schema == TAIL_SCHEMA
+        assert store.stream_tail("none", after_version=0, after_position=0, to_version=None).schema == TAIL_SCHEMA
 
 
 class Ticker(Aggregate):

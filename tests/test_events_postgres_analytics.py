@@ -93,3 +93,25 @@ def test_a_store_with_gaps_is_not_copied(postgres_url: str) -> None:
         with pytest.raises(EventStoreError, match="gaps in its positions"):
             store.to_duckdb()
         store.drop()
+
+
+def test_export_filters_by_aggregate_type_and_ids_on_top_of_the_positions(orders: PostgresEventStore) -> None:
+    def positions(**filters) -> list[int]:
+        return orders.export_events(**filters).column("position").to_pylist()
+
+    everything = orders.read_all(limit=10_000)
+    customers = [e.position for e in everything if e.aggregate_type == "Customer"]
+    assert positions(aggregate_type="Customer") == customers and len(customers) == 7
+    two = [e.position for e in everything if e.aggregate_id in ("order-3", "order-1")]
+    assert positions(aggregate_ids=["order-3", "order-1"]) == two
+    assert positions(aggregate_ids=["order-3", "order-1"], after_position=two[0]) == two[1:]
+    assert positions(aggregate_type="Customer", aggregate_ids=["order-3", "customer-2"]) == [
+        e.position for e in everything if e.aggregate_id == "customer-2"
+    ]
+    assert positions(aggregate_ids=[]) == []  # no ids: no events, not every event
+    assert positions(aggregate_type="Order's") == []  # quoted as a value, not read as SQL
+
+
+def test_a_copy_up_to_a_position_holds_the_events_up_to_it(orders: PostgresEventStore) -> None:
+    with orders.to_duckdb(up_to_position=25) as copy:
+        assert [e.to_dict() for e in copy.read_all()] == [e.to_dict() for e in orders.read_all(limit=25)]

@@ -13,9 +13,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from labkit.events import ConcurrencyError, DuplicateEventError, EventStore, NewEvent, Subscription
+from labkit.events import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventStore,
+    NewEvent,
+    Subscription,
+    append_aggregates,
+)
 from labkit.events.postgres import PostgresEventStore
-from tests.events_contract import ticks
+from tests.events_contract import Ticker, ticks
 from tests.pg_schemas import fresh_schema
 from tests.polling import wait_until
 
@@ -140,6 +147,16 @@ def test_with_sequence_positions_a_later_writer_does_not_wait_and_its_position_s
         assert not writer.is_alive()  # it did not wait for the open transaction
         assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("b", 2)]  # 1 is not visible yet
     assert [(e.aggregate_id, e.position) for e in second.read_all()] == [("a", 1), ("b", 2)]
+    # The unit of work's path (append_aggregates, write_rows) takes no lock either.
+    with first.transaction():
+        ticker = Ticker("c")
+        ticker.pending, ticker.version = ticks("c", 1), 1
+        append_aggregates(first, [ticker])
+        writer = threading.Thread(target=lambda: second.append(ticks("d", 1), expected_version=0), daemon=True)
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive()
+    assert [(e.aggregate_id, e.position) for e in second.read_all(after_position=2)] == [("c", 3), ("d", 4)]
 
 
 def test_a_following_subscription_wakes_on_a_commit_and_still_stops_when_no_news_comes(postgres_url: str) -> None:

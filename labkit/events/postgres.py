@@ -679,9 +679,9 @@ class _Transaction:
                 cursors.append(self.connection.execute(query, params))
         return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
 
-    def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """One statement in the transaction; its rows."""
-        return self.run([(query, list(params) if params is not None else None)])[0]
+    def execute(self, query: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement (with its parameters) in the transaction; its rows."""
+        return self.run([(query, list(params))])[0]
 
     def end(self, command: str) -> None:
         """COMMIT or ROLLBACK, if anything was begun."""

@@ -109,6 +109,23 @@ class RecorderContract:
     def everything(self, store: Recorder) -> list[RecordedEvent]:
         return store.read_all(after_position=0, limit=1_000_000)
 
+    def write_at(self, store: Recorder, aggregate_id: str, version: int) -> None:
+        """One event of `aggregate_id` at `version` (no stream before it), through the raw row path."""
+        rows = pa.table(
+            {
+                "aggregate_id": [aggregate_id],
+                "aggregate_type": ["Ticker"],
+                "version": pa.array([version], pa.int32()),
+                "event_id": [str(uuid4())],
+                "event_type": ["ContractTicked"],
+                "event_data": ['{"n": 1, "note": null}'],
+                "metadata": ["{}"],
+                "recorded_at": pa.array([datetime(2025, 3, 1, 12, 0)], pa.timestamp("us")),
+            }
+        )
+        with store.transaction():
+            assert store.write_rows(rows) == 1
+
     # ---- writing ----------------------------------------------------------------------------------------------------
 
     def test_positions_and_versions_run_without_gaps(self, store: Recorder) -> None:
@@ -233,20 +250,7 @@ class RecorderContract:
 
     def test_reads_reach_the_largest_version(self, store: Recorder) -> None:
         top = 2**31 - 1  # the largest version an INTEGER column holds: "no upper bound" must include it
-        rows = pa.table(
-            {
-                "aggregate_id": ["a"],
-                "aggregate_type": ["Ticker"],
-                "version": pa.array([top], pa.int32()),
-                "event_id": [str(uuid4())],
-                "event_type": ["ContractTicked"],
-                "event_data": ['{"n": 1, "note": null}'],
-                "metadata": ["{}"],
-                "recorded_at": pa.array([datetime(2025, 3, 1, 12, 0)], pa.timestamp("us")),
-            }
-        )
-        with store.transaction():
-            assert store.write_rows(rows) == 1
+        self.write_at(store, "a", top)
         assert [e.version for e in store.read_stream("a")] == [top]
         assert [e.version for e in store.read_stream("a", from_version=top)] == [top]
         assert store.read_stream("a", to_version=top - 1) == []
@@ -259,6 +263,13 @@ class RecorderContract:
         assert store.read_snapshot("a", "Ticker", 1) == Snapshot("a", top, 1, {"n": 1}, 1, None, None)
         assert store.read_snapshot("a", "Ticker", 1, at_or_before=top - 1) is None
         assert store.load_streams(["a"], "Ticker", 1)["a"] == (Snapshot("a", top, 1, {"n": 1}, 1, None, None), ANY)
+
+    def test_no_event_follows_a_stream_at_its_last_version(self, store: Recorder) -> None:
+        top = 2**31 - 1
+        self.write_at(store, "a", top)
+        self.refused(store, [(top, ticks("a", 1))], EventStoreError, str(top))
+        self.write(store, [(0, ticks("b", 1))])  # other streams go on
+        assert [(e.aggregate_id, e.version) for e in self.everything(store)] == [("a", top), ("b", 1)]
 
     # ---- checkpoints and snapshots ----------------------------------------------------------------------------------
 

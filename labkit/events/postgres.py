@@ -395,7 +395,9 @@ class PostgresEventStore:
         """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
         query = self._select + self._q(" WHERE aggregate_id = %s AND version >= %s AND version <= %s ORDER BY version")
         return records(
-            self._fetch(query, [aggregate_id, from_version, to_version if to_version is not None else 2**31 - 1])
+            self._fetch(
+                query, [aggregate_id, from_version, to_version if to_version is not None else rules.MAX_VERSION]
+            )
         )
 
     def read_all(
@@ -433,7 +435,7 @@ class PostgresEventStore:
                 "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
                 "WHERE aggregate_id = %s AND position > %s AND version > %s AND version <= %s ORDER BY version"
             ),
-            [aggregate_id, after_position, after_version, to_version if to_version is not None else 2**31 - 1],
+            [aggregate_id, after_position, after_version, to_version if to_version is not None else rules.MAX_VERSION],
         )
         return _tail_table(rows)
 
@@ -453,7 +455,7 @@ class PostgresEventStore:
         to_version: int | None = None,
     ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
         """`load_stream` for many aggregates: every query in one round trip (psycopg's pipeline)."""
-        top = to_version if to_version is not None else 2**31 - 1
+        top = to_version if to_version is not None else rules.MAX_VERSION
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
         snapshot_sql = self._q(
             "SELECT version, position, state::text, state_version, created_at, updated_at FROM {schema}.snapshots "
@@ -595,7 +597,12 @@ class PostgresEventStore:
                 "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
                 "ORDER BY version DESC LIMIT 1"
             ),
-            [aggregate_id, aggregate_type, state_version, at_or_before if at_or_before is not None else 2**31 - 1],
+            [
+                aggregate_id,
+                aggregate_type,
+                state_version,
+                at_or_before if at_or_before is not None else rules.MAX_VERSION,
+            ],
         )
         return snapshot_of_row(aggregate_id, rows[0]) if rows else None
 

@@ -92,7 +92,8 @@ def prepare(name: str, shared: dict, package: dict) -> Path:
 def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list[str] | None = None) -> int:
     """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code.
 
-    Interrupted (Ctrl-C, SIGTERM), mutmut gets SIGINT, on which it stops its workers, before this returns."""
+    Interrupted (Ctrl-C, SIGTERM, SIGHUP), mutmut's process group gets SIGINT (SIGKILL if it has not ended 30 s
+    later) before this returns."""
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
     with log.open("a" if mutants else "w") as out:
@@ -103,15 +104,17 @@ def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list
             stderr=subprocess.STDOUT,
             # LABKIT_MUTATION: property tests at a tenth of their examples (tests/budget.py), tqdm's own lock per process.
             env={**os.environ, "LABKIT_MUTATION": "1", **env},
+            start_new_session=True,  # its own process group: mutmut, its fork server and the mutant processes
         )
         try:
             return process.wait()
         except BaseException:
-            process.send_signal(signal.SIGINT)
+            print(f"interrupted: stopping mutmut (process group {process.pid})", flush=True)
+            os.killpg(process.pid, signal.SIGINT)
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             raise
 

@@ -282,10 +282,9 @@ class PostgresEventStore:
             "(SELECT max(version) AS version, min(aggregate_type) AS kind FROM {schema}.events WHERE aggregate_id = %s) h "
             "LEFT JOIN {schema}.events e ON e.event_id = ANY(%s)"
         )
-        statements: list[Any] = []
+        # Inserts wait for each other from the lock to the commit, so positions become visible in order.
         locking = self.positions == "locked" and self._head is None
-        if locking:  # inserts wait for each other from here to commit, so positions become visible in order
-            statements += [self._lock_sql, self._q(HEAD_SQL)]
+        statements: list[Any] = [self._lock_sql, self._q(HEAD_SQL)] if locking else []
         results = transaction.run([*statements, (lookup, [aggregate_id, event_ids])])
         if locking:
             self._head = int(results[1][0][0])

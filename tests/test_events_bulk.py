@@ -501,3 +501,27 @@ def test_load_view_follows_the_input_order_whatever_order_the_view_hands_rows_ba
             ("order-1", 2, 3),
             ("order-2", 2, 4),
         ]
+
+
+def test_a_frames_index_is_not_read_as_a_column():
+    with EventStore(":memory:") as store:
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, orders(2).set_index("event_type"))  # the index is the frame's row labels, not data
+        assert raised.value.field == "event_type"
+        assert bulk_load(store, orders(3).iloc[[1, 2, 4]]) == 3  # a filtered frame: labels 1, 2, 4
+        assert [e.aggregate_id for e in store.read_all()] == ["order-2", "order-3", "order-2"]
+
+
+def test_an_event_type_whose_name_holds_a_quote_is_checked_and_loaded():
+    quoted = dataclass(frozen=True)(type("Mc'Ticked", (Event,), {"__annotations__": {"n": int}}))
+    rows = pd.DataFrame(
+        [("t-1", "Ticker", 1, "Mc'Ticked", '{"n": 1}'), ("t-1", "Ticker", 2, "Mc'Ticked", '{"n": "two"}')],
+        columns=["aggregate_id", "aggregate_type", "version", "event_type", "event_data"],
+    )
+    with EventStore(":memory:") as store:
+        with pytest.raises(MalformedEventError) as raised:
+            bulk_load(store, rows)
+        assert (raised.value.event_type, raised.value.field) == ("Mc'Ticked", "n")
+        assert bulk_load(store, rows.iloc[:1]) == 1
+        assert store.read_stream("t-1")[0].event_data == {"n": 1}
+    assert quoted.event_type == "Mc'Ticked"

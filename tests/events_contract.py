@@ -144,6 +144,14 @@ class RecorderContract:
         ]
         assert store.head_position() == 7
         assert (store.stream_version("a"), store.stream_version("b"), store.stream_version("none")) == (5, 2, 0)
+        # Three writes in one transaction on a store that holds events: each goes on from the one before it.
+        self.write(store, [(5, ticks("a", 1, start=6)), (2, ticks("b", 1, start=3)), (0, ticks("c", 2))])
+        assert [(e.aggregate_id, e.version, e.position) for e in store.read_all(after_position=7)] == [
+            ("a", 6, 8),
+            ("b", 3, 9),
+            ("c", 1, 10),
+            ("c", 2, 11),
+        ]
 
     def test_records_come_back_whole(self, store: Recorder, clock: Clock) -> None:
         written = ticks("a", 2)

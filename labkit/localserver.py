@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,7 +35,7 @@ class ServerRecord:
     port: int
 
 
-class LocalServer:
+class LocalServer(ABC):
     """A server whose files live in `folder`; subclasses start it (`up`), this class finds and stops it."""
 
     program: ClassVar[str]  # the server's process name ("postgres", "nats-server")
@@ -52,17 +53,17 @@ class LocalServer:
         self.record_file = self.folder / "server.json"
 
     @classmethod
+    @abstractmethod
     def default_folder(cls) -> Path:
         """Where `labkit CMD up` keeps this server (under the run folder)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def url(self) -> str:
         """How clients reach the running server."""
-        raise NotImplementedError
 
+    @abstractmethod
     def up(self, *, port: int | None = None, timeout: float = 30.0) -> LocalServer:
         """Start the server (a no-op when it runs already)."""
-        raise NotImplementedError
 
     # ---- state --------------------------------------------------------------------------------------------------
 

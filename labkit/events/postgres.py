@@ -316,10 +316,9 @@ class PostgresEventStore:
             "(SELECT max(version) AS version, min(aggregate_type) AS kind FROM {schema}.events WHERE aggregate_id = %s) h "
             "LEFT JOIN {schema}.events e ON e.event_id = ANY(%s)"
         )
-        statements: list[Any] = []
+        # Inserts wait for each other from the lock to the commit, so positions become visible in order.
         locking = self.positions == "locked" and self._head is None
-        if locking:  # inserts wait for each other from here to commit, so positions become visible in order
-            statements += [self._lock_sql, self._q(HEAD_SQL)]
+        statements: list[Any] = [self._lock_sql, self._q(HEAD_SQL)] if locking else []
         results = transaction.run([*statements, (lookup, [aggregate_id, event_ids])])
         if locking:
             self._head = int(results[1][0][0])
@@ -336,7 +335,7 @@ class PostgresEventStore:
         COMMIT, saving a round trip; a row the database refuses then fails the commit (`_late_refusal`).
 
         One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
-        process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
+        process took a version, or stored an id; then the caller's transaction is rolled back by the error."""
         if self.positions == "locked":
             assert self._head is not None, "the insert lock is taken before positions are numbered"
             positions: list[int | None] = list(range(self._head + 1, self._head + 1 + len(rows)))
@@ -362,15 +361,15 @@ class PostgresEventStore:
             count = min(INSERT_CHUNK, len(rows) - start)
             insert = f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
             if not defer:
-                insert += " ON CONFLICT DO NOTHING RETURNING position"
+                insert += " ON CONFLICT DO NOTHING RETURNING position, event_id"
             statements.append((self._q(insert), params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
         if defer:
             transaction.defer(statements, rows)
             return [p for p in positions if p is not None]
-        inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
+        inserted = [r for result in transaction.run(statements) for r in result]
         if len(inserted) < len(rows):
-            raise self._refusal(rows)
-        return inserted
+            raise self._refusal(transaction, rows, {r[1] for r in inserted})
+        return [int(r[0]) for r in inserted]
 
     def _late_refusal(self, rows: list[dict[str, Any]]) -> Exception:
         """The contract's error for deferred inserts the database refused at commit (rolled back by now): an id
@@ -386,16 +385,24 @@ class PostgresEventStore:
                 return ConcurrencyError(aggregate_id, expected, actual)
         return EventStoreError(f"the commit of {len(rows)} events was refused by the database; load again and retry")
 
-    def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
-        """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
-        taken = [UUID(str(r["event_id"])) for r in rows]
-        stored = self.stored_ids(taken)
+    def _refusal(self, transaction: _Transaction, rows: list[dict[str, Any]], inserted: set[UUID]) -> Exception:
+        """The contract's error for the rows the database refused (the others, `inserted`, are in this transaction):
+        another writer stored the id, or got the version first."""
+        refused = [r for r in rows if UUID(str(r["event_id"])) not in inserted]
+        refused_ids = [UUID(str(r["event_id"])) for r in refused]
+        stored = self.stored_ids(refused_ids)
         if stored:
-            return DuplicateEventError(next(i for i in taken if i in stored), "is already stored")
-        first = rows[0]
-        return ConcurrencyError(
-            first["aggregate_id"], int(first["version"]) - 1, self.stream_version(first["aggregate_id"])
-        )
+            return DuplicateEventError(next(i for i in refused_ids if i in stored), "is already stored")
+        aggregate_id = refused[0]["aggregate_id"]
+        expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+        # The stream's version as the other writer left it: this transaction's own rows left out.
+        actual = transaction.execute(
+            self._q(
+                "SELECT coalesce(max(version), 0) FROM {schema}.events WHERE aggregate_id = %s AND event_id <> ALL(%s)"
+            ),
+            [aggregate_id, list(inserted)],
+        )[0][0]
+        return ConcurrencyError(aggregate_id, expected, int(actual))
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 
@@ -454,7 +461,9 @@ class PostgresEventStore:
         """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
         query = self._select + self._q(" WHERE aggregate_id = %s AND version >= %s AND version <= %s ORDER BY version")
         return records(
-            self._fetch(query, [aggregate_id, from_version, to_version if to_version is not None else 2**31 - 1])
+            self._fetch(
+                query, [aggregate_id, from_version, to_version if to_version is not None else rules.MAX_VERSION]
+            )
         )
 
     def read_all(
@@ -492,7 +501,7 @@ class PostgresEventStore:
                 "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
                 "WHERE aggregate_id = %s AND position > %s AND version > %s AND version <= %s ORDER BY version"
             ),
-            [aggregate_id, after_position, after_version, to_version if to_version is not None else 2**31 - 1],
+            [aggregate_id, after_position, after_version, to_version if to_version is not None else rules.MAX_VERSION],
         )
         return _tail_table(rows)
 
@@ -513,7 +522,7 @@ class PostgresEventStore:
     ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
         """`load_stream` for many aggregates: one statement each (the snapshot row first, then the events after it),
         all in one round trip."""
-        top = to_version if to_version is not None else 2**31 - 1
+        top = to_version if to_version is not None else rules.MAX_VERSION
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
         ids = list(dict.fromkeys(aggregate_ids))
         statements = [(self._q(LOAD_SQL), {"id": i, "type": aggregate_type, "kept": kept, "top": top}) for i in ids]
@@ -651,7 +660,12 @@ class PostgresEventStore:
                 "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
                 "ORDER BY version DESC LIMIT 1"
             ),
-            [aggregate_id, aggregate_type, state_version, at_or_before if at_or_before is not None else 2**31 - 1],
+            [
+                aggregate_id,
+                aggregate_type,
+                state_version,
+                at_or_before if at_or_before is not None else rules.MAX_VERSION,
+            ],
         )
         return snapshot_of_row(aggregate_id, rows[0]) if rows else None
 
@@ -744,9 +758,9 @@ class _Transaction:
                 cursors.append(self.connection.execute(query, params))
         return [cursor.fetchall() if cursor.description else [] for cursor in cursors[len(pending) :]]
 
-    def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """One statement in the transaction; its rows."""
-        return self.run([(query, list(params) if params is not None else None)])[0]
+    def execute(self, query: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement (with its parameters) in the transaction; its rows."""
+        return self.run([(query, list(params))])[0]
 
     def end(self, command: str) -> None:
         """COMMIT (with the deferred statements, in one round trip) or ROLLBACK (dropping them), if anything was

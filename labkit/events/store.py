@@ -267,7 +267,7 @@ class EventStore:
                     aggregate_id,
                     after_position,
                     after_version,
-                    to_version if to_version is not None else 2**31 - 1,
+                    to_version if to_version is not None else rules.MAX_VERSION,
                 ],
             ).to_arrow_table()
 
@@ -357,7 +357,7 @@ class EventStore:
                         aggregate_id,
                         aggregate_type,
                         state_version,
-                        at_or_before if at_or_before is not None else 2**31 - 1,
+                        at_or_before if at_or_before is not None else rules.MAX_VERSION,
                     ],
                 )
             )
@@ -394,7 +394,7 @@ class EventStore:
         with self._lock:
             rows = self.connection.execute(
                 f"SELECT {COLUMN_LIST} FROM events WHERE aggregate_id = ? AND version >= ? AND version <= ? ORDER BY version",
-                [aggregate_id, from_version, to_version if to_version is not None else 2**31 - 1],
+                [aggregate_id, from_version, to_version if to_version is not None else rules.MAX_VERSION],
             ).fetchall()
         return records(rows)
 

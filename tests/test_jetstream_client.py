@@ -123,7 +123,13 @@ def test_it_works_where_an_event_loop_already_runs_as_in_a_notebook(nats_url: st
         with JetStream.connect(nats_url) as broker:
             return broker.publish(f"{stream.name}.cell", b"x", msg_id="cell").sequence
 
-    assert asyncio.run(notebook_cell()) == 1
+    # The kernel's loop runs in a thread of its own here: the test's main thread may already be inside another loop
+    # (the session's Playwright browser keeps one running), where asyncio.run itself would refuse to start.
+    answers: list[int] = []
+    kernel = threading.Thread(target=lambda: answers.append(asyncio.run(notebook_cell())))
+    kernel.start()
+    kernel.join(timeout=30)
+    assert answers == [1]
 
 
 # ---- reaching the broker ----------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Mutation testing, package by package: `make mutation` runs this (it is not part of `make test`: it takes minutes).
+"""Mutation testing, package by package: `make mutation` runs this (not part of `make test`: it is long).
 
 For each package in pyproject's [tool.labkit.mutation.NAME] tables (or the ones named on the command line) it runs
 mutmut in a folder of its own, build/mutation/NAME/, whose pyproject.toml is the project's with [tool.mutmut] made of
 the shared settings plus the package's modules (`only_mutate`) and its own fast tests (`tests`, globs). So each
 package is scored by its own tests only, and the runs do not share mutmut's caches. Then it prints, per module and per
-package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent.
+package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent over its
+killable mutants: killed / (total - equivalent), the equivalent ones being those docs/mutation-survivors.toml lists,
+each with the reason no behaviour tells it apart (mutmut's own score, killed / total, is printed beside it).
 
     python tests/mutation.py [--max-children 2] [--report-only | --survivors] [NAME ...]
 
@@ -159,40 +161,62 @@ def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
     return found
 
 
-def tally(exit_codes: dict[str, int]) -> Counter:
+def tally(exit_codes: dict[str, int], equivalent: set[str] | frozenset[str] = frozenset()) -> Counter:
+    """How many mutants were killed, survived, ran no test, or other; and how many of the not killed are listed as
+    equivalent (`equivalent`: their names)."""
     counts: Counter = Counter(total=len(exit_codes))
-    for code in exit_codes.values():
+    for mutant, code in exit_codes.items():
         if code in KILLED:
             counts["killed"] += 1
-        elif code in SURVIVED:
+            continue
+        if code in SURVIVED:
             counts["survived"] += 1
         elif code in NO_TESTS:
             counts["no tests"] += 1
         else:
             counts["other"] += 1  # not checked, suspicious, segfault: never counted as killed
+        if mutant in equivalent:
+            counts["equivalent"] += 1
     return counts
 
 
 def score(counts: Counter) -> float:
+    """Killed / total, as mutmut counts it."""
     return 100.0 * counts["killed"] / counts["total"] if counts["total"] else 100.0
 
 
+def score_of_the_killable(counts: Counter) -> float:
+    """Killed / (total - equivalent): the mutation score over the mutants some behaviour can tell apart."""
+    killable = counts["total"] - counts["equivalent"]
+    return 100.0 * counts["killed"] / killable if killable else 100.0
+
+
+def equivalents() -> set[str]:
+    """The mutants docs/mutation-survivors.toml lists as equivalent."""
+    return {mutant for mutant, reason in read_reasons().items() if reason["kind"] == "equivalent"}
+
+
 def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> bool:
-    """Print the package's table; whether it reaches the threshold."""
-    columns = ("killed", "survived", "no tests", "other", "total")
-    print(f"\n{name}: mutation score per module (killed / total)")
-    print(f"  {'module':<36}" + "".join(f"{c:>10}" for c in columns) + f"{'score':>9}")
+    """Print the package's table; whether its score over the killable mutants reaches the threshold."""
+    columns = ("killed", "survived", "no tests", "other", "total", "equivalent")
+    listed = equivalents()
+    print(f"\n{name}: mutation score per module (killed / total; killed / (total - equivalent))")
+    print(f"  {'module':<36}" + "".join(f"{c:>11}" for c in columns) + f"{'score':>9}{'killable':>10}")
     overall: Counter = Counter()
     for module, exit_codes in modules.items():
-        counts = tally(exit_codes)
+        counts = tally(exit_codes, listed)
         overall.update(counts)
-        print(f"  {module:<36}" + "".join(f"{counts[c]:>10}" for c in columns) + f"{score(counts):>8.1f}%")
-    passed = score(overall) >= threshold
+        print(
+            f"  {module:<36}"
+            + "".join(f"{counts[c]:>11}" for c in columns)
+            + f"{score(counts):>8.1f}%{score_of_the_killable(counts):>9.1f}%"
+        )
+    passed = score_of_the_killable(overall) >= threshold
     verdict = "ok" if passed else f"UNDER {threshold:.0f}%"
     print(
         f"  {name + ' (all)':<36}"
-        + "".join(f"{overall[c]:>10}" for c in columns)
-        + f"{score(overall):>8.1f}%  {verdict}"
+        + "".join(f"{overall[c]:>11}" for c in columns)
+        + f"{score(overall):>8.1f}%{score_of_the_killable(overall):>9.1f}%  {verdict}"
     )
     return passed
 
@@ -222,24 +246,30 @@ def cell(counts: dict[str, int] | None) -> tuple[str, str]:
     return f"{counts.get('killed', 0)} / {counts['total']}", f"{score(Counter(counts)):.1f} %"
 
 
+def killable_cell(counts: dict[str, int]) -> tuple[str, str]:
+    """(equivalent mutants, killed / (total - equivalent) %) of a module's counts."""
+    return str(counts.get("equivalent", 0)), f"{score_of_the_killable(Counter(counts)):.1f} %"
+
+
 def scores_table(packages: list[str], before: dict[str, dict[str, dict[str, int]]]) -> list[str]:
-    """The markdown table of every package's modules, before and after."""
+    """The markdown table of every package's modules, before and after (after: also without the equivalent ones)."""
     lines = [
-        "| package / module | before: killed / total | before | after: killed / total | after |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| package / module | before: killed / total | before | after: killed / total | after "
+        "| equivalent | after, of the killable |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in packages:
         after = json.loads((BUILD / name / "scores.json").read_text())
         earlier = before.get(name, {})
         for module in sorted(set(after) | set(earlier)):
-            lines.append(f"| {module} | " + " | ".join((*cell(earlier.get(module)), *cell(after.get(module)))) + " |")
-        totals = [
-            {key: sum(c.get(key, 0) for c in table.values()) for key in ("killed", "total")} if table else None
-            for table in (earlier, after)
-        ]
-        lines.append(
-            f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in (*cell(totals[0]), *cell(totals[1]))) + " |"
-        )
+            now = after.get(module)
+            cells = (*cell(earlier.get(module)), *cell(now), *(killable_cell(now) if now else ("–", "–")))
+            lines.append(f"| {module} | " + " | ".join(cells) + " |")
+        keys = ("killed", "total", "equivalent")
+        totals = [{key: sum(c.get(key, 0) for c in table.values()) for key in keys} if table else None
+                  for table in (earlier, after)]  # fmt: skip
+        cells = (*cell(totals[0]), *cell(totals[1]), *killable_cell(totals[1] or {"total": 0}))
+        lines.append(f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in cells) + " |")
     return lines
 
 
@@ -371,7 +401,8 @@ def write_note(note: Path, packages: dict[str, dict], before_from: Path | None) 
 
 def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Module -> its counts (killed, survived, no tests, other, total), as written to scores.json."""
-    return {module: dict(tally(exit_codes)) for module, exit_codes in modules.items()}
+    listed = equivalents()
+    return {module: dict(tally(exit_codes, listed)) for module, exit_codes in modules.items()}
 
 
 def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace) -> bool:

@@ -8,10 +8,12 @@ package, how many mutants the tests killed, and exits 1 if a package scores unde
 killable mutants: killed / (total - equivalent), the equivalent ones being those docs/mutation-survivors.toml lists,
 each with the reason no behaviour tells it apart (mutmut's own score, killed / total, is printed beside it).
 
-    python tests/mutation.py [--max-children 2] [--report-only | --survivors] [NAME ...]
+    python tests/mutation.py [--max-children 2] [--report-only | --survivors | --resume] [NAME ...]
 
 `--survivors` runs again, in the last run's folder, only the mutants that run left alive (after tests were added:
 a mutant killed before stays killed, so this gives the score a full run would, in a fraction of its time).
+`--resume` goes on with a run that was stopped (its finished mutants keep their results). Both are valid only while
+the mutated modules are as they were when that run started: after a change to them, run afresh.
 
 A timeout counts as killed (the mutant made the tests hang: they noticed); "no tests" counts as survived (no test
 runs that code). The survivors of a package are listed in build/mutation/NAME/survivors.txt (`mutmut show NAME`
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -88,7 +91,21 @@ def prepare(name: str, shared: dict, package: dict) -> Path:
     for entry in ("labkit", "tests", "conftest.py"):
         (work / entry).symlink_to(ROOT / entry)
     (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+    (work / "sources.json").write_text(json.dumps(source_hashes(package), indent=1) + "\n")
     return work
+
+
+def source_hashes(package: dict) -> dict[str, str]:
+    """sha256 of each module the package mutates: a run can be gone on with only while they are unchanged."""
+    modules = sorted({path for pattern in package["only_mutate"] for path in ROOT.glob(pattern)})
+    return {str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest() for path in modules}
+
+
+def changed_sources(work: Path, package: dict) -> list[str]:
+    """The package's modules that differ from what the run in `work` mutated."""
+    recorded = json.loads((work / "sources.json").read_text()) if (work / "sources.json").exists() else {}
+    now = source_hashes(package)
+    return sorted(path for path in set(recorded) | set(now) if recorded.get(path) != now.get(path))
 
 
 def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list[str] | None = None) -> int:
@@ -406,28 +423,42 @@ def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
 
 
 def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace) -> bool:
-    """Run (or, with --survivors, run again the survivors of) one package; whether mutmut finished."""
+    """Run one package: afresh, or (--survivors) the last run's survivors again, or (--resume) the mutants a stopped
+    run did not get to; whether mutmut finished."""
+    work, left = BUILD / name, None
+    if (args.survivors or args.resume) and not (work / "mutants").exists():
+        print(f"mutmut: {name} has no earlier run in {work.relative_to(ROOT)} to go on from")
+        return False
+    changed = changed_sources(work, package) if args.survivors or args.resume else []
+    if changed:
+        print(f"mutmut: {name}: {', '.join(changed)} changed since the last run mutated it: run afresh")
+        return False
     with server_for(name, package) as env:
         if args.survivors:
-            work = BUILD / name
-            left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
-            if left:  # the tests as pyproject names them now (a test file may have been added since)
-                (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+            left = survivors(work, results(work, package["only_mutate"]))
             print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
             if not left:
                 return True
+        elif args.resume:
+            print(f"mutmut: {name}, going on with the mutants the last run did not get to ...", flush=True)
         else:
             work = prepare(name, shared, package)
             print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
+        if args.survivors or args.resume:  # the tests as pyproject names them now (a file may have been added)
+            (work / "pyproject.toml").write_text(package_pyproject(shared, package))
         started = time.monotonic()
-        code = run_mutmut(work, args.max_children, env, left if args.survivors else None)
+        code = run_mutmut(work, args.max_children, env, left)
     seconds = time.monotonic() - started
     print(f"mutmut: {name} done in {seconds:.0f} s", flush=True)
-    # How long the runs took (the note quotes them): a full run starts the record, survivor runs add to it.
+    # How long the runs took (the note quotes them): a full run starts the record, a resumed one adds to its time,
+    # survivor runs are listed after it.
     timing_file = work / "timing.json"
-    timing = json.loads(timing_file.read_text()) if args.survivors and timing_file.exists() else {}
+    timing = json.loads(timing_file.read_text()) if timing_file.exists() and (args.survivors or args.resume) else {}
     if args.survivors:
-        timing.setdefault("survivor_runs", []).append({"mutants": len(left), "seconds": round(seconds)})
+        timing.setdefault("survivor_runs", []).append({"mutants": len(left or []), "seconds": round(seconds)})
+    elif args.resume:
+        timing["full_run_seconds"] = timing.get("full_run_seconds", 0) + round(seconds)
+        timing["resumed"] = timing.get("resumed", 0) + 1
     else:
         timing = {"full_run_seconds": round(seconds), "max_children": args.max_children, "survivor_runs": []}
     timing_file.write_text(json.dumps(timing, indent=1) + "\n")
@@ -443,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutmut workers (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last run's scores, run nothing")
     parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument("--resume", action="store_true", help="go on with the mutants a stopped run did not get to")
     parser.add_argument(
         "--note", type=Path, help="write the last runs' scores and survivors into this note, run nothing"
     )

@@ -77,6 +77,40 @@ class LabPage:
         """The first widget matching `css` in the notebook."""
         return self.notebook.locator(css).first
 
+    def code_cell(self, containing: str) -> Locator:
+        """The code cell whose source contains `containing`."""
+        return self.notebook.locator(".jp-CodeCell", has=self.page.locator(".cm-content", has_text=containing)).first
+
+    def insert_cell_above(self, cell: Locator, source: str) -> Locator:
+        """A new code cell above `cell` holding `source`, as a learner would add one (Esc, A, then type)."""
+        cell.locator(".cm-content").click()  # makes it the active cell (in edit mode)
+        self.page.keyboard.press("Escape")  # command mode, on that cell
+        self.page.keyboard.press("a")
+        self.notebook.locator(".jp-CodeCell.jp-mod-active").wait_for(timeout=10_000)
+        # Pinned by position: "the active cell" moves on once the new cell runs.
+        index = self.notebook.locator(".jp-Cell").evaluate_all(
+            "cells => cells.findIndex(c => c.classList.contains('jp-mod-active'))"
+        )
+        new = self.notebook.locator(".jp-Cell").nth(index)
+        self.replace_source(new, source)
+        return new
+
+    def replace_source(self, cell: Locator, source: str) -> None:
+        """Replace a cell's whole source (typed as one insertion: no auto-indent or auto-closed brackets)."""
+        cell.locator(".cm-content").click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(source)
+
+    def run_cell(self, cell: Locator) -> None:
+        """Run one cell (Shift+Enter with it selected) and wait until the kernel is idle again."""
+        cell.locator(".cm-content").click()
+        self.page.keyboard.press("Shift+Enter")
+        self.page.wait_for_timeout(300)
+        self.wait_idle()
+
+    def output_text(self, cell: Locator) -> str:
+        return "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts())
+
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"

@@ -124,3 +124,57 @@ def test_dockerfile_explainer_follows_run_arguments(lab_page: LabPage):
         timeout=30_000,
     )
     lab_page.screenshot("08_dockerfile_explainer")
+
+
+WRONG_HOLD = """class HoldableOrder(Order):
+    held_from: str = ""
+
+    def hold(self, reason):
+        self.emit(OrderHeld(reason=reason))  # no rule checked: even a shipped order can be held
+
+    @on(OrderHeld)
+    def _held(self, event):
+        self.held_from, self.state = self.state, "ON_HOLD"
+"""
+
+RIGHT_HOLD = """class HoldableOrder(Order):
+    held_from: str = ""
+
+    def hold(self, reason):
+        if not reason:
+            raise RuleViolationError(self.id, "say why the order is held", "no reason")
+        if self.state not in ("PENDING", "APPROVED"):
+            raise RuleViolationError(self.id, "too late to hold", f"it is {self.state}")
+        self.emit(OrderHeld(reason=reason))
+
+    @on(OrderHeld)
+    def _held(self, event):
+        self.held_from, self.state = self.state, "ON_HOLD"
+"""
+
+
+def test_an_exercise_answered_wrongly_then_rightly_changes_the_verdict(lab_page: LabPage):
+    """A learner writes an answer in a cell of their own above the check: the check says which case fails, then
+    passes once the answer is right. The notebook's diagrams are rendered (Mermaid) on the way."""
+    run_notebook(lab_page, "notebooks/04_event_sourcing.ipynb")
+    diagram = lab_page.notebook.locator(".jp-RenderedMermaid img").first
+    diagram.scroll_into_view_if_needed()
+    expect(diagram).to_be_visible(timeout=30_000)
+    assert diagram.bounding_box()["height"] > 50, "the Mermaid diagram rendered empty"
+    lab_page.screenshot("04_diagram")
+
+    check = lab_page.code_cell("check_hold(HoldableOrder)")
+    assert "passed" in lab_page.output_text(check)  # the notebook's own solution
+    answer = lab_page.insert_cell_above(check, "from labkit.domain.errors import RuleViolationError\n\n" + WRONG_HOLD)
+    lab_page.run_cell(answer)
+    lab_page.run_cell(check)
+    verdict = lab_page.output_text(check)
+    assert verdict.startswith("failed:") and "SHIPPED" in verdict, verdict
+    lab_page.screenshot("04_exercise_failed")
+
+    lab_page.replace_source(answer, "from labkit.domain.errors import RuleViolationError\n\n" + RIGHT_HOLD)
+    lab_page.run_cell(answer)
+    lab_page.run_cell(check)
+    verdict = lab_page.output_text(check)
+    assert verdict.startswith("passed:"), verdict
+    assert lab_page.error_outputs() == []

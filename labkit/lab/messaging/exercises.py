@@ -3,15 +3,18 @@
 The learner writes a batch handler `count_orders(events, connection)`, as a pull subscriber calls it: the events of
 one batch and the connection of the transaction that will also commit the subscriber's checkpoint. It keeps
 `customer_totals(customer_id, orders, revenue)` from OrderCreated events and skips any event whose id it applied
-before. `check_consumer` feeds it real deliveries through a real `Subscription` into a DuckDB file: given what the
-broker delivers (repeats in one batch, redeliveries in a later one, a batch rolled back by a crash, a restart),
-then the totals are exactly the orders stored.
+before. `check_consumer` feeds it real deliveries through a real `Subscription` into a DuckDB database (a file for
+the restart): given what the broker delivers (repeats in one batch, redeliveries in a later one, a batch rolled back
+by a crash, a restart), then the totals are exactly the orders stored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,15 +43,21 @@ class _Crash(Exception):
     """The subscriber dies after the handler ran and before its transaction committed."""
 
 
-def order_events() -> list[RecordedEvent]:
-    """The orders' events as an event store records them (fresh event ids on every call), in position order."""
+@functools.cache
+def _recorded() -> tuple[RecordedEvent, ...]:
+    """The orders' events as an event store records them, in position order (written once per process)."""
     with EventStore(":memory:") as store:
         for order_id, customer_id, total in ORDERS:
             store.append([NewEvent.of(order_id, "Order", OrderCreated(customer_id, total))], expected_version=0)
         store.append([NewEvent.of("order-1", "Order", OrderApproved())], expected_version=1)
         store.append([NewEvent.of("order-2", "Order", OrderApproved())], expected_version=1)
         store.append([NewEvent.of("order-1", "Order", OrderShipped())], expected_version=2)
-        return store.read_all()
+        return tuple(store.read_all())
+
+
+def order_events() -> list[RecordedEvent]:
+    """The orders' events, with fresh event ids on every call (so no case can lean on ids an earlier one saw)."""
+    return [dataclasses.replace(event, event_id=uuid.uuid4()) for event in _recorded()]
 
 
 def true_totals(events: Sequence[RecordedEvent]) -> Totals:
@@ -80,9 +89,10 @@ def _expect_totals(counted: Totals, truth: Totals, hint: str) -> None:
         )
 
 
-def _consume(answer: Consumer, path: Path, deliveries: Sequence[RecordedEvent], batch_size: int) -> Totals:
-    """Run a pull subscriber with the answer as its handler over `deliveries`, into the DuckDB file `path`."""
-    with duckdb.connect(str(path)) as connection:
+def _consume(answer: Consumer, database: str, deliveries: Sequence[RecordedEvent], batch_size: int) -> Totals:
+    """Run a pull subscriber with the answer as its handler over `deliveries`, into a DuckDB database (a file, or
+    ":memory:" where no case needs a second process)."""
+    with duckdb.connect(database) as connection:
         Subscription("order-counter", DeliveryFeed(deliveries), connection, answer, batch_size=batch_size).run()
         return _counted(connection)
 
@@ -92,8 +102,7 @@ def _case(name: str, pick: Callable[[list[RecordedEvent]], list[RecordedEvent]],
 
     def run(answer: Consumer) -> None:
         events = order_events()
-        with tempfile.TemporaryDirectory(prefix="labkit-exercise-") as folder:
-            counted = _consume(answer, Path(folder) / "consumer.duckdb", pick(events), batch_size)
+        counted = _consume(answer, ":memory:", pick(events), batch_size)
         _expect_totals(counted, true_totals(events), hint)
 
     return Case(name, run)
@@ -106,10 +115,7 @@ def _crash_then_redeliver(answer: Consumer) -> None:
         answer(batch, connection)
         raise _Crash
 
-    with (
-        tempfile.TemporaryDirectory(prefix="labkit-exercise-") as folder,
-        duckdb.connect(str(Path(folder) / "consumer.duckdb")) as connection,
-    ):
+    with duckdb.connect() as connection:
         feed = DeliveryFeed(events)
         with contextlib.suppress(_Crash):  # rolled back: the counts, the ids and the checkpoint as before the batch
             Subscription("order-counter", feed, connection, crashing, batch_size=4).poll()
@@ -132,7 +138,7 @@ def _restart(answer: Consumer) -> None:
             Subscription("order-counter", DeliveryFeed(deliveries), connection, answer, batch_size=3).run(
                 max_events=len(events)
             )
-        counted = _consume(answer, path, deliveries, 3)  # a new process on the same database file
+        counted = _consume(answer, str(path), deliveries, 3)  # a new process on the same database file
     _expect_totals(
         counted,
         true_totals(events),

@@ -76,3 +76,8 @@ def expect(condition: bool, hint: str) -> None:
     """Fail the case with `hint` unless `condition` holds."""
     if not condition:
         raise Failed(hint)
+
+
+def refused(subject: str, hint: str) -> Verdict:
+    """The verdict on an answer that is not what the exercise asks for (a value, not a function): no case is run."""
+    return Verdict(failed=subject, hint=hint)

@@ -76,3 +76,17 @@ def expect(condition: bool, hint: str) -> None:
     """Fail the case with `hint` unless `condition` holds."""
     if not condition:
         raise Failed(hint)
+
+
+def refuse(hint: str) -> Verdict:
+    """The verdict on an answer of the wrong shape (not text, not a class): failed on "the answer", with the hint."""
+    verdict = Verdict()
+    verdict.failed, verdict.hint = "the answer", hint
+    return verdict
+
+
+def check_text(text: Any, cases: Sequence[Case], what: str) -> Verdict:
+    """`check` for an answer written as text (a Dockerfile, a manifest, a template): empty or not a string is refused."""
+    if not isinstance(text, str) or not text.strip():
+        return refuse(f"give {what} as a string (got {text!r})")
+    return check(text, cases)

@@ -136,3 +136,10 @@ def test_a_broken_template_and_a_budget_that_lets_no_pod_go_each_fail_on_their_c
     verdict = check_template(WITH_HELPERS.replace("minAvailable: 1", "minAvailable: 3"))
     assert verdict.failed == "it keeps at least one pod up and lets at least one go"
     assert check_template("").failed == "the answer"
+
+
+def test_a_misspelled_field_in_the_budget_fails_the_strict_schema_naming_it():
+    verdict = check_template(WITH_HELPERS.replace("minAvailable: 1", "minAvailible: 1"))
+    assert verdict.failed == TEMPLATE_CASES[0].name
+    assert "PodDisruptionBudget/shop-labkit-history" in (verdict.hint or "")
+    assert "spec.minAvailible" in (verdict.hint or "")

@@ -14,7 +14,7 @@ from labkit.charts.chart import lab_chart, values_excerpt
 def _column(title: str, text: str) -> str:
     return (
         f'<div style="flex:1;min-width:0"><b>{html.escape(title)}</b>'
-        f'<pre style="font-size:12px;overflow-x:auto">{html.escape(text)}</pre></div>'
+        f'<pre style="font-size:12px;white-space:pre-wrap">{html.escape(text)}</pre></div>'
     )
 
 

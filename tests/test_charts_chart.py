@@ -201,3 +201,19 @@ def test_notes_tell_how_to_reach_the_release(helm):
     notes = helm.notes(CHART, set_values={"ingress.enabled": True})
     assert "installed as release shop in namespace labkit" in notes
     assert "http://order.labkit.local/" in notes and "helm test shop" in notes
+
+
+def test_values_excerpt_keeps_the_keys_asked_with_their_comments_and_list_items():
+    excerpt = lab.values_excerpt(["containerPort", "securityContext.capabilities"])
+    assert excerpt.splitlines() == [
+        "# The port every service listens on inside its container (`--port`).",
+        "containerPort: 8000",
+        "# Security settings of every container.",
+        "securityContext:",
+        "  # Linux capabilities removed from the container.",
+        "  capabilities:",
+        "    # Drop every capability: an HTTP service on port 8000 needs none.",
+        "    drop:",
+        "      - ALL",
+    ]
+    assert lab.values_excerpt(["no.such.key"]) == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,13 +162,11 @@ class ValueDoc:
     comment: str
 
 
-def values_reference(chart: Path | None = None) -> list[ValueDoc]:
-    """Every key of values.yaml (dotted path), its default as written, and the comment lines just above it."""
-    lines = ((chart or lab_chart()) / "values.yaml").read_text().splitlines()
+def _keyed_lines(lines: list[str]) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Each key line of a values file: its index, dotted path, the value written after the colon, its comment lines."""
     stack: list[tuple[int, str]] = []
     comment: list[str] = []
-    docs = []
-    for line in lines:
+    for index, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("#"):
             comment.append(stripped.lstrip("#").strip())
@@ -181,9 +180,35 @@ def values_reference(chart: Path | None = None) -> list[ValueDoc]:
         while stack and stack[-1][0] >= indent:
             stack.pop()
         stack.append((indent, key))
-        docs.append(ValueDoc(".".join(k for _, k in stack), rest or "(block)", " ".join(comment)))
+        yield index, ".".join(k for _, k in stack), rest, comment
         comment = []
-    return docs
+
+
+def values_reference(chart: Path | None = None) -> list[ValueDoc]:
+    """Every key of values.yaml (dotted path), its default as written, and the comment lines just above it."""
+    lines = ((chart or lab_chart()) / "values.yaml").read_text().splitlines()
+    return [ValueDoc(key, rest or "(block)", " ".join(comment)) for _, key, rest, comment in _keyed_lines(lines)]
+
+
+def values_excerpt(keys: Iterable[str], chart: Path | None = None) -> str:
+    """The lines of values.yaml that set `keys` (dotted paths: a block brings all of it), each with its comment."""
+    wanted = tuple(keys)
+    lines = ((chart or lab_chart()) / "values.yaml").read_text().splitlines()
+    kept: list[str] = []
+    for index, key, _, comment in _keyed_lines(lines):
+        if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in wanted):
+            kept += lines[index - len(comment) : index + 1] + _list_items(lines, index)
+    return "\n".join(kept)
+
+
+def _list_items(lines: list[str], index: int) -> list[str]:
+    """The `- item` lines of a block list under the key at `index` (they are not keys of their own)."""
+    items = []
+    for line in lines[index + 1 :]:
+        if not line.strip().startswith("- "):
+            break
+        items.append(line)
+    return items
 
 
 def values_table(chart: Path | None = None) -> pd.DataFrame:

@@ -78,6 +78,13 @@ def expect(condition: bool, hint: str) -> None:
         raise Failed(hint)
 
 
-def refused(subject: str, hint: str) -> Verdict:
-    """The verdict on an answer that is not what the exercise asks for (a value, not a function): no case is run."""
+def refuse(hint: str, subject: str = "the answer") -> Verdict:
+    """The verdict on an answer of the wrong shape (not text, not a function or class): no case is run."""
     return Verdict(failed=subject, hint=hint)
+
+
+def check_text(text: Any, cases: Sequence[Case], what: str) -> Verdict:
+    """`check` for an answer written as text (a Dockerfile, a manifest, a template): empty or not a string is refused."""
+    if not isinstance(text, str) or not text.strip():
+        return refuse(f"give {what} as a string (got {text!r})")
+    return check(text, cases)

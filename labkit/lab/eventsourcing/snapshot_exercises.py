@@ -14,7 +14,7 @@ from typing import Any
 
 from labkit.domain import Customer
 from labkit.events import EventStore, RecordedEvent, Repository, Snapshot
-from labkit.lab.exercises import Case, Verdict, check, expect, refused
+from labkit.lab.exercises import Case, Verdict, check, expect, refuse
 
 CUSTOMER = "customer-7"
 HISTORY = 30  # events: registered, then reservations, every third event releasing the latest one
@@ -115,7 +115,5 @@ SNAPSHOT_CASES = (
 def check_load_at(answer: LoadAt) -> Verdict:
     """Judge a `load_at(store, cls, aggregate_id, version)` function: passed, or the first case it fails."""
     if not callable(answer):
-        return refused(
-            "the answer", f"give the function itself, load_at(store, cls, aggregate_id, version) (got {answer!r})"
-        )
+        return refuse(f"give the function itself, load_at(store, cls, aggregate_id, version) (got {answer!r})")
     return check(answer, SNAPSHOT_CASES)

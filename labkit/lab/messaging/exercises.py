@@ -22,7 +22,7 @@ import duckdb
 
 from labkit.domain import OrderApproved, OrderCreated, OrderShipped
 from labkit.events import EventStore, NewEvent, RecordedEvent, Subscription
-from labkit.lab.exercises import Case, Failed, Verdict, check, expect, refused
+from labkit.lab.exercises import Case, Failed, Verdict, check, expect, refuse
 from labkit.patterns import DeliveryFeed
 
 Consumer = Callable[[Sequence[RecordedEvent], duckdb.DuckDBPyConnection], None]
@@ -173,5 +173,5 @@ CONSUMER_CASES = (
 def check_consumer(answer: Consumer) -> Verdict:
     """Judge a batch handler `count_orders(events, connection)`: passed, or the first case it fails with a hint."""
     if not callable(answer):
-        return refused("the answer", f"give the function itself, count_orders(events, connection) (got {answer!r})")
+        return refuse(f"give the function itself, count_orders(events, connection) (got {answer!r})")
     return check(answer, CONSUMER_CASES)

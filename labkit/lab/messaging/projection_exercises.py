@@ -18,7 +18,7 @@ from typing import Any
 
 from labkit.domain import Order
 from labkit.events import EventStore, Repository, replay_all
-from labkit.lab.exercises import Case, Failed, Verdict, check, expect, refused
+from labkit.lab.exercises import Case, Failed, Verdict, check, expect, refuse
 from labkit.patterns import ProjectionRunner
 
 Totals = dict[str, tuple[int, int]]  # customer_id -> (orders shipped, revenue)
@@ -146,5 +146,5 @@ def check_projection(answer: type | Callable[..., Any] | object) -> Verdict:
     it fails with a hint."""
     missing = [part for part in ("name", "tables", "create", "apply") if not hasattr(answer, part)]
     if missing:
-        return refused("the answer", f"give the projection class; it lacks {', '.join(missing)} (got {answer!r})")
+        return refuse(f"give the projection class; it lacks {', '.join(missing)} (got {answer!r})")
     return check(answer, PROJECTION_CASES)

@@ -54,8 +54,9 @@ nbval: $(STAMP) tools build/nbval_sanitize.cfg
 
 test: lint unit nbval
 
-# Mutation testing (not part of `make test`: it takes minutes): mutmut over each package of pyproject's
-# [tool.labkit.mutation.*] tables with that package's own fast tests, a score per module; fails under 90%.
+# Mutation testing (not part of `make test`: it takes an hour or more): mutmut over each package of pyproject's
+# [tool.labkit.mutation.*] tables with that package's own fast tests, a score per module; fails under 90% of the
+# killable mutants (those docs/mutation-survivors.toml does not list as equivalent).
 # MUTATION_PACKAGES="domain" runs some of them; MUTATION_CHILDREN is mutmut's number of workers;
 # MUTATION_ARGS=--survivors runs again only what the last run left alive (after adding tests), --report-only nothing.
 MUTATION_PACKAGES ?=

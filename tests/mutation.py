@@ -1,15 +1,19 @@
-"""Mutation testing, package by package: `make mutation` runs this (it is not part of `make test`: it takes minutes).
+"""Mutation testing, package by package: `make mutation` runs this (not part of `make test`: it is long).
 
 For each package in pyproject's [tool.labkit.mutation.NAME] tables (or the ones named on the command line) it runs
 mutmut in a folder of its own, build/mutation/NAME/, whose pyproject.toml is the project's with [tool.mutmut] made of
 the shared settings plus the package's modules (`only_mutate`) and its own fast tests (`tests`, globs). So each
 package is scored by its own tests only, and the runs do not share mutmut's caches. Then it prints, per module and per
-package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent.
+package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent over its
+killable mutants: killed / (total - equivalent), the equivalent ones being those docs/mutation-survivors.toml lists,
+each with the reason no behaviour tells it apart (mutmut's own score, killed / total, is printed beside it).
 
-    python tests/mutation.py [--max-children 2] [--report-only | --survivors] [NAME ...]
+    python tests/mutation.py [--max-children 2] [--report-only | --survivors | --resume] [NAME ...]
 
 `--survivors` runs again, in the last run's folder, only the mutants that run left alive (after tests were added:
 a mutant killed before stays killed, so this gives the score a full run would, in a fraction of its time).
+`--resume` goes on with a run that was stopped (its finished mutants keep their results). Both are valid only while
+the mutated modules are as they were when that run started: after a change to them, run afresh.
 
 A timeout counts as killed (the mutant made the tests hang: they noticed); "no tests" counts as survived (no test
 runs that code). The survivors of a package are listed in build/mutation/NAME/survivors.txt (`mutmut show NAME`
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -86,7 +91,21 @@ def prepare(name: str, shared: dict, package: dict) -> Path:
     for entry in ("labkit", "tests", "conftest.py"):
         (work / entry).symlink_to(ROOT / entry)
     (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+    (work / "sources.json").write_text(json.dumps(source_hashes(package), indent=1) + "\n")
     return work
+
+
+def source_hashes(package: dict) -> dict[str, str]:
+    """sha256 of each module the package mutates: a run can be gone on with only while they are unchanged."""
+    modules = sorted({path for pattern in package["only_mutate"] for path in ROOT.glob(pattern)})
+    return {str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest() for path in modules}
+
+
+def changed_sources(work: Path, package: dict) -> list[str]:
+    """The package's modules that differ from what the run in `work` mutated."""
+    recorded = json.loads((work / "sources.json").read_text()) if (work / "sources.json").exists() else {}
+    now = source_hashes(package)
+    return sorted(path for path in set(recorded) | set(now) if recorded.get(path) != now.get(path))
 
 
 def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list[str] | None = None) -> int:
@@ -159,40 +178,62 @@ def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
     return found
 
 
-def tally(exit_codes: dict[str, int]) -> Counter:
+def tally(exit_codes: dict[str, int], equivalent: set[str] | frozenset[str] = frozenset()) -> Counter:
+    """How many mutants were killed, survived, ran no test, or other; and how many of the not killed are listed as
+    equivalent (`equivalent`: their names)."""
     counts: Counter = Counter(total=len(exit_codes))
-    for code in exit_codes.values():
+    for mutant, code in exit_codes.items():
         if code in KILLED:
             counts["killed"] += 1
-        elif code in SURVIVED:
+            continue
+        if code in SURVIVED:
             counts["survived"] += 1
         elif code in NO_TESTS:
             counts["no tests"] += 1
         else:
             counts["other"] += 1  # not checked, suspicious, segfault: never counted as killed
+        if mutant in equivalent:
+            counts["equivalent"] += 1
     return counts
 
 
 def score(counts: Counter) -> float:
+    """Killed / total, as mutmut counts it."""
     return 100.0 * counts["killed"] / counts["total"] if counts["total"] else 100.0
 
 
+def score_of_the_killable(counts: Counter) -> float:
+    """Killed / (total - equivalent): the mutation score over the mutants some behaviour can tell apart."""
+    killable = counts["total"] - counts["equivalent"]
+    return 100.0 * counts["killed"] / killable if killable else 100.0
+
+
+def equivalents() -> set[str]:
+    """The mutants docs/mutation-survivors.toml lists as equivalent."""
+    return {mutant for mutant, reason in read_reasons().items() if reason["kind"] == "equivalent"}
+
+
 def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> bool:
-    """Print the package's table; whether it reaches the threshold."""
-    columns = ("killed", "survived", "no tests", "other", "total")
-    print(f"\n{name}: mutation score per module (killed / total)")
-    print(f"  {'module':<36}" + "".join(f"{c:>10}" for c in columns) + f"{'score':>9}")
+    """Print the package's table; whether its score over the killable mutants reaches the threshold."""
+    columns = ("killed", "survived", "no tests", "other", "total", "equivalent")
+    listed = equivalents()
+    print(f"\n{name}: mutation score per module (killed / total; killed / (total - equivalent))")
+    print(f"  {'module':<36}" + "".join(f"{c:>11}" for c in columns) + f"{'score':>9}{'killable':>10}")
     overall: Counter = Counter()
     for module, exit_codes in modules.items():
-        counts = tally(exit_codes)
+        counts = tally(exit_codes, listed)
         overall.update(counts)
-        print(f"  {module:<36}" + "".join(f"{counts[c]:>10}" for c in columns) + f"{score(counts):>8.1f}%")
-    passed = score(overall) >= threshold
+        print(
+            f"  {module:<36}"
+            + "".join(f"{counts[c]:>11}" for c in columns)
+            + f"{score(counts):>8.1f}%{score_of_the_killable(counts):>9.1f}%"
+        )
+    passed = score_of_the_killable(overall) >= threshold
     verdict = "ok" if passed else f"UNDER {threshold:.0f}%"
     print(
         f"  {name + ' (all)':<36}"
-        + "".join(f"{overall[c]:>10}" for c in columns)
-        + f"{score(overall):>8.1f}%  {verdict}"
+        + "".join(f"{overall[c]:>11}" for c in columns)
+        + f"{score(overall):>8.1f}%{score_of_the_killable(overall):>9.1f}%  {verdict}"
     )
     return passed
 
@@ -222,24 +263,30 @@ def cell(counts: dict[str, int] | None) -> tuple[str, str]:
     return f"{counts.get('killed', 0)} / {counts['total']}", f"{score(Counter(counts)):.1f} %"
 
 
+def killable_cell(counts: dict[str, int]) -> tuple[str, str]:
+    """(equivalent mutants, killed / (total - equivalent) %) of a module's counts."""
+    return str(counts.get("equivalent", 0)), f"{score_of_the_killable(Counter(counts)):.1f} %"
+
+
 def scores_table(packages: list[str], before: dict[str, dict[str, dict[str, int]]]) -> list[str]:
-    """The markdown table of every package's modules, before and after."""
+    """The markdown table of every package's modules, before and after (after: also without the equivalent ones)."""
     lines = [
-        "| package / module | before: killed / total | before | after: killed / total | after |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| package / module | before: killed / total | before | after: killed / total | after "
+        "| equivalent | after, of the killable |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in packages:
         after = json.loads((BUILD / name / "scores.json").read_text())
         earlier = before.get(name, {})
         for module in sorted(set(after) | set(earlier)):
-            lines.append(f"| {module} | " + " | ".join((*cell(earlier.get(module)), *cell(after.get(module)))) + " |")
-        totals = [
-            {key: sum(c.get(key, 0) for c in table.values()) for key in ("killed", "total")} if table else None
-            for table in (earlier, after)
-        ]
-        lines.append(
-            f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in (*cell(totals[0]), *cell(totals[1]))) + " |"
-        )
+            now = after.get(module)
+            cells = (*cell(earlier.get(module)), *cell(now), *(killable_cell(now) if now else ("–", "–")))
+            lines.append(f"| {module} | " + " | ".join(cells) + " |")
+        keys = ("killed", "total", "equivalent")
+        totals = [{key: sum(c.get(key, 0) for c in table.values()) for key in keys} if table else None
+                  for table in (earlier, after)]  # fmt: skip
+        cells = (*cell(totals[0]), *cell(totals[1]), *killable_cell(totals[1] or {"total": 0}))
+        lines.append(f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in cells) + " |")
     return lines
 
 
@@ -371,32 +418,47 @@ def write_note(note: Path, packages: dict[str, dict], before_from: Path | None) 
 
 def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Module -> its counts (killed, survived, no tests, other, total), as written to scores.json."""
-    return {module: dict(tally(exit_codes)) for module, exit_codes in modules.items()}
+    listed = equivalents()
+    return {module: dict(tally(exit_codes, listed)) for module, exit_codes in modules.items()}
 
 
 def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace) -> bool:
-    """Run (or, with --survivors, run again the survivors of) one package; whether mutmut finished."""
+    """Run one package: afresh, or (--survivors) the last run's survivors again, or (--resume) the mutants a stopped
+    run did not get to; whether mutmut finished."""
+    work, left = BUILD / name, None
+    if (args.survivors or args.resume) and not (work / "mutants").exists():
+        print(f"mutmut: {name} has no earlier run in {work.relative_to(ROOT)} to go on from")
+        return False
+    changed = changed_sources(work, package) if args.survivors or args.resume else []
+    if changed:
+        print(f"mutmut: {name}: {', '.join(changed)} changed since the last run mutated it: run afresh")
+        return False
     with server_for(name, package) as env:
         if args.survivors:
-            work = BUILD / name
-            left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
-            if left:  # the tests as pyproject names them now (a test file may have been added since)
-                (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+            left = survivors(work, results(work, package["only_mutate"]))
             print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
             if not left:
                 return True
+        elif args.resume:
+            print(f"mutmut: {name}, going on with the mutants the last run did not get to ...", flush=True)
         else:
             work = prepare(name, shared, package)
             print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
+        if args.survivors or args.resume:  # the tests as pyproject names them now (a file may have been added)
+            (work / "pyproject.toml").write_text(package_pyproject(shared, package))
         started = time.monotonic()
-        code = run_mutmut(work, args.max_children, env, left if args.survivors else None)
+        code = run_mutmut(work, args.max_children, env, left)
     seconds = time.monotonic() - started
     print(f"mutmut: {name} done in {seconds:.0f} s", flush=True)
-    # How long the runs took (the note quotes them): a full run starts the record, survivor runs add to it.
+    # How long the runs took (the note quotes them): a full run starts the record, a resumed one adds to its time,
+    # survivor runs are listed after it.
     timing_file = work / "timing.json"
-    timing = json.loads(timing_file.read_text()) if args.survivors and timing_file.exists() else {}
+    timing = json.loads(timing_file.read_text()) if timing_file.exists() and (args.survivors or args.resume) else {}
     if args.survivors:
-        timing.setdefault("survivor_runs", []).append({"mutants": len(left), "seconds": round(seconds)})
+        timing.setdefault("survivor_runs", []).append({"mutants": len(left or []), "seconds": round(seconds)})
+    elif args.resume:
+        timing["full_run_seconds"] = timing.get("full_run_seconds", 0) + round(seconds)
+        timing["resumed"] = timing.get("resumed", 0) + 1
     else:
         timing = {"full_run_seconds": round(seconds), "max_children": args.max_children, "survivor_runs": []}
     timing_file.write_text(json.dumps(timing, indent=1) + "\n")
@@ -412,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutmut workers (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last run's scores, run nothing")
     parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument("--resume", action="store_true", help="go on with the mutants a stopped run did not get to")
     parser.add_argument(
         "--note", type=Path, help="write the last runs' scores and survivors into this note, run nothing"
     )

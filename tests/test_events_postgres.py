@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot, append_aggregates
-from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore
+from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore, cannot_connect, check_server_version
 from labkit.events.rules import StreamHead
 from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, Ticker, ticks
 from tests.pg_schemas import fresh_schema
@@ -72,8 +73,27 @@ def test_a_schema_name_that_is_not_plain_is_refused(postgres_url: str, schema: s
 
 
 def test_an_unreachable_server_is_named_with_the_fix() -> None:
-    with pytest.raises(EventStoreError, match=r"cannot connect .*127\.0\.0\.1:1/.*labkit db up"):
+    with pytest.raises(EventStoreError, match=r"cannot connect .*127\.0\.0\.1:1/.*labkit db up") as refused:
         PostgresEventStore("postgresql://postgres@127.0.0.1:1/labkit")
+    assert "Connection refused" in str(refused.value)  # the driver's reason, its first line
+
+
+def test_a_refused_connection_names_the_drivers_reason_and_the_fix() -> None:
+    url = "postgresql://ada:secret@db.example:5433/labkit"
+    wrong_password = psycopg.OperationalError('connection failed: password authentication failed for user "ada"\nmore')
+    refused = str(cannot_connect(url, wrong_password))
+    assert 'password authentication failed for user "ada"; check the password in the URL' in refused
+    assert "postgresql://ada:***@db.example:5433/labkit" in refused and "more" not in refused
+    assert "labkit db up" in str(cannot_connect(url, psycopg.OperationalError("connection refused")))
+    assert ": OperationalError; " in str(cannot_connect(url, psycopg.OperationalError("")))  # no text: its type
+
+
+def test_a_server_older_than_postgresql_14_is_refused_naming_its_version() -> None:
+    url = "postgresql://ada:secret@db.example/labkit"
+    check_server_version(url, 140000)
+    with pytest.raises(EventStoreError) as refused:
+        check_server_version(url, 139999)
+    assert "PostgreSQL 13" in str(refused.value) and "postgresql://ada:***@db.example/labkit" in str(refused.value)
 
 
 def test_a_password_in_a_message_is_hidden() -> None:

@@ -704,23 +704,36 @@ def connect(url: str) -> psycopg.Connection:
     try:
         connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = (
-            "check the password in the URL"
-            if "password" in reason
-            else "start one with `labkit db up`, or check the host and port in the URL"
-        )
-        raise EventStoreError(f"cannot connect to the PostgreSQL server at {_safe(url)}: {reason}; {hint}") from None
+        raise cannot_connect(url, exc) from None
     except psycopg.ProgrammingError as exc:
         raise EventStoreError(f"{_safe(url)} is not a PostgreSQL connection URL: {exc}") from None
-    version = connection.info.server_version
-    if version < MINIMUM_SERVER:
+    try:
+        check_server_version(url, connection.info.server_version)
+    except EventStoreError:
         connection.close()
+        raise
+    return connection
+
+
+def cannot_connect(url: str, exc: psycopg.OperationalError) -> EventStoreError:
+    """The refusal for a server that cannot be reached or lets nobody in: the driver's reason (its first line) and
+    what to do about it."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = (
+        "check the password in the URL"
+        if "password" in reason
+        else "start one with `labkit db up`, or check the host and port in the URL"
+    )
+    return EventStoreError(f"cannot connect to the PostgreSQL server at {_safe(url)}: {reason}; {hint}")
+
+
+def check_server_version(url: str, version: int) -> None:
+    """Refuse a server older than PostgreSQL 14 (`version` as libpq gives it: 140000 for 14.0)."""
+    if version < MINIMUM_SERVER:
         raise EventStoreError(
             f"the server at {_safe(url)} runs PostgreSQL {version // 10000}; labkit needs 14 or newer "
             "(`labkit db up` starts PostgreSQL 18)"
         )
-    return connection
 
 
 def _safe(url: str) -> str:

@@ -92,8 +92,8 @@ images: $(STAMP)
 	$(BIN)/labkit containers build postgres
 	$(BIN)/labkit containers build nats
 
-# README screenshots: the browser test takes them; three are reduced and copied into docs/screenshots.
+# README screenshots: the browser test takes them; five are reduced and copied into docs/screenshots.
 .PHONY: screenshots
 screenshots: $(STAMP) tools
 	$(BIN)/pytest tests/test_browser.py -p no:cacheprovider
-	$(BIN)/python tests/lab_page.py docs/screenshots 04_replay_slider 02_query_comparison 12_values_playground
+	$(BIN)/python tests/lab_page.py docs/screenshots 04_replay_slider 02_query_comparison 12_values_playground 04_diagram 04_exercise_failed

@@ -25,6 +25,7 @@ class NotebookEntry:
     learn: str
     needs: str
     minutes: int
+    exercise: str = ""  # what the learner writes, checked by the notebook ("" where the notebook has none)
 
     @property
     def filename(self) -> str:
@@ -64,6 +65,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "the dual-write problem under injected faults; transactional outbox; idempotent consumers",
         NOTHING,
         5,
+        "an idempotent consumer that counts each order once, whatever the broker redelivers",
     ),
     NotebookEntry(
         4,
@@ -72,6 +74,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "the event table, replay, the audit log, temporal queries, duplicate events, concurrency conflicts",
         NOTHING,
         5,
+        "a new command and event on the Order aggregate: put an order on hold",
     ),
     NotebookEntry(
         5,
@@ -80,6 +83,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "snapshot policy, load time vs history length, Python vs vectorized replay, measured",
         NOTHING,
         4,
+        "load an aggregate as of a version from its snapshot and the events after it",
     ),
     NotebookEntry(
         6,
@@ -88,6 +92,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "read models fed by pull subscribers, projection lag, pause/resume, rebuild from zero",
         NOTHING,
         5,
+        "a projection answering a new question: revenue of shipped orders per customer",
     ),
     NotebookEntry(
         7,
@@ -96,6 +101,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "three real services over HTTP and events, a choreographed saga, partial failure and recovery",
         NOTHING,
         6,
+        "the saga's compensation: release a cancelled order's credit",
     ),
     NotebookEntry(
         8,
@@ -106,6 +112,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "nothing, except one section (stopping a container) that runs containers on a Docker engine; "
         "without an engine that section says what it skipped and why, and everything else still runs",
         5,
+        "a Dockerfile whose container takes run arguments and stops on SIGTERM",
     ),
     NotebookEntry(
         9,
@@ -114,6 +121,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "images, containers, logs, networks: the lab's services in containers",
         DOCKER,
         6,
+        "the `docker run` arguments that run a service as asked",
     ),
     NotebookEntry(
         10,
@@ -122,6 +130,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "named stages, COPY --from, --target, and image sizes measured from real builds",
         DOCKER,
         5,
+        "a multi-stage Dockerfile that ships the program, not its build",
     ),
     NotebookEntry(
         11,
@@ -130,6 +139,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "Pod, Deployment, Service, Ingress from the lab's chart; desired vs actual state",
         HELM,
         5,
+        "a NodePort Service for the Order pods, checked against the chart's render",
     ),
     NotebookEntry(
         12,
@@ -138,6 +148,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "chart layout, Chart.yaml, values as an API, lint/template/package, a values playground",
         HELM,
         6,
+        "staging values for the chart, checked by a real `helm template`",
     ),
     NotebookEntry(
         13,
@@ -146,6 +157,7 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         "checksum rollouts, hooks, existing claims, optional ingress, conditional dependencies, upgrade/rollback",
         HELM,
         6,
+        "a PodDisruptionBudget template that passes `helm lint --strict`",
     ),
     NotebookEntry(
         14,
@@ -171,12 +183,13 @@ def entry(number: int) -> NotebookEntry:
 def index_markdown(*, link_base: str = "") -> str:
     """The lab's map as a markdown table; a title links to its notebook once the notebook exists."""
     lines = [
-        "| # | notebook | what you will learn | needs | about |",
-        "|---|---|---|---|---|",
+        "| # | notebook | what you will learn | you write (checked) | needs | about |",
+        "|---|---|---|---|---|---|",
     ]
     for item in NOTEBOOKS[1:]:
         title = f"[{item.title}]({link_base}{item.filename})" if item.exists() else f"{item.title} (coming)"
-        lines.append(f"| {item.number:02d} | {title} | {item.learn} | {item.needs} | {item.minutes} min |")
+        exercise = item.exercise or "-"
+        lines.append(f"| {item.number:02d} | {title} | {item.learn} | {exercise} | {item.needs} | {item.minutes} min |")
     return "\n".join(lines)
 
 

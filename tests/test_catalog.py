@@ -87,3 +87,20 @@ def test_notebook_is_stored_executed_without_errors(path: Path):
 def test_readme_table_is_the_catalog():
     readme = (ROOT / "README.md").read_text()
     assert catalog.readme_with_table(readme) == readme, "README's notebook table is stale: python -m labkit.catalog"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_the_catalog_lists_exactly_the_exercises_a_notebook_checks(path: Path):
+    """An exercise is a hidden solution cell followed by a check; the index and README list each one."""
+    cells = json.loads(path.read_text())["cells"]
+    checked = [
+        "".join(cells[i + 1]["source"])
+        for i, cell in enumerate(cells[:-1])
+        if "solution" in cell.get("metadata", {}).get("tags", [])
+        and cell.get("metadata", {}).get("jupyter", {}).get("source_hidden")
+    ]
+    item = catalog.entry(int(path.name[:2]))
+    assert bool(item.exercise) == bool(checked), (
+        f"{path.name}: catalog exercise {item.exercise!r}, hidden solution cells followed by {checked!r}"
+    )
+    assert all("check_" in source for source in checked), checked

@@ -27,6 +27,8 @@ from typing import Any
 
 import psutil
 
+from labkit.arguments import folder
+from labkit.arguments import port as port_number
 from labkit.errors import LabkitError
 from labkit.paths import run_dir
 
@@ -165,15 +167,32 @@ class PostgresServer:
         )
         self.log.touch()
         _hand_over([self.log], owner)
-        self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
-                  "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        self.record_file.write_text(
-            json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}, indent=2)
-        )
-        if fresh:
-            self._psql_create_database(port)
+        try:
+            self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+                      "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            self.record_file.write_text(
+                json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}, indent=2)
+            )
+            if fresh:
+                self._psql_create_database(port)
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C) or failed after the server may have come up: stop it, or nobody will.
+            self._stop_unrecorded()
+            raise
         return self
+
+    def _stop_unrecorded(self) -> None:
+        """Stop a server started from this folder's cluster whether or not server.json recorded it yet."""
+        try:
+            self.down()
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            process = psutil.Process(pid)
+            if "postgres" in process.name():
+                process.send_signal(signal.SIGINT)
+                process.wait(30)
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return
 
     def down(self, *, timeout: float = 30.0) -> bool:
         """Stop the server this folder started (SIGTERM to its pid, then wait); whether one was running."""
@@ -281,24 +300,14 @@ def register(subparsers: Any) -> None:
         ("down", "stop the server `labkit db up` started (by its pid)"),
     ):
         action = actions.add_parser(name, help=help_text)
-        action.add_argument("--run-dir", type=Path, default=None, help="its folder (default: .run/postgres)")
+        action.add_argument(
+            "--run-dir", type=folder if name == "up" else Path, default=None, help="its folder (default: .run/postgres)"
+        )
         if name == "up":
             action.add_argument(
-                "--port", type=_port_argument, default=None, help="TCP port on 127.0.0.1 (default: a free one)"
+                "--port", type=port_number, default=None, help="TCP port on 127.0.0.1 (default: a free one)"
             )
         action.set_defaults(func=_command)
-
-
-def _port_argument(text: str) -> int:
-    import argparse
-
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
-    return port
 
 
 def _command(args: Any) -> int:

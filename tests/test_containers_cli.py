@@ -26,14 +26,18 @@ def test_lint_exit_code_follows_errors(tmp_path: Path, capsys) -> None:
     assert "DL4000" in capsys.readouterr().out
 
 
-def test_bad_input_is_a_usage_error(tmp_path: Path, capsys) -> None:
+def test_bad_arguments_are_usage_errors_and_a_bad_dockerfile_is_refused_work(tmp_path: Path, capsys) -> None:
     assert main(["containers", "explain", "--offline", str(tmp_path / "missing")]) == 2
     assert "cannot read" in capsys.readouterr().err
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM scratch\nFOO bar\n")
-    assert main(["containers", "explain", "--offline", str(dockerfile)]) == 2
+    assert main(["containers", "explain", "--offline", str(dockerfile)]) == 1
     assert "UnknownInstructionError: line 2: unknown instruction: FOO" in capsys.readouterr().err
     assert main(["containers", "explain", "--build-arg", "NOEQUALS", str(dockerfile)]) == 2
+    binary = tmp_path / "binary"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["containers", "explain", "--offline", str(binary)]) == 2
+    assert "is not a Dockerfile: not UTF-8 text" in capsys.readouterr().err
 
 
 def test_status_without_an_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:

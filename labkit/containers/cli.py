@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from labkit.arguments import number
 from labkit.errors import UsageError
 
 
@@ -28,9 +29,13 @@ def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
 
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not a Dockerfile: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#x})"
+        ) from None
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -149,7 +154,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(func=_build)
 
     check = actions.add_parser("check-lab", help="run the lab image and check that JupyterLab answers on /lab")
-    check.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for its health check")
+    check.add_argument(
+        "--timeout", type=number(above=0, maximum=3600), default=180.0, help="seconds to wait for its health check"
+    )
     check.set_defaults(func=_check_lab)
 
     cleanup = actions.add_parser("cleanup", help="remove containers, networks and images the lab created")

@@ -115,7 +115,7 @@ def test_a_damaged_run_file_is_named_in_one_line(tmp_path, capsys, content):
     for command in ("status", "down", "up"):
         assert main([command, "--run-dir", str(tmp_path)]) == 1
         err = capsys.readouterr().err
-        assert (err.startswith(f"labkit {command}: RunFolderError: ") and str(tmp_path) in err) or "run.json" in err
+        assert err.startswith(f"labkit {command}: RunFolderError: ") and "run.json" in err, err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert (tmp_path / "run.json").read_text() == content  # left as it was: nothing was started or stopped
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, printable
 
 T = TypeVar("T")
 
@@ -32,10 +32,14 @@ PSEUDO_FILE_SYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
 class CommandLineParser(argparse.ArgumentParser):
     """argparse, refusing in one line (the argument, the value, what is wrong) instead of printing the usage text.
 
-    Subcommand parsers are made by their parent's class, so a whole command tree refuses the same way."""
+    Subcommand parsers are made by their parent's class, so a whole command tree refuses the same way. An option is
+    spelled out: argparse would take `--forc` for `--force`, and a typo in a flag would quietly mean another one."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, printable(f"{self.prog}: error: {message} (see `{self.prog} --help`)") + "\n")
 
 
 def whole(*, minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
@@ -86,6 +90,14 @@ def whole_list(*, minimum: int = 1, maximum: int | None = None) -> Callable[[str
 
     parse.__name__ = "list of whole numbers"
     return parse
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """KEY=VALUE (the value may be empty, as in `--build-arg A=`)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
 
 
 def port(text: str) -> int:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from labkit.arguments import CommandLineParser
-from labkit.errors import LabkitError, UsageError
+from labkit.errors import LabkitError, UsageError, printable
 from labkit.interrupts import Interrupted, stopped_by_signals
 
 # Modules that define `register(subparsers)`. An area adds its module here.
@@ -53,10 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"labkit {command}: interrupted; what it started is stopped", file=sys.stderr)
             return 130
         except LabkitError as exc:
-            print(f"labkit {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(printable(f"labkit {command}: {type(exc).__name__}: {exc}"), file=sys.stderr)
             return 2 if isinstance(exc, UsageError) else 1
         except OSError as exc:  # the machine refused (disk full, permission denied): its own words, and the file
-            print(f"labkit {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(printable(f"labkit {command}: {type(exc).__name__}: {exc}"), file=sys.stderr)
             return 1
 
 

@@ -13,18 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from labkit.arguments import number
+from labkit.arguments import key_value, number
 from labkit.errors import UsageError
-
-
-def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"{flag} takes KEY=VALUE, got {item!r}")
-        pairs[key] = value
-    return pairs
 
 
 def _read(path: str) -> str:
@@ -67,7 +57,7 @@ def _explain(args: argparse.Namespace) -> int:
     image = explain(
         text,
         target=args.target,
-        build_args=_pairs(args.build_arg, "--build-arg"),
+        build_args=dict(args.build_arg or ()),
         engine=None if args.offline else "auto",
     )
     for step in image.steps:
@@ -135,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     explain = actions.add_parser("explain", help="what image a Dockerfile builds and what its containers run")
     explain.add_argument("--target")
-    explain.add_argument("--build-arg", action="append", metavar="KEY=VALUE")
+    explain.add_argument("--build-arg", type=key_value, action="append", metavar="KEY=VALUE")
     explain.add_argument("--entrypoint", help='as `docker run --entrypoint` ("" clears it)')
     explain.add_argument("--offline", action="store_true", help="do not ask an engine about base images")
     explain.add_argument("dockerfile")

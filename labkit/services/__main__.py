@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import psutil
 import uvicorn
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, printable
 from labkit.services.app import create_app
 from labkit.services.logs import configure_logging
 from labkit.services.settings import settings_from
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(argv)
         settings.require_peers()
     except LabkitError as exc:
-        print(f"labkit.services: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"labkit.services: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 2
     alive = parent_alive(settings.parent_pid) if settings.parent_pid else None
     if alive is not None and not alive():
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app = create_app(settings)
     except LabkitError as exc:  # its database cannot be opened: in use by another process, a server that refuses
-        print(f"labkit.services: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"labkit.services: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
     config = uvicorn.Config(
         app,

@@ -56,11 +56,13 @@ test: lint unit nbval
 
 # Mutation testing (not part of `make test`: it takes minutes): mutmut over each package of pyproject's
 # [tool.labkit.mutation.*] tables with that package's own fast tests, a score per module; fails under 90%.
-# MUTATION_PACKAGES="domain" runs some of them; MUTATION_CHILDREN is mutmut's number of workers.
+# MUTATION_PACKAGES="domain" runs some of them; MUTATION_CHILDREN is mutmut's number of workers;
+# MUTATION_ARGS=--survivors runs again only what the last run left alive (after adding tests), --report-only nothing.
 MUTATION_PACKAGES ?=
 MUTATION_CHILDREN ?= 2
+MUTATION_ARGS ?=
 mutation: $(STAMP)
-	$(BIN)/python tests/mutation.py --max-children $(MUTATION_CHILDREN) $(MUTATION_PACKAGES)
+	$(BIN)/python tests/mutation.py --max-children $(MUTATION_CHILDREN) $(MUTATION_ARGS) $(MUTATION_PACKAGES)
 
 # Re-execute notebooks in place and store their outputs (NB=notebooks/04_event_sourcing.ipynb for one).
 notebooks: $(STAMP) tools
@@ -87,6 +89,7 @@ images: $(STAMP)
 	$(BIN)/labkit containers build services
 	$(BIN)/labkit containers build lab
 	$(BIN)/labkit containers build postgres
+	$(BIN)/labkit containers build nats
 
 # README screenshots: the browser test takes them; three are reduced and copied into docs/screenshots.
 .PHONY: screenshots

@@ -11,6 +11,7 @@ import importlib
 
 # name -> "module" whose `add_arguments(parser)` and `run(args) -> int` implement `labkit bench NAME`.
 BENCHMARKS: dict[str, str] = {
+    "broker": "labkit.lab.messaging.broker_bench",
     "events": "labkit.lab.production.bench",
     "projections": "labkit.lab.messaging.bench",
     "query": "labkit.lab.databases.bench",

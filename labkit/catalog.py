@@ -101,8 +101,10 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         8,
         "dockerfile_anatomy",
         "Dockerfile anatomy",
-        "shell vs exec form, RUN/CMD/ENTRYPOINT, ENV, ARG, WORKDIR and every instruction, explained line by line",
-        NOTHING,
+        "shell vs exec form, RUN/CMD/ENTRYPOINT, ENV, ARG, WORKDIR and every instruction, explained line by line; "
+        "who is PID 1 in a container and why `docker stop` sometimes waits; where BuildKit and the legacy builder differ",
+        "nothing, except one section (stopping a container) that runs containers on a Docker engine; "
+        "without an engine that section says what it skipped and why, and everything else still runs",
         5,
     ),
     NotebookEntry(

@@ -1,4 +1,4 @@
-"""The `labkit` command line: `labkit doctor | generate | up | status | down | db | bench ...`.
+"""The `labkit` command line: `labkit doctor | generate | up | status | down | db | broker | bench ...`.
 
 Each area of the package registers its own subcommands; this module only lists the areas, and keeps the contract
 every command follows: a bad argument is refused by argparse in one line before any work starts (exit 2); work a
@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "labkit.services.cli",
     "labkit.charts.cli",
     "labkit.pgserver",
+    "labkit.jetstream.server",
 )
 
 

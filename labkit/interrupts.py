@@ -4,7 +4,8 @@ Python's default for SIGTERM is to die at once: no `finally`, no context manager
 keep listening and its temporary folders stay. Inside `stopped_by_signals()` both signals raise `Interrupted` (a
 KeyboardInterrupt) in the main thread instead; every `finally` and `with` on the way out runs, and the command
 stops its services, servers and containers and removes its temporary folders. A second signal while that cleanup
-runs is noted and ignored: interrupting the cleanup is what would leave things behind.
+runs is noted and ignored: interrupting the cleanup is what would leave things behind; after such a stop, the
+stop signals stay ignored while the command exits.
 """
 
 from __future__ import annotations
@@ -54,4 +55,6 @@ def stopped_by_signals() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # Once stopped by a signal the command is ending: leave further ones ignored, since Python's own exit
+            # would put the default action back and a late Ctrl-C would then kill the process half-way out.
+            signal.signal(signum, signal.SIG_IGN if raised else handler)

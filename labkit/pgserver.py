@@ -13,23 +13,19 @@ Why a dedicated system user when run as root: PostgreSQL refuses to run as root,
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from labkit.arguments import folder
-from labkit.arguments import port as port_number
 from labkit.errors import LabkitError
+from labkit.localserver import LocalServer, register_commands
 from labkit.paths import run_dir
 
 URL_VARIABLE = "LABKIT_POSTGRES_URL"
@@ -60,96 +56,40 @@ def default_folder() -> Path:
     return run_dir() / "postgres"
 
 
-@dataclass(frozen=True)
-class ServerRecord:
-    """What server.json says of a started server."""
-
-    pid: int
-    started: float  # the process's create_time, so a reused pid is never taken for the server
-    port: int
-
-    def process(self) -> psutil.Process | None:
-        """The server's postmaster process, if it is still the one that was started."""
-        try:
-            process = psutil.Process(self.pid)
-            if abs(process.create_time() - self.started) > 1.0 or "postgres" not in process.name():
-                return None
-            return process
-        except psutil.Error:
-            return None
-
-
-class PostgresServer:
+class PostgresServer(LocalServer):
     """A server whose cluster lives in `folder`: `up()` starts it (initialising the cluster once), `down()` stops it."""
 
+    program = "postgres"
+    title = "PostgreSQL"
+    command = "db"
+    url_variable = URL_VARIABLE
+    error = DatabaseServerError
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, then exit cleanly
+
     def __init__(self, folder: Path | str | None = None) -> None:
-        self.folder = Path(folder or default_folder()).resolve()
-        if self.folder.exists() and not self.folder.is_dir():
-            raise DatabaseServerError(f"{self.folder} is a file, not a folder: give --run-dir a folder")
+        super().__init__(folder)
         self.data = self.folder / "data"
         self.socket_dir = self.folder / "socket"
-        self.log = self.folder / "server.log"
-        self.record_file = self.folder / "server.json"
 
-    # ---- state --------------------------------------------------------------------------------------------------
-
-    def record(self) -> ServerRecord | None:
-        """The started server's record (None: never started here, or the file is unreadable)."""
-        try:
-            data = json.loads(self.record_file.read_text())
-            return ServerRecord(int(data["pid"]), float(data["started"]), int(data["port"]))
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DatabaseServerError(
-                f"{self.record_file} is not a server record ({exc}); stop the server with `pg_ctl -D {self.data} stop` "
-                "if it runs, then remove the file"
-            ) from None
-
-    def is_running(self) -> bool:
-        """Whether the server this folder started is running."""
-        record = self.record()
-        return record is not None and record.process() is not None
+    @classmethod
+    def default_folder(cls) -> Path:
+        return default_folder()
 
     def url(self, database: str = DATABASE) -> str:
         """The connection URL over the server's Unix socket (the fastest way in from this machine)."""
-        record = self.record()
-        if record is None:
-            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={record.port}"
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.recorded_port()}"
 
     def tcp_url(self, database: str = DATABASE) -> str:
         """The connection URL over loopback TCP (for clients that cannot use a Unix socket)."""
-        record = self.record()
-        if record is None:
-            raise DatabaseServerError(f"no server was started in {self.folder}: run `labkit db up` first")
-        return f"postgresql://postgres@127.0.0.1:{record.port}/{database}"
+        return f"postgresql://postgres@127.0.0.1:{self.recorded_port()}/{database}"
 
-    def status(self) -> dict[str, Any]:
-        """pid, port, running, url, data folder."""
-        record = self.record()
-        running = record is not None and record.process() is not None
-        return {
-            "running": running,
-            "pid": record.pid if record else None,
-            "port": record.port if record else None,
-            "url": self.url() if running else None,
-            "data": str(self.data),
-        }
-
-    # ---- start and stop -----------------------------------------------------------------------------------------
+    # ---- start --------------------------------------------------------------------------------------------------
 
     def up(self, *, port: int | None = None, timeout: float = 30.0) -> PostgresServer:
         """Start the server (a no-op when it runs already); initialise the cluster and the `labkit` database once."""
         if self.is_running():
             return self
-        if port is not None and not 1 <= port <= 65535:
-            raise DatabaseServerError(f"port {port} is not a TCP port (1-65535)")
-        port = port or _free_port()
-        if not _port_is_free(port):
-            raise DatabaseServerError(
-                f"port {port} is in use on 127.0.0.1: choose another with --port, or leave it out"
-            )
+        port = self.port_to_use(port)
         self.folder.mkdir(parents=True, exist_ok=True)
         owner = _run_as()
         fresh = not (self.data / "PG_VERSION").exists()
@@ -170,10 +110,7 @@ class PostgresServer:
         try:
             self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                       "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
-            self.record_file.write_text(
-                json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}, indent=2)
-            )
+            self.save_record(int((self.data / "postmaster.pid").read_text().split()[0]), port)
             if fresh:
                 self._psql_create_database(port)
         except BaseException:
@@ -188,27 +125,11 @@ class PostgresServer:
             self.down()
             pid = int((self.data / "postmaster.pid").read_text().split()[0])
             process = psutil.Process(pid)
-            if "postgres" in process.name():
-                process.send_signal(signal.SIGINT)
+            if self.program in process.name():
+                process.send_signal(self.stop_signal)
                 process.wait(30)
         except (OSError, ValueError, IndexError, psutil.Error):
             return
-
-    def down(self, *, timeout: float = 30.0) -> bool:
-        """Stop the server this folder started (SIGTERM to its pid, then wait); whether one was running."""
-        record = self.record()
-        process = record.process() if record else None
-        if process is None:
-            self.record_file.unlink(missing_ok=True)
-            return False
-        process.send_signal(signal.SIGINT)  # "fast" shutdown: roll back open transactions, then exit cleanly
-        try:
-            process.wait(timeout)
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        self.record_file.unlink(missing_ok=True)
-        return True
 
     def _run(self, owner: str | None, program: str, *args: str, timeout: float) -> None:
         command = [str(binaries() / program), *args]
@@ -257,21 +178,6 @@ def _hand_over(paths: list[Path], owner: str | None) -> None:
             )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def wait_until_accepting(url: str, timeout: float = 10.0) -> None:
     """Block until the server at `url` accepts a connection (DatabaseServerError after `timeout`)."""
     import psycopg
@@ -292,43 +198,9 @@ def wait_until_accepting(url: str, timeout: float = 10.0) -> None:
 
 def register(subparsers: Any) -> None:
     """The `db` command: a PostgreSQL server of the lab's own."""
-    db = subparsers.add_parser("db", help="a PostgreSQL server of the lab's own: up | status | down")
-    actions = db.add_subparsers(dest="action", required=True)
-    for name, help_text in (
-        ("up", "start the server (loopback and a Unix socket; initialises the cluster once) and leave it running"),
-        ("status", "is it running, its pid, port and URL"),
-        ("down", "stop the server `labkit db up` started (by its pid)"),
-    ):
-        action = actions.add_parser(name, help=help_text)
-        action.add_argument(
-            "--run-dir", type=folder if name == "up" else Path, default=None, help="its folder (default: .run/postgres)"
-        )
-        if name == "up":
-            action.add_argument(
-                "--port", type=port_number, default=None, help="TCP port on 127.0.0.1 (default: a free one)"
-            )
-        action.set_defaults(func=_command)
-
-
-def _command(args: Any) -> int:
-    named = os.environ.get(URL_VARIABLE)
-    if named:
-        print(f"${URL_VARIABLE} names the server to use ({named.split('@')[-1]}): labkit starts and stops none")
-        return 0
-    server = PostgresServer(args.run_dir)
-    if args.action == "up":
-        server.up(port=args.port)
-        status = server.status()
-        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
-        print(f"`labkit db down` stops it (files in {server.folder})")
-        return 0
-    if args.action == "status":
-        status = server.status()
-        if not status["running"]:
-            print(f"no server running from {server.folder}: `labkit db up` starts one")
-            return 1
-        print(f"PostgreSQL running: pid {status['pid']}, 127.0.0.1:{status['port']}, url {status['url']}")
-        return 0
-    stopped = server.down()
-    print("stopped the server" if stopped else "no server was running")
-    return 0
+    register_commands(
+        subparsers,
+        PostgresServer,
+        help_text="a PostgreSQL server of the lab's own",
+        up_help="start the server (loopback and a Unix socket; initialises the cluster once) and leave it running",
+    )

@@ -163,3 +163,50 @@ def runner_backend(request: pytest.FixtureRequest) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(URL_VARIABLE, url)
         yield "postgres"
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """A NATS server with JetStream for the session: the one named in $LABKIT_NATS_URL, else one labkit starts from
+    the pip-installed binary into a temporary folder and stops (by its pid) when the session ends, leaving none."""
+    import shutil
+    import tempfile
+
+    from labkit.jetstream.server import URL_VARIABLE, NatsServer, servers_running_from
+
+    named = os.environ.get(URL_VARIABLE)
+    if named:
+        yield named
+        return
+    folder = tempfile.mkdtemp(prefix="labkit-nats-")
+    server = NatsServer(folder).up()
+    try:
+        yield server.url()
+    finally:
+        server.down()
+        left = servers_running_from(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        assert not left, f"nats-server processes left running: {left}"
+
+
+@pytest.fixture
+def broker(nats_url: str) -> Iterator:
+    """A connection to the session's broker (closed afterwards)."""
+    from labkit.jetstream import JetStream
+
+    with JetStream.connect(nats_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def stream(broker) -> Iterator:
+    """A stream of the test's own on the session's broker (subjects NAME.>, a 60 s duplicate window; deleted after)."""
+    import uuid
+
+    from labkit.jetstream import StreamSettings
+
+    name = f"T{uuid.uuid4().hex[:10]}"
+    settings = StreamSettings(name, subjects=(f"{name}.>",), duplicate_window=60.0)
+    assert broker.ensure_stream(settings) is True
+    yield settings
+    broker.delete_stream(name)

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from unittest.mock import ANY
 from uuid import UUID, uuid4
 
+import pyarrow as pa
 import pytest
 
 from labkit.events import (
@@ -40,6 +42,16 @@ class ContractTicked(Event):
 
 
 Batch = tuple[int | None, Sequence[NewEvent]]
+
+TAIL_SCHEMA = pa.schema(
+    [
+        ("version", pa.int32()),
+        ("position", pa.int64()),
+        ("event_type", pa.string()),
+        ("event_data", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+    ]
+)
 
 
 def ticks(aggregate_id: str, count: int, *, start: int = 1, kind: str = "Ticker", meta: bool = True) -> list[NewEvent]:
@@ -98,6 +110,23 @@ class RecorderContract:
     def everything(self, store: Recorder) -> list[RecordedEvent]:
         return store.read_all(after_position=0, limit=1_000_000)
 
+    def write_at(self, store: Recorder, aggregate_id: str, version: int) -> None:
+        """One event of `aggregate_id` at `version` (no stream before it), through the raw row path."""
+        rows = pa.table(
+            {
+                "aggregate_id": [aggregate_id],
+                "aggregate_type": ["Ticker"],
+                "version": pa.array([version], pa.int32()),
+                "event_id": [str(uuid4())],
+                "event_type": ["ContractTicked"],
+                "event_data": ['{"n": 1, "note": null}'],
+                "metadata": ["{}"],
+                "recorded_at": pa.array([datetime(2025, 3, 1, 12, 0)], pa.timestamp("us")),
+            }
+        )
+        with store.transaction():
+            assert store.write_rows(rows) == 1
+
     # ---- writing ----------------------------------------------------------------------------------------------------
 
     def test_positions_and_versions_run_without_gaps(self, store: Recorder) -> None:
@@ -116,6 +145,14 @@ class RecorderContract:
         ]
         assert store.head_position() == 7
         assert (store.stream_version("a"), store.stream_version("b"), store.stream_version("none")) == (5, 2, 0)
+        # Three writes in one transaction on a store that holds events: each goes on from the one before it.
+        self.write(store, [(5, ticks("a", 1, start=6)), (2, ticks("b", 1, start=3)), (0, ticks("c", 2))])
+        assert [(e.aggregate_id, e.version, e.position) for e in store.read_all(after_position=7)] == [
+            ("a", 6, 8),
+            ("b", 3, 9),
+            ("c", 1, 10),
+            ("c", 2, 11),
+        ]
 
     def test_records_come_back_whole(self, store: Recorder, clock: Clock) -> None:
         written = ticks("a", 2)
@@ -220,6 +257,29 @@ class RecorderContract:
         self.write(store, [(1, ticks("a", 1, start=2))])  # positions go on without a gap
         assert [e.position for e in self.everything(store)] == [1, 2]
 
+    def test_reads_reach_the_largest_version(self, store: Recorder) -> None:
+        top = 2**31 - 1  # the largest version an INTEGER column holds: "no upper bound" must include it
+        self.write_at(store, "a", top)
+        assert [e.version for e in store.read_stream("a")] == [top]
+        assert [e.version for e in store.read_stream("a", from_version=top)] == [top]
+        assert store.read_stream("a", to_version=top - 1) == []
+        assert store.stream_tail("a", after_version=0, after_position=0, to_version=None).column(
+            "version"
+        ).to_pylist() == [top]
+        assert store.load_streams(["a"], "Ticker", 1)["a"][1].column("version").to_pylist() == [top]
+        assert store.load_streams(["a"], "Ticker", 1, to_version=top - 1)["a"][1].num_rows == 0
+        store.write_snapshot(Snapshot("a", top, 1, {"n": 1}, 1, None, None), "Ticker")
+        assert store.read_snapshot("a", "Ticker", 1) == Snapshot("a", top, 1, {"n": 1}, 1, None, None)
+        assert store.read_snapshot("a", "Ticker", 1, at_or_before=top - 1) is None
+        assert store.load_streams(["a"], "Ticker", 1)["a"] == (Snapshot("a", top, 1, {"n": 1}, 1, None, None), ANY)
+
+    def test_no_event_follows_a_stream_at_its_last_version(self, store: Recorder) -> None:
+        top = 2**31 - 1
+        self.write_at(store, "a", top)
+        self.refused(store, [(top, ticks("a", 1))], EventStoreError, str(top))
+        self.write(store, [(0, ticks("b", 1))])  # other streams go on
+        assert [(e.aggregate_id, e.version) for e in self.everything(store)] == [("a", top), ("b", 1)]
+
     # ---- checkpoints and snapshots ----------------------------------------------------------------------------------
 
     def test_checkpoints(self, store: Recorder) -> None:
@@ -262,6 +322,12 @@ class RecorderContract:
         upto = store.load_streams(["a"], "Ticker", 1, to_version=2)["a"]
         assert upto[0] is None and upto[1].column("version").to_pylist() == [1, 2]
         assert store.load_streams(["a"], "Ticker", 1) == {"a": store.load_stream("a", "Ticker", 1, to_version=None)}
+        assert store.load_stream("a", "Ticker", 1, to_version=2) == upto
+        # The same Arrow columns on every back-end, whatever the tail holds: Repository.load folds either.
+        for _, tail in [loaded["a"], loaded["none"], store.load_stream("a", "Ticker", 1, to_version=3)]:
+            assert tail.schema == TAIL_SCHEMA
+        assert store.stream_tail("a", after_version=0, after_position=0, to_version=None).schema == TAIL_SCHEMA
+        assert store.stream_tail("none", after_version=0, after_position=0, to_version=None).schema == TAIL_SCHEMA
 
 
 class Ticker(Aggregate):

@@ -6,7 +6,10 @@ the shared settings plus the package's modules (`only_mutate`) and its own fast 
 package is scored by its own tests only, and the runs do not share mutmut's caches. Then it prints, per module and per
 package, how many mutants the tests killed, and exits 1 if a package scores under `threshold` percent.
 
-    python tests/mutation.py [--max-children 2] [--report-only] [NAME ...]
+    python tests/mutation.py [--max-children 2] [--report-only | --survivors] [NAME ...]
+
+`--survivors` runs again, in the last run's folder, only the mutants that run left alive (after tests were added:
+a mutant killed before stays killed, so this gives the score a full run would, in a fraction of its time).
 
 A timeout counts as killed (the mutant made the tests hang: they noticed); "no tests" counts as survived (no test
 runs that code). The survivors of a package are listed in build/mutation/NAME/survivors.txt (`mutmut show NAME`
@@ -20,11 +23,15 @@ import fnmatch
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +70,7 @@ def package_pyproject(shared: dict, package: dict) -> str:
             skipping = line.strip() == "[tool.mutmut]"
         if not skipping:
             lines.append(line)
-    tests = sorted(str(path.relative_to(ROOT)) for pattern in package["tests"] for path in sorted(ROOT.glob(pattern)))
+    tests = sorted({str(path.relative_to(ROOT)) for pattern in package["tests"] for path in ROOT.glob(pattern)})
     if not tests:
         raise SystemExit(f"no test file matches {package['tests']}")
     table = {**shared, "only_mutate": package["only_mutate"], "pytest_add_cli_args_test_selection": tests}
@@ -82,18 +89,63 @@ def prepare(name: str, shared: dict, package: dict) -> Path:
     return work
 
 
-def run_mutmut(work: Path, max_children: int) -> int:
-    """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code."""
+def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list[str] | None = None) -> int:
+    """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code.
+
+    Interrupted (Ctrl-C, SIGTERM, SIGHUP), mutmut's process group gets SIGINT (SIGKILL if it has not ended 30 s
+    later) before this returns."""
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
-    with log.open("w") as out:
-        return subprocess.call(
-            [str(mutmut), "run", "--max-children", str(max_children)],
+    with log.open("a" if mutants else "w") as out:
+        process = subprocess.Popen(
+            [str(mutmut), "run", "--max-children", str(max_children), *(mutants or [])],
             cwd=work,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "LABKIT_MUTATION": "1"},  # property tests at a tenth of their examples (tests/budget.py)
+            # LABKIT_MUTATION: property tests at a tenth of their examples (tests/budget.py), tqdm's own lock per process.
+            env={**os.environ, "LABKIT_MUTATION": "1", **env},
+            start_new_session=True,  # its own process group: mutmut, its fork server and the mutant processes
         )
+        try:
+            return process.wait()
+        except BaseException:
+            print(f"interrupted: stopping mutmut (process group {process.pid})", flush=True)
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            raise
+
+
+@contextmanager
+def server_for(name: str, package: dict) -> Iterator[dict[str, str]]:
+    """The environment a package's tests need. `server = "postgres"`: one PostgreSQL server for the whole run (mutmut
+    forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL instead of starting its own),
+    stopped when the run ends, also on an error or an interrupt. A server named in $LABKIT_POSTGRES_URL already is
+    used as it is."""
+    kind = package.get("server")
+    if kind is None:
+        yield {}
+        return
+    if kind != "postgres":
+        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the one server known here is 'postgres'")
+    from labkit.pgserver import URL_VARIABLE, PostgresServer
+
+    if os.environ.get(URL_VARIABLE):
+        yield {}
+        return
+    folder = tempfile.mkdtemp(prefix="labkit-mutation-pg-")  # under /tmp: the server's own user must reach it
+    server = PostgresServer(folder)
+    try:
+        server.up()
+        print(f"  PostgreSQL server for the run: pid {server.status()['pid']} in {folder}", flush=True)
+        yield {URL_VARIABLE: server.url()}
+    finally:
+        stopped = server.down()
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"  PostgreSQL server {'stopped' if stopped else 'was not running'}", flush=True)
 
 
 def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
@@ -151,31 +203,240 @@ def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
     return names
 
 
+# ---- the note: docs/mutation.md's scores and survivors, written from the last runs ----------------------------------
+
+BEFORE = ROOT / "docs" / "mutation-before.json"
+MACHINE = "2 mutmut workers on the shared 2-core machine, niced"
+REASONS = ROOT / "docs" / "mutation-survivors.toml"
+KINDS = {
+    "equivalent": "equivalent: no behaviour tells it apart",
+    "wording": "changes a message's wording only (no test pins wording)",
+    "open": "killable, not killed yet",
+}
+
+
+def cell(counts: dict[str, int] | None) -> tuple[str, str]:
+    """('killed / total', 'score %') of a module's counts; dashes for a module that did not exist."""
+    if counts is None:
+        return "–", "–"
+    return f"{counts.get('killed', 0)} / {counts['total']}", f"{score(Counter(counts)):.1f} %"
+
+
+def scores_table(packages: list[str], before: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """The markdown table of every package's modules, before and after."""
+    lines = [
+        "| package / module | before: killed / total | before | after: killed / total | after |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in packages:
+        after = json.loads((BUILD / name / "scores.json").read_text())
+        earlier = before.get(name, {})
+        for module in sorted(set(after) | set(earlier)):
+            lines.append(f"| {module} | " + " | ".join((*cell(earlier.get(module)), *cell(after.get(module)))) + " |")
+        totals = [
+            {key: sum(c.get(key, 0) for c in table.values()) for key in ("killed", "total")} if table else None
+            for table in (earlier, after)
+        ]
+        lines.append(
+            f"| **{name} (all)** | " + " | ".join(f"**{c}**" for c in (*cell(totals[0]), *cell(totals[1]))) + " |"
+        )
+    return lines
+
+
+def run_times(packages: dict[str, dict]) -> list[str]:
+    """A sentence on how long each package's last full run (and the survivor runs after it) took."""
+    parts = []
+    for name in packages:
+        timing_file = BUILD / name / "timing.json"
+        if not timing_file.exists():
+            parts.append(f"{name}: not timed")
+            continue
+        timing = json.loads(timing_file.read_text())
+        part = f"{name} {timing['full_run_seconds'] / 60:.0f} min"
+        reruns = timing.get("survivor_runs", [])
+        if reruns:
+            part += f" (then {len(reruns)} runs of the survivors after adding tests: {sum(r['seconds'] for r in reruns) / 60:.0f} min)"
+        parts.append(part)
+    return [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
+
+
+def change_of(diff: str) -> str:
+    """The lines a mutant changes, as `- old` / `+ new` in one line of markdown."""
+    changed = [line for line in diff.splitlines() if line[:1] in "-+" and not line.startswith(("---", "+++"))]
+    return "<br>".join(f"`{line[0]} {' '.join(line[1:].split())}`".replace("|", "\\|") for line in changed)
+
+
+def short_name(mutant: str) -> str:
+    """`Customer.register #16` for labkit.domain.customer.x\u01c1Customer\u01c1register__mutmut_16, `f #3` for a function."""
+    key, _, number = mutant.rpartition(".")[2].partition("__mutmut_")
+    name = key.removeprefix("x\u01c1").replace("\u01c1", ".") if key.startswith("x\u01c1") else key.removeprefix("x_")
+    return f"{name} #{number}"
+
+
+def survivor_list(packages: dict[str, dict], reasons: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """The markdown list of every survivor with its change and why it lives; the survivors nobody explained."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    lines, unexplained = [], []
+    for name, package in packages.items():
+        work = BUILD / name
+        left = {
+            mutant: module
+            for module, exit_codes in results(work, package["only_mutate"]).items()
+            for mutant, code in sorted(exit_codes.items(), key=lambda item: short_name(item[0]))
+            if code not in KILLED
+        }
+        kinds = Counter(reasons.get(m, {}).get("kind", "unexplained") for m in left)
+        summary = ", ".join(f"{kinds[k]} {k}" for k in (*KINDS, "unexplained") if kinds[k])
+        lines += ["", f"### {name}: {len(left)} not killed ({summary or 'none'})", ""]
+        if not left:
+            continue
+        lines += ["| module | mutant | change | kind | why it lives |", "| --- | --- | --- | --- | --- |"]
+        cwd = Path.cwd()
+        os.chdir(work)  # mutmut reads the mutants from its folder
+        try:
+            for mutant, module in left.items():
+                reason = reasons.get(mutant)
+                if reason is None:
+                    unexplained.append(mutant)
+                    reason = {"kind": "unexplained", "why": "(no reason given yet)"}
+                change = change_of(get_diff_for_mutant(mutant, path=module))
+                lines.append(
+                    f"| {Path(module).name} | {short_name(mutant)} | {change} | {reason['kind']} | {reason['why']} |"
+                )
+        finally:
+            os.chdir(cwd)
+    return lines, unexplained
+
+
+def read_reasons() -> dict[str, dict[str, str]]:
+    """Mutant -> {kind, why} from docs/mutation-survivors.toml; a bare "wording" needs no why."""
+    table = tomllib.loads(REASONS.read_text()).get("survivors", {}) if REASONS.exists() else {}
+    reasons = {}
+    for mutant, given in table.items():
+        reason = {"kind": given, "why": ""} if isinstance(given, str) else dict(given)
+        if reason.get("kind") not in KINDS:
+            raise SystemExit(
+                f"{REASONS.relative_to(ROOT)}: {mutant}: kind {reason.get('kind')!r} is not one of {list(KINDS)}"
+            )
+        if not reason.get("why"):
+            if reason["kind"] != "wording":
+                raise SystemExit(
+                    f"{REASONS.relative_to(ROOT)}: {mutant}: say why a mutant of kind {reason['kind']} lives"
+                )
+            reason["why"] = "the message's text only"
+        reasons[mutant] = reason
+    return reasons
+
+
+def replace_between(text: str, marker: str, lines: list[str]) -> str:
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"the note has no {start} ... {end} section")
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1]
+
+
+def write_note(note: Path, packages: dict[str, dict], before_from: Path | None) -> int:
+    """Fill the note's scores and survivors sections from the last runs; 1 if a survivor has no reason given."""
+    if before_from is not None:  # the scores of a run of the code before (its build/mutation folder)
+        found = {p.parent.name: json.loads(p.read_text()) for p in sorted(before_from.glob("*/scores.json"))}
+        BEFORE.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    before = json.loads(BEFORE.read_text()) if BEFORE.exists() else {}
+    reasons = read_reasons()
+    survivors_lines, unexplained = survivor_list(packages, reasons)
+    text = replace_between(
+        note.read_text(), "mutation:scores", [*scores_table(list(packages), before), "", *run_times(packages)]
+    )
+    text = replace_between(text, "mutation:survivors", survivors_lines)
+    note.write_text(text)
+    print(f"wrote the scores and survivors of {', '.join(packages)} into {note}")
+    alive = {m for name in packages for m in (BUILD / name / "survivors.txt").read_text().split()}
+    patterns = [pattern for package in packages.values() for pattern in package["only_mutate"]]
+    ours = {
+        m for m in reasons if any(fnmatch.fnmatch(m.rpartition(".")[0].replace(".", "/") + ".py", p) for p in patterns)
+    }
+    stale = sorted(ours - alive)
+    if stale:
+        print(f"{len(stale)} reasons in {REASONS.relative_to(ROOT)} name no survivor of these runs (killed now?):")
+        print("".join(f"  {m}\n" for m in stale), end="")
+    if unexplained:
+        print(
+            f"{len(unexplained)} survivors have no reason in {REASONS.relative_to(ROOT)}; add them under [survivors]:"
+        )
+        print("".join(f'"{m}" = {{ kind = "", why = "" }}\n' for m in unexplained), end="")
+        return 1
+    return 0
+
+
+def scores(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Module -> its counts (killed, survived, no tests, other, total), as written to scores.json."""
+    return {module: dict(tally(exit_codes)) for module, exit_codes in modules.items()}
+
+
+def run_package(name: str, package: dict, shared: dict, args: argparse.Namespace) -> bool:
+    """Run (or, with --survivors, run again the survivors of) one package; whether mutmut finished."""
+    with server_for(name, package) as env:
+        if args.survivors:
+            work = BUILD / name
+            left = survivors(work, results(work, package["only_mutate"])) if work.exists() else []
+            if left:  # the tests as pyproject names them now (a test file may have been added since)
+                (work / "pyproject.toml").write_text(package_pyproject(shared, package))
+            print(f"mutmut: {name}, the {len(left)} survivors of the last run ...", flush=True)
+            if not left:
+                return True
+        else:
+            work = prepare(name, shared, package)
+            print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
+        started = time.monotonic()
+        code = run_mutmut(work, args.max_children, env, left if args.survivors else None)
+    seconds = time.monotonic() - started
+    print(f"mutmut: {name} done in {seconds:.0f} s", flush=True)
+    # How long the runs took (the note quotes them): a full run starts the record, survivor runs add to it.
+    timing_file = work / "timing.json"
+    timing = json.loads(timing_file.read_text()) if args.survivors and timing_file.exists() else {}
+    if args.survivors:
+        timing.setdefault("survivor_runs", []).append({"mutants": len(left), "seconds": round(seconds)})
+    else:
+        timing = {"full_run_seconds": round(seconds), "max_children": args.max_children, "survivor_runs": []}
+    timing_file.write_text(json.dumps(timing, indent=1) + "\n")
+    if code != 0:
+        print((work / "mutmut.log").read_text()[-4000:])
+        print(f"mutmut failed for {name} (exit {code})")
+    return code == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("packages", nargs="*", help="packages to run (default: every [tool.labkit.mutation.*])")
     parser.add_argument("--max-children", type=int, default=2, help="mutmut workers (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last run's scores, run nothing")
+    parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument(
+        "--note", type=Path, help="write the last runs' scores and survivors into this note, run nothing"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="with --note: keep the scores of this build/mutation folder as before"
+    )
     args = parser.parse_args(argv)
     shared, packages, threshold = settings()
     unknown = [name for name in args.packages if name not in packages]
     if unknown:
         parser.error(f"unknown package(s) {unknown}; pyproject.toml defines {sorted(packages)}")
+    if args.note:
+        chosen = {name: packages[name] for name in args.packages or packages}
+        return write_note(args.note, chosen, args.before)
+    # SIGTERM and SIGHUP end the run as Ctrl-C does: mutmut stopped, a server it was given stopped.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, frame: sys.exit(128 + signum))
     failed = []
+    started = time.monotonic()
     for name in args.packages or list(packages):
         package = packages[name]
         work = BUILD / name
-        if not args.report_only:
-            work = prepare(name, shared, package)
-            print(f"mutmut: {name} ({work.relative_to(ROOT)}/mutmut.log) ...", flush=True)
-            started = time.monotonic()
-            code = run_mutmut(work, args.max_children)
-            print(f"mutmut: {name} done in {time.monotonic() - started:.0f} s", flush=True)
-            if code != 0:
-                print((work / "mutmut.log").read_text()[-4000:])
-                print(f"mutmut failed for {name} (exit {code})")
-                failed.append(name)
-                continue
+        if not args.report_only and not run_package(name, package, shared, args):
+            failed.append(name)
+            continue
         modules = results(work, package["only_mutate"])
         if not modules:
             print(f"{name}: no mutation results in {work}")
@@ -184,7 +445,10 @@ def main(argv: list[str] | None = None) -> int:
         if not report(name, modules, threshold):
             failed.append(name)
         left = survivors(work, modules)
+        (work / "scores.json").write_text(json.dumps(scores(modules), indent=1) + "\n")
         print(f"  {len(left)} not killed: {(work / 'survivors.txt').relative_to(ROOT)}")
+    if not args.report_only:
+        print(f"\nmutation testing took {time.monotonic() - started:.0f} s in all")
     if failed:
         print(f"\nmutation score under {threshold:.0f}% (or no result) for: {', '.join(failed)}")
         return 1

@@ -78,6 +78,7 @@ def test_package_produces_a_chart_archive_with_the_subcharts(helm, tmp_path):
         names = tar.getnames()
     assert "labkit/Chart.yaml" in names and "labkit/values.schema.json" in names
     assert "labkit/charts/lab/Chart.yaml" in names and "labkit/charts/postgres/Chart.yaml" in names
+    assert "labkit/charts/nats/Chart.yaml" in names
     assert not [n for n in names if n.startswith("labkit/ci/")], ".helmignore keeps ci/ out of the archive"
     packaged = helm.template(archive)
     assert packaged.keys() == helm.template(CHART).keys()
@@ -113,9 +114,13 @@ def test_chart_yaml_sets_every_field_helm_defines():
 
 def test_the_dependencies_are_local_conditional_subcharts(helm):
     dependencies = lab.chart_metadata()["dependencies"]
-    assert {d["name"]: d["condition"] for d in dependencies} == {"lab": "lab.enabled", "postgres": "postgres.enabled"}
+    assert {d["name"]: d["condition"] for d in dependencies} == {
+        "lab": "lab.enabled",
+        "postgres": "postgres.enabled",
+        "nats": "nats.enabled",
+    }
     assert all(d["repository"] == f"file://charts/{d['name']}" for d in dependencies)
-    assert [d["name"] for d in helm.dependency_list(CHART)] == ["lab", "postgres"]
+    assert [d["name"] for d in helm.dependency_list(CHART)] == ["lab", "postgres", "nats"]
     off = helm.template(CHART)
     on = helm.template(CHART, set_values={"lab.enabled": True})
     assert set(on.keys()) - set(off.keys()) == {"Deployment/shop-lab", "Service/shop-lab"}

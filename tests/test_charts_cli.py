@@ -27,6 +27,8 @@ def test_check_lints_and_validates_every_documented_render(capsys):
         "existing-claims",
         "ingress-tls",
         "lab-enabled",
+        "nats-existing-claim",
+        "nats",
         "postgres-existing-claim",
         "postgres",
         "tuned",

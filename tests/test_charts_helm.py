@@ -77,10 +77,11 @@ def test_dependency_update_vendors_the_subchart_and_writes_the_lock(helm, tmp_pa
     chart = copy_chart(tmp_path)
     before = helm.template(chart, set_values={"lab.enabled": True}).keys()
     output = helm.dependency_update(chart)
-    assert "Saving 2 charts" in output
-    assert (chart / "charts" / "lab-0.1.0.tgz").exists() and (chart / "charts" / "postgres-0.1.0.tgz").exists()
+    assert "Saving 3 charts" in output
+    assert all((chart / "charts" / f"{name}-0.1.0.tgz").exists() for name in ("lab", "postgres", "nats"))
     lock = yaml.safe_load((chart / "Chart.lock").read_text())
-    assert [d["name"] for d in lock["dependencies"]] == ["lab", "postgres"] and lock["digest"].startswith("sha256:")
+    assert [d["name"] for d in lock["dependencies"]] == ["lab", "postgres", "nats"]
+    assert lock["digest"].startswith("sha256:")
     assert helm.template(chart, set_values={"lab.enabled": True}).keys() == before
 
 

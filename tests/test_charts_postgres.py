@@ -7,28 +7,21 @@ import base64
 import pytest
 
 from labkit.charts import chart as lab
-from labkit.charts.errors import ValuesRejectedError
 from labkit.charts.validation import NEWEST_KUBERNETES, OLDEST_KUBERNETES, validate_manifest
 from labkit.services.settings import DATABASE_URL_VARIABLE as URL_VARIABLE
+from tests.subcharts import (
+    LONG_RELEASE,
+    client_service_under_a_long_release,
+    offline_notes,
+    pod_spec,
+    refused_naming,
+    service_env,
+)
 
 pytestmark = pytest.mark.helm
 CHART = lab.lab_chart()
 ON = {"postgres.enabled": True}
 SUBCHART_SOURCE = "labkit/charts/postgres/"
-# Helm's longest release name: every object name must still be a DNS label (63 characters at most).
-LONG_RELEASE = "a-release-name-as-long-as-helm-allows-it-53-characters"[:53]
-
-
-def pod_spec(obj):
-    return obj.body["spec"]["template"]["spec"]
-
-
-def service_env(manifest):
-    """Each service Deployment's env, by Deployment name, as {variable: value or valueFrom}."""
-    return {
-        d.name: {e["name"]: e.get("value", e.get("valueFrom")) for e in pod_spec(d)["containers"][0]["env"]}
-        for d in manifest.of_kind("Deployment")
-    }
 
 
 @pytest.mark.parametrize("version", [OLDEST_KUBERNETES, NEWEST_KUBERNETES])
@@ -121,20 +114,10 @@ def test_a_given_password_is_used_as_it_is(helm):
 
 
 def test_names_fit_in_a_dns_label_for_the_longest_release_name(helm):
-    assert len(LONG_RELEASE) == 53
     manifest = helm.template(CHART, release=LONG_RELEASE, set_values=ON)
-    assert validate_manifest(manifest).ok
-    ours = [obj for obj in manifest if obj.source.startswith(SUBCHART_SOURCE)]
-    assert len(ours) == 4 and all(len(obj.name) <= 63 for obj in ours), [obj.name for obj in ours]
-    (statefulset,) = manifest.of_kind("StatefulSet")
-    # The controller labels pods "controller-revision-hash: <name>-<10 characters>": that value must fit in 63 too.
-    assert len(statefulset.name) <= 52
-    (service,) = [
-        s for s in manifest.of_kind("Service") if s.source.startswith(SUBCHART_SOURCE) and not s.name.endswith("-hl")
-    ]
-    assert statefulset.body["spec"]["serviceName"] == f"{service.name}-hl"
+    service = client_service_under_a_long_release(manifest, SUBCHART_SOURCE, objects=4)
     for env in service_env(manifest).values():
-        assert env[URL_VARIABLE] == f"postgresql://postgres@{service.name}:5432/labkit"
+        assert env[URL_VARIABLE] == f"postgresql://postgres@{service}:5432/labkit"
 
 
 def test_disabled_nothing_of_postgres_renders(helm):
@@ -155,15 +138,11 @@ def test_disabled_nothing_of_postgres_renders(helm):
     ],
 )
 def test_bad_subchart_values_are_refused_naming_the_key(helm, override, path):
-    with pytest.raises(ValuesRejectedError) as caught:
-        helm.template(CHART, set_values={**ON, **override})
-    assert any(problem.startswith(path + ":") for problem in caught.value.problems), caught.value.problems
+    refused_naming(helm, CHART, {**ON, **override}, path)
 
 
 def test_notes_give_the_url_and_how_to_read_the_password(helm):
-    if helm.major_version() < 4:
-        pytest.skip(f"{helm.version()} needs a cluster for `install --dry-run=client`; Helm 4 renders NOTES offline")
-    notes = helm.notes(CHART, set_values=ON)
+    notes = offline_notes(helm, CHART, ON)
     assert "postgresql://postgres@shop-postgres:5432/labkit" in notes
     assert "get secret shop-postgres -o jsonpath='{.data.password}'" in notes
-    assert "PostgreSQL" not in helm.notes(CHART)
+    assert "PostgreSQL" not in offline_notes(helm, CHART)

@@ -47,3 +47,22 @@ def test_status_without_an_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     assert main(["containers", "status"]) == 1
     assert "no Docker engine: no socket at" in capsys.readouterr().out
+
+
+def test_explain_takes_the_builder_and_the_syntax_version(tmp_path: Path, capsys) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch AS unused\nFROM scratch\nENV A=${NOPE-default}\n")
+    assert main(["containers", "explain", "--offline", str(dockerfile)]) == 0
+    out = capsys.readouterr().out
+    assert "builder: buildkit, Dockerfile syntax 1.20; stages built: [1]" in out
+    assert '"WorkingDir": "/"' in out and '"A=default"' in out
+    assert (
+        main(["containers", "explain", "--offline", "--builder", "legacy", "--syntax", "1.2", str(dockerfile)]) == 1
+    )  # refused work: the file needs a newer syntax
+    assert "SubstitutionError: line 3" in capsys.readouterr().err
+    assert main(["containers", "explain", "--offline", "--syntax", "one", str(dockerfile)]) == 2
+    assert "UsageError: Dockerfile syntax 'one' is not a version" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["containers", "explain", "--offline", "--builder", "classic", str(dockerfile)])
+    assert usage.value.code == 2
+    assert "invalid choice: 'classic'" in capsys.readouterr().err

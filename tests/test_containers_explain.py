@@ -8,6 +8,7 @@ import pytest
 
 from labkit.containers import explainer as explain_module
 from labkit.containers import substitution
+from labkit.containers.builders import ENGINE_20_10
 from labkit.containers.errors import (
     DockerfileError,
     DockerfileSyntaxError,
@@ -16,6 +17,7 @@ from labkit.containers.errors import (
     UnknownTargetError,
 )
 from labkit.containers.explainer import explain, reference_variants
+from labkit.containers.imageconfig import DEFAULT_PATH, ImageConfig, normalized_inspect
 from labkit.containers.instructions import INSTRUCTIONS, parse
 
 PYTHON = {
@@ -32,6 +34,26 @@ def run(text: str, **options):
 @pytest.mark.parametrize("module", [explain_module, substitution])
 def test_docstring_examples_run(module) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_an_explicit_empty_cmd_is_an_empty_list_as_the_engine_records_it() -> None:
+    # Measured on Engine 20.10 (legacy builder): `FROM scratch` + `CMD []` inspects as "Cmd": [], not null;
+    # BuildKit records null (the proof suite checks both).
+    assert run("FROM scratch\nCMD []\n", builder="buildkit").to_inspect()["Config"]["Cmd"] is None
+    empty = run("FROM scratch\nCMD []\n", builder="legacy")
+    assert empty.cmd == ()
+    assert empty.to_inspect()["Config"]["Cmd"] == []
+    assert "CMD []" in empty.steps[-1].effect
+    with pytest.raises(NoCommandError):
+        empty.command()
+    assert empty.command(["run-arg"]) == ("run-arg",)
+    # A later ENTRYPOINT still resets it to nothing at all, and an image that never set one has null.
+    assert run('FROM scratch\nCMD []\nENTRYPOINT ["/app"]\n', builder="legacy").to_inspect()["Config"]["Cmd"] == []
+    assert run("FROM scratch\nLABEL a=b\n").to_inspect()["Config"]["Cmd"] is None
+    inherited = explain('FROM base\nENTRYPOINT ["/app"]\n', base_images={"base": {"Cmd": []}}, engine=None)
+    assert inherited.cmd is None and inherited.command() == ("/app",)
+    assert ImageConfig.from_inspect({"Cmd": []}).cmd == () and ImageConfig.from_inspect({}).cmd is None
+    assert normalized_inspect({"Cmd": []})["Cmd"] == [] and normalized_inspect({"Entrypoint": []})["Entrypoint"] is None
 
 
 def test_cmd_is_inherited_and_entrypoint_resets_it() -> None:
@@ -218,9 +240,11 @@ def test_refusals_carry_the_line(text: str, error: type[DockerfileError], line: 
     assert refused.value.line == line
 
 
-def test_from_scratch_alone_generates_no_image() -> None:
+def test_from_scratch_alone_generates_no_image_with_the_legacy_builder_and_an_empty_one_with_buildkit() -> None:
     with pytest.raises(DockerfileError, match="No image was generated"):
-        explain("FROM scratch\n", engine=None)
+        explain("FROM scratch\n", engine=None, builder="legacy")
+    empty = explain("FROM scratch\n", engine=None, builder="buildkit")
+    assert (empty.working_dir, empty.env) == ("/", {"PATH": DEFAULT_PATH})
 
 
 def test_every_instruction_but_from_has_its_handler_named_in_the_table() -> None:
@@ -229,7 +253,8 @@ def test_every_instruction_but_from_has_its_handler_named_in_the_table() -> None
 
 
 def test_an_instruction_without_a_handler_fails_as_the_lookup_by_name_did() -> None:
-    evaluator = explain_module._Evaluator("\\", {}, explain_module._BaseImages(given={}, engine=None))
+    build = explain_module._Build("legacy", ENGINE_20_10, "linux/amd64")
+    evaluator = explain_module._Evaluator("\\", {}, explain_module._BaseImages(given={}, engine=None), build)
     stage = evaluator.begin_stage(parse("FROM scratch\n").instructions[0])
     with pytest.raises(AttributeError, match="has no attribute '_do_from'"):
         evaluator.dispatch(stage, parse("FROM scratch\n").instructions[0])

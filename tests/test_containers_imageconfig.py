@@ -27,8 +27,10 @@ def test_round_trip_through_docker_inspect_shape() -> None:
     assert config.to_inspect() == normalized_inspect(INSPECTED)
 
 
-def test_empty_values_are_none_like_dockers_nulls() -> None:
-    assert ImageConfig.from_inspect({"Cmd": [], "Entrypoint": None}).to_inspect()["Cmd"] is None
+def test_empty_values_are_none_like_dockers_nulls_but_an_explicit_empty_cmd_stays_a_list() -> None:
+    assert ImageConfig.from_inspect({"Entrypoint": [], "Labels": {}}).to_inspect()["Entrypoint"] is None
+    assert ImageConfig.from_inspect({"Cmd": [], "Entrypoint": None}).to_inspect()["Cmd"] == []
+    assert ImageConfig.from_inspect({"Cmd": None}).to_inspect()["Cmd"] is None
     assert normalized_inspect(None)["Env"] is None
     assert ImageConfig().effective_shell == ("/bin/sh", "-c")
     assert ImageConfig(shell=("/bin/bash", "-c")).effective_shell == ("/bin/bash", "-c")

@@ -96,6 +96,22 @@ def test_only_the_stages_the_legacy_builder_builds_are_checked(engine: Engine) -
     ]
 
 
+def test_buildkit_is_checked_for_the_stages_it_builds_and_its_frontend_image(
+    engine: Engine, api: StandInAPI, tmp_path: Path
+) -> None:
+    text = f"FROM not-built/base:1 AS unneeded\nFROM {PRESENT} AS app\n"
+    assert images_needed(text, target="app", build_args=None, engine=engine, builder="buildkit") == [PRESENT]
+    assert images_needed(text, target="app", build_args=None, engine=engine) == ["not-built/base:1", PRESENT]
+    framed = f"# syntax=docker/dockerfile:1.4\nFROM {PRESENT}\n"
+    assert images_needed(framed, target=None, build_args=None, engine=engine, builder="buildkit") == [
+        "docker/dockerfile:1.4",
+        PRESENT,
+    ]
+    with pytest.raises(MissingImageError, match=r"docker/dockerfile:1\.4"):
+        build_checked(engine, _context(tmp_path, framed), purpose="prebuild-test", builder="buildkit")
+    assert images_needed(framed, target=None, build_args=None, engine=engine) == [PRESENT]  # legacy: a comment
+
+
 def test_a_dockerfile_the_explainer_refuses_still_never_pulls_a_literal_base(engine: Engine) -> None:
     refused = "FROM missing/base:1 AS build\nEXPOSE not-a-port\nFROM build\nFROM $UNSET\n"
     assert images_needed(refused, target=None, build_args=None, engine=engine) == ["missing/base:1"]

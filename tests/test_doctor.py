@@ -23,6 +23,12 @@ def test_unreachable_engine_is_reported_with_reason(monkeypatch, tmp_path):
     assert "not reachable" in check.detail
 
 
+def test_the_broker_binary_is_reported_with_its_version(monkeypatch):
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
+    check = doctor.check_broker()
+    assert check.ok and check.detail.startswith("nats-server: v2.15.") and "/nats-server" in check.detail
+
+
 def test_missing_package_says_how_to_install():
     check = doctor.check_package("a-package-labkit-never-installs")
     assert not check.ok and "make lab" in check.detail

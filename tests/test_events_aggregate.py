@@ -207,8 +207,9 @@ def test_replay_after_a_snapshot_does_not_invent_a_creation_time():
 
 
 def test_replay_refuses_a_gap_and_names_an_unknown_type():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as gap:
         Counter("counter-1").replay([recorded(2, 3, 5)])
+    assert all(value in str(gap.value) for value in ("counter-1", "version 2", "version 0"))  # what is at fault
     renamed = RecordedEvent(
         **{**recorded(1, 1, 0).__dict__, "event_type": "CounterRenamed", "event_data": {"label": "x"}}
     )
@@ -243,3 +244,9 @@ def test_state_is_copied_out_and_in():
     assert (restored.to_state(), restored.version) == ({"total": 1, "history": [1, 99]}, 4)
     with pytest.raises(ValueError, match="history"):
         Counter("counter-3").restore({"total": 1}, version=1)
+
+
+def test_an_aggregate_shows_its_id_version_and_state():
+    counter = Counter("counter-1")
+    counter.bump(2)
+    assert repr(counter) == "Counter('counter-1', version=1, total=2, history=[2])"

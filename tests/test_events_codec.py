@@ -137,3 +137,22 @@ def test_positional_rows_are_read_in_column_order_and_must_have_every_column():
     assert records([]) == []
     with pytest.raises(ValueError):
         records([row[:-1]])
+
+
+@pytest.fixture
+def machine_in_new_york(monkeypatch):
+    """The machine's local zone is not UTC: the codec must not depend on it."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_naive_times_are_utc_whatever_the_machine_zone(machine_in_new_york):
+    naive = datetime(2025, 3, 1, 12, 30)
+    assert as_utc(naive) == datetime(2025, 3, 1, 12, 30, tzinfo=UTC)
+    assert to_utc_naive(naive) == naive
+    assert to_utc_naive(datetime(2025, 3, 1, 14, 30, tzinfo=PARIS_SUMMER)) == naive

@@ -39,7 +39,7 @@ class TestBulkLoadOnDuckDB(DuckDBStore, RecorderContract):
             {
                 "aggregate_id": [e.aggregate_id for e, _ in rows],
                 "aggregate_type": [e.aggregate_type for e, _ in rows],
-                "version": pa.array([v for _, v in rows], pa.int32()),
+                "version": pa.array([v for _, v in rows], pa.int64()),  # as pandas gives it
                 "event_id": [str(e.event_id) for e, _ in rows],
                 "event_type": [e.event_type for e, _ in rows],
                 "event_data": [orjson.dumps(e.event_data).decode() for e, _ in rows],

@@ -3,18 +3,17 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from labkit.events import EventStoreError, Recorder
-from labkit.events.postgres import PostgresEventStore
-from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract
-
-_schemas = itertools.count(1)
+from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot, append_aggregates
+from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore
+from labkit.events.rules import StreamHead
+from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, Ticker, ticks
+from tests.pg_schemas import fresh_schema
 
 
 class PostgresStore:
@@ -23,7 +22,7 @@ class PostgresStore:
         self.url = postgres_url
 
     def open_store(self, folder: Path, clock: Callable[[], datetime]) -> Recorder:
-        store = PostgresEventStore(self.url, schema=f"contract_{next(_schemas)}", clock=clock)
+        store = PostgresEventStore(self.url, schema=fresh_schema("contract"), clock=clock)
         store.drop()  # left by an interrupted run
         return PostgresEventStore(self.url, schema=store.schema, clock=clock)
 
@@ -42,7 +41,7 @@ class TestAppendAggregatesOnPostgres(AppendAggregatesPath, PostgresStore, Record
 
 @pytest.fixture
 def store(postgres_url: str) -> Iterator[PostgresEventStore]:
-    schema = f"store_{next(_schemas)}"
+    schema = fresh_schema("store")
     PostgresEventStore(postgres_url, schema=schema).drop()
     opened = PostgresEventStore(postgres_url, schema=schema)
     yield opened
@@ -57,12 +56,13 @@ def test_a_schema_of_another_labkit_version_is_refused(store: PostgresEventStore
 
 
 def test_a_schema_holding_other_tables_is_refused(store: PostgresEventStore) -> None:
-    store.connection.execute("CREATE SCHEMA IF NOT EXISTS not_ours; CREATE TABLE IF NOT EXISTS not_ours.t (x int)")
+    not_ours = fresh_schema("not_ours")
+    store.connection.execute(f"CREATE SCHEMA {not_ours}; CREATE TABLE {not_ours}.t (x int)")
     try:
         with pytest.raises(EventStoreError, match="not a labkit event store"):
-            PostgresEventStore(store.url, schema="not_ours")
+            PostgresEventStore(store.url, schema=not_ours)
     finally:
-        store.connection.execute("DROP SCHEMA not_ours CASCADE")
+        store.connection.execute(f"DROP SCHEMA {not_ours} CASCADE")
 
 
 @pytest.mark.parametrize("schema", ["Bad-Name", "x; drop table y", "", "a" * 60])
@@ -80,7 +80,7 @@ def test_a_password_in_a_message_is_hidden() -> None:
     with pytest.raises(EventStoreError) as refused:
         PostgresEventStore("postgresql://postgres:secret@127.0.0.1:1/labkit")
     assert "secret" not in str(refused.value)
-    assert "postgres:***@" in str(refused.value)
+    assert "postgresql://postgres:***@127.0.0.1:1/labkit:" in str(refused.value)
 
 
 def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: PostgresEventStore) -> None:
@@ -132,3 +132,159 @@ def test_the_repository_loads_through_a_snapshot_and_back_in_time(store: Postgre
         repository.load(Customer, "c", version=11)
     with pytest.raises(AggregateNotFoundError, match="no Customer nobody is stored"):
         repository.load(Customer, "nobody")
+
+
+def test_a_deferred_insert_refused_at_commit_leaves_nothing_and_says_so(store: PostgresEventStore, monkeypatch) -> None:
+    from labkit.domain import Customer
+    from labkit.events import ConcurrencyError, Repository
+
+    repository = Repository(store)
+    repository.save(Customer.register("c", "C", 100))
+    stale = repository.load(Customer, "c")
+    stale.reserve_credit("o-1", 10)
+    # A check that missed the stored head (what the insert lock rules out): only the database can refuse now.
+    heads = store._heads
+    monkeypatch.setattr(store, "_heads", lambda *args: (heads(*args), ({}, None))[1])
+    with pytest.raises(ConcurrencyError) as refused, store.transaction():
+        store.append(stale.pending, expected_version=0)
+    assert (refused.value.aggregate_id, refused.value.expected, refused.value.actual) == ("c", 0, 1)
+    monkeypatch.undo()
+    assert [e.version for e in store.read_stream("c")] == [1]
+    assert store.head_position() == 1
+    store.append(  # the connection is usable again, and the head is right
+        [type(stale.pending[0])(**{**stale.pending[0].__dict__})], expected_version=1
+    )
+    assert [e.position for e in store.read_all()] == [1, 2]
+
+
+PARIS_SUMMER = timezone(timedelta(hours=2))
+
+
+def test_append_hands_back_the_records_it_stored_whole_with_their_time_in_utc(postgres_url: str) -> None:
+    schema = fresh_schema("append")
+    with PostgresEventStore(
+        postgres_url, schema=schema, clock=lambda: datetime(2025, 3, 1, 14, 30, tzinfo=PARIS_SUMMER)
+    ) as store:
+        events = ticks("a", 2)
+        result = store.append(events, expected_version=0)
+        expected = tuple(
+            RecordedEvent(
+                position=i,
+                aggregate_id="a",
+                aggregate_type="Ticker",
+                version=i,
+                event_id=event.event_id,
+                event_type="ContractTicked",
+                event_data=dict(event.event_data),
+                metadata=dict(event.metadata),
+                recorded_at=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+            )
+            for i, event in enumerate(events, start=1)
+        )
+        assert result == AppendResult(expected, ())
+        assert all(e.recorded_at.tzinfo is UTC for e in result.appended)
+        assert tuple(store.read_stream("a")) == expected
+        assert store.append(events, expected_version=0) == AppendResult((), expected)  # a retry: the stored records
+        assert store.append([], expected_version=5) == AppendResult((), ())
+        store.drop()
+
+
+def test_counts_heads_and_tails_of_streams(store: PostgresEventStore) -> None:
+    store.append(ticks("a", 3), expected_version=0)
+    store.append(ticks("k", 2, kind="Other"), expected_version=0)
+    assert (store.count(), store.count(aggregate_type="Other"), store.count(aggregate_type="None")) == (5, 2, 0)
+    assert store.stream_heads(["a", "k", "missing"]) == {"a": StreamHead(3, "Ticker"), "k": StreamHead(2, "Other")}
+    assert store.stream_heads([]) == {}
+    tail = store.stream_tail("a", after_version=1, after_position=0, to_version=None)
+    assert tail.column_names == ["version", "position", "event_type", "event_data", "recorded_at"]
+    assert tail.column("version").to_pylist() == [2, 3] and tail.column("position").to_pylist() == [2, 3]
+    assert store.stream_tail("a", after_version=0, after_position=2, to_version=None).column("version").to_pylist() == [
+        3
+    ]
+    assert store.stream_tail("a", after_version=0, after_position=0, to_version=2).column("version").to_pylist() == [
+        1,
+        2,
+    ]
+    assert store.stream_tail("missing", after_version=0, after_position=0, to_version=None).num_rows == 0
+    assert store.position_of("k", 2) == 5 and store.position_of("k", 3) is None
+
+
+def test_more_rows_than_one_insert_statement_takes_get_gap_free_positions(store: PostgresEventStore) -> None:
+    many = 2 * INSERT_CHUNK + 3  # three statements: two full, one of 3 rows
+    store.append(ticks("a", many, meta=False), expected_version=0)
+    stored = store.read_all(limit=many + 10)
+    assert [(e.position, e.version) for e in stored] == [(i, i) for i in range(1, many + 1)]
+    assert [e.event_data["n"] for e in stored] == list(range(1, many + 1))
+    assert store.head_position() == many
+    assert [e.position for e in store.read_all()] == list(range(1, 1001))  # a page is a thousand unless told
+
+
+def test_a_snapshot_at_the_same_version_and_state_version_is_replaced(store: PostgresEventStore) -> None:
+    store.append(ticks("a", 2), expected_version=0)
+    first = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    store.write_snapshot(Snapshot("a", 2, 2, {"total": 1}, 1, first, first), "Ticker")
+    later = datetime(2025, 3, 1, 14, 0, tzinfo=PARIS_SUMMER)
+    store.write_snapshot(Snapshot("a", 2, 2, {"total": 2}, 1, first, later), "Ticker")
+    assert store.read_snapshot("a", "Ticker", 1) == Snapshot("a", 2, 2, {"total": 2}, 1, first, later.astimezone(UTC))
+    assert store.count_snapshots() == 1
+
+
+def test_appends_join_an_open_transaction_and_roll_back_with_it(store: PostgresEventStore) -> None:
+    assert store.in_transaction is False
+    with pytest.raises(RuntimeError, match="undo"), store.transaction() as outer:
+        assert store.in_transaction is True
+        with store.transaction() as inner:
+            assert inner is outer
+            store.append(ticks("a", 1), expected_version=0)
+        assert store.stream_version("a") == 1  # seen inside the transaction
+        raise RuntimeError("undo")
+    assert store.in_transaction is False
+    assert store.count() == 0
+    store.append(ticks("a", 1), expected_version=0)
+    assert [e.position for e in store.read_all()] == [1]
+
+
+def test_close_closes_both_connections(postgres_url: str) -> None:
+    store = PostgresEventStore(postgres_url, schema=fresh_schema("closed"))
+    store.listen()
+    listener = store._listener
+    store.drop()
+    store.close()
+    assert store.connection.closed and listener is not None and listener.closed
+
+
+def test_a_url_without_a_password_is_shown_as_it_is() -> None:
+    with pytest.raises(EventStoreError) as refused:
+        PostgresEventStore("postgresql://someone@127.0.0.1:1/labkit")
+    assert "postgresql://someone@127.0.0.1:1/labkit" in str(refused.value)
+
+
+def test_a_url_that_is_not_one_is_refused_naming_it() -> None:
+    with pytest.raises(EventStoreError, match="not a PostgreSQL connection URL"):
+        PostgresEventStore("postgresql://x/y?nonsense_option=1")
+
+
+def test_positions_must_be_one_of_the_two_designs(postgres_url: str) -> None:
+    with pytest.raises(EventStoreError, match="positions='gapless'"):
+        PostgresEventStore(postgres_url, schema=fresh_schema("designs"), positions="gapless")  # type: ignore[arg-type]
+
+
+def test_append_aggregates_says_how_many_events_it_wrote(store: PostgresEventStore) -> None:
+    tickers = []
+    for n, aggregate_id in enumerate(("a", "b"), start=2):
+        ticker = Ticker(aggregate_id)
+        ticker.pending, ticker.version = ticks(aggregate_id, n), n
+        tickers.append(ticker)
+    assert append_aggregates(store, tickers) == 5
+    assert [(e.aggregate_id, e.version, e.position) for e in store.read_all()] == [
+        ("a", 1, 1),
+        ("a", 2, 2),
+        ("b", 1, 3),
+        ("b", 2, 4),
+        ("b", 3, 5),
+    ]
+
+
+def test_an_empty_store_copies_to_an_empty_duckdb_store(store: PostgresEventStore) -> None:
+    with store.to_duckdb() as copy:
+        assert (copy.count(), copy.head_position()) == (0, 0)

@@ -4,7 +4,6 @@ bulk equals the one fed event by event."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -13,13 +12,12 @@ from labkit.domain import Customer, Order
 from labkit.events import EventStoreError, Repository, append_aggregates, replay_all
 from labkit.events.postgres import PostgresEventStore
 from labkit.views import CustomerOrdersView
-
-_schemas = itertools.count(1)
+from tests.pg_schemas import fresh_schema
 
 
 @pytest.fixture
 def orders(postgres_url: str) -> Iterator[PostgresEventStore]:
-    schema = f"analytics_{next(_schemas)}"
+    schema = fresh_schema("analytics")
     PostgresEventStore(postgres_url, schema=schema).drop()
     store = PostgresEventStore(postgres_url, schema=schema)
     customers = [Customer.register(f"customer-{c}", f"Name {c}", 10_000) for c in range(7)]
@@ -86,8 +84,7 @@ def test_export_filters_by_position_and_type(orders: PostgresEventStore) -> None
 
 
 def test_a_store_with_gaps_is_not_copied(postgres_url: str) -> None:
-    PostgresEventStore(postgres_url, schema="gappy").drop()
-    with PostgresEventStore(postgres_url, schema="gappy", positions="sequence") as store:
+    with PostgresEventStore(postgres_url, schema=fresh_schema("gappy"), positions="sequence") as store:
         store.append(Order.place("order-1", "c", 5).pending, expected_version=0)
         with pytest.raises(RuntimeError), store.transaction():  # a rolled-back append uses up a sequence number
             store.append(Order.place("order-2", "c", 5).pending, expected_version=0)
@@ -96,3 +93,25 @@ def test_a_store_with_gaps_is_not_copied(postgres_url: str) -> None:
         with pytest.raises(EventStoreError, match="gaps in its positions"):
             store.to_duckdb()
         store.drop()
+
+
+def test_export_filters_by_aggregate_type_and_ids_on_top_of_the_positions(orders: PostgresEventStore) -> None:
+    def positions(**filters) -> list[int]:
+        return orders.export_events(**filters).column("position").to_pylist()
+
+    everything = orders.read_all(limit=10_000)
+    customers = [e.position for e in everything if e.aggregate_type == "Customer"]
+    assert positions(aggregate_type="Customer") == customers and len(customers) == 7
+    two = [e.position for e in everything if e.aggregate_id in ("order-3", "order-1")]
+    assert positions(aggregate_ids=["order-3", "order-1"]) == two
+    assert positions(aggregate_ids=["order-3", "order-1"], after_position=two[0]) == two[1:]
+    assert positions(aggregate_type="Customer", aggregate_ids=["order-3", "customer-2"]) == [
+        e.position for e in everything if e.aggregate_id == "customer-2"
+    ]
+    assert positions(aggregate_ids=[]) == []  # no ids: no events, not every event
+    assert positions(aggregate_type="Order's") == []  # quoted as a value, not read as SQL
+
+
+def test_a_copy_up_to_a_position_holds_the_events_up_to_it(orders: PostgresEventStore) -> None:
+    with orders.to_duckdb(up_to_position=25) as copy:
+        assert [e.to_dict() for e in copy.read_all()] == [e.to_dict() for e in orders.read_all(limit=25)]

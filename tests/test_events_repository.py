@@ -112,8 +112,9 @@ def test_a_stored_event_id_is_refused_with_or_without_indexes(indexed):
     append_aggregates(store, [first])
     repeat = Order.place("order-2", "customer-1", 5)
     repeat.pending[0] = NewEvent("order-2", "Order", "OrderCreated", event.event_data, event.event_id)
-    with pytest.raises(DuplicateEventError, match=str(event.event_id)):
+    with pytest.raises(DuplicateEventError, match=str(event.event_id)) as stored:
         append_aggregates(store, [repeat])
+    assert "save_all" in str(stored.value)  # names the call that writes new events only
     twice = Order.place("order-3", "customer-1", 5)
     twice.approve()
     twice.pending[1] = NewEvent("order-3", "Order", "OrderApproved", {}, twice.pending[0].event_id)
@@ -156,8 +157,9 @@ def test_load_at_a_version_or_a_moment_but_not_both():
     then = repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 14, 1, 30, tzinfo=paris))
     assert (then.state, then.version, then.updated_at) == ("APPROVED", 2, datetime(2025, 1, 1, 12, 1, tzinfo=UTC))
     assert repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 12, 0)).version == 1  # naive: UTC
-    with pytest.raises(AggregateNotFoundError):
+    with pytest.raises(AggregateNotFoundError) as too_early:
         repository.load(Order, "order-1", as_of=datetime(2025, 1, 1, 11, 59, tzinfo=UTC))
+    assert "order-1" in str(too_early.value) and "2025-01-01T11:59:00+00:00" in str(too_early.value)
     with pytest.raises(ValueError):
         repository.load(Order, "order-1", version=1, as_of=datetime(2025, 1, 1, 12, 0))
     with pytest.raises(AggregateNotFoundError):
@@ -257,3 +259,15 @@ def test_a_long_stream_loads_whole():
     repository.save(customer)
     loaded = repository.load(Customer, "customer-1")
     assert (loaded.version, loaded.reserved_credit) == (81, 80)
+
+
+def test_an_aggregate_at_the_largest_version_loads_from_its_snapshot_and_tail():
+    store = EventStore(":memory:")
+    top = 2**31 - 1
+    store.connection.execute(
+        "INSERT INTO events VALUES (1, 'order-1', 'Order', ?, uuid(), 'OrderShipped', '{}', '{}', now())", [top]
+    )
+    state = {"state": "APPROVED", "customer_id": "c", "order_total": 5}
+    store.write_snapshot(Snapshot("order-1", top - 1, 0, state, 1, None, None), "Order")
+    loaded = Repository(store).load(Order, "order-1")
+    assert (loaded.version, loaded.state) == (top, "SHIPPED")

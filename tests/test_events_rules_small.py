@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit.events import ConcurrencyError, rules
+from labkit.events import ConcurrencyError, EventStoreError, rules
 
 ids = st.sampled_from(["a", "b", "c"])
 kinds = st.sampled_from(["Order", "Customer"])
@@ -25,9 +25,12 @@ def outcome(check, *args, **kwargs) -> tuple[str, str] | None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(rows=rows, heads=heads, expected=st.booleans())
-def test_both_passes_agree(rows, heads, expected) -> None:
+@given(rows=rows, heads=heads, expected=st.booleans(), base=st.sampled_from([0, rules.MAX_VERSION - 3]))
+def test_both_passes_agree(rows, heads, expected, base) -> None:
+    """`base`: streams near their last version too, where a row past it is refused."""
     aggregate_ids, types, versions = (list(column) for column in zip(*rows, strict=True))
+    versions = [base + v for v in versions]
+    heads = {aggregate_id: rules.StreamHead(base + h.version, h.aggregate_type) for aggregate_id, h in heads.items()}
     few = outcome(rules.check_write, aggregate_ids, types, versions, heads=heads, expected=expected)
     many = outcome(
         rules.check_write,
@@ -47,3 +50,17 @@ def test_a_valid_batch_passes_and_a_moved_stream_is_named() -> None:
     with pytest.raises(ConcurrencyError) as refused:
         rules.check_write(["a"], ["Order"], [2], heads={"a": rules.StreamHead(2, "Order")})
     assert (refused.value.aggregate_id, refused.value.expected, refused.value.actual) == ("a", 1, 2)
+
+
+def test_no_version_follows_the_last_one_a_stream_holds() -> None:
+    top = rules.MAX_VERSION
+    rules.check_write(["a"], ["Order"], [top], heads={"a": rules.StreamHead(top - 1, "Order")})
+    for ids, versions, heads in (
+        (["a"], [top + 1], {"a": rules.StreamHead(top, "Order")}),
+        (["b", "a", "a"], [1, top, top + 1], {"a": rules.StreamHead(top - 1, "Order")}),
+    ):
+        for given_ids in (ids, pa.array(ids)):  # both passes
+            with pytest.raises(EventStoreError) as refused:
+                rules.check_write(given_ids, ["Order"] * len(ids), versions, heads=heads)
+            assert type(refused.value) is EventStoreError and str(top) in str(refused.value)
+            assert str(refused.value).startswith("a ")

@@ -118,8 +118,9 @@ def test_a_snapshot_is_taken_of_a_saved_version_only_and_keeps_the_aggregate_tim
     assert latest_snapshot(repository.store, Customer, "customer-7") == taken
     assert latest_snapshot(repository.store, Customer, "customer-7", at_or_before=1) is None
     customer.reserve_credit("order-2", 5)
-    with pytest.raises(AggregateNotFoundError):
+    with pytest.raises(AggregateNotFoundError) as unsaved:
         repository.snapshot(customer)  # version 3 is not saved yet
+    assert "customer-7 version 3" in str(unsaved.value)
     repository.save(customer)
     repository.snapshot(customer)
     assert (snapshot_count(repository.store), snapshot_count(repository.store, "customer-7")) == (2, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -357,16 +358,16 @@ def test_the_head_position_known_inside_a_transaction_follows_every_write_and_is
 
 
 def test_in_transaction_says_whether_a_transaction_is_open(store):
-    assert not store.in_transaction
+    assert store.in_transaction is False
     with store.transaction() as connection:
         assert store.in_transaction and connection is store.connection
         with store.transaction():
             assert store.in_transaction
         assert store.in_transaction
-    assert not store.in_transaction
+    assert store.in_transaction is False
     with pytest.raises(KeyboardInterrupt), store.transaction():
         raise KeyboardInterrupt
-    assert not store.in_transaction
+    assert store.in_transaction is False
 
 
 @pytest.mark.parametrize("n", [255, 256, 257, 513])
@@ -438,6 +439,8 @@ def test_a_store_on_an_open_connection_or_a_new_folder(tmp_path):
     memory = EventStore(duckdb.connect(":memory:"))
     assert memory.path is None and memory.count() == 0 and memory.has_indexes()
     assert EventStore(":memory:").path is None
+    in_memory = EventStore()  # the default: in memory, no file
+    assert in_memory.path is None and in_memory.count() == 0
     on_connection.close()
 
 
@@ -483,3 +486,24 @@ def test_the_latest_snapshot_is_found_up_to_the_largest_version(store):
     for version in (70, 2**31 - 1):
         store.write_snapshot(Snapshot("order-1", version, version, {"v": version}, 1, None, None), "Order")
         assert store.read_snapshot("order-1", "Order", 1).version == version
+
+
+def test_two_stores_on_one_file_in_one_process_append_one_at_a_time(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    stores = [EventStore(path), EventStore(path)]
+    errors = []
+
+    def writer(store: EventStore, prefix: str) -> None:
+        try:
+            for i in range(60):
+                store.append([created(f"{prefix}-{i}")], expected_version=0)
+        except Exception as exc:  # a write-write conflict or a duplicate position would show here or below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(s, f"order-{k}")) for k, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [e.position for e in stores[0].read_all()] == list(range(1, 121))

@@ -35,6 +35,7 @@ def test_a_subscriber_catches_up_in_batches_and_keeps_its_checkpoint(tmp_path):
     store = EventStore(tmp_path / "events.duckdb")
     fill(store, 25)
     subscription = Subscription("totals", store, store, record_totals, batch_size=10)
+    assert subscription.database.connection is store.connection  # callers close it through here
     assert subscription.poll() == 10
     assert (subscription.position, subscription.lag()) == (10, 15)
     assert subscription.run() == 15
@@ -237,8 +238,9 @@ def test_lag_is_zero_when_caught_up_and_unknown_without_a_head():
     subscription.run()
     assert subscription.lag() == 0
     feed = type("Feed", (), {"read_all": staticmethod(store.read_all)})()
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as unknown:
         Subscription("feed", feed, store, record_totals).lag()
+    assert str(unknown.value).startswith("Feed ")  # names the source that cannot say
 
 
 def test_the_checkpoint_records_when_it_moved_by_the_subscription_clock(tmp_path):

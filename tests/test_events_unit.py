@@ -73,8 +73,9 @@ def test_the_identity_map_hands_back_the_same_aggregate_and_remembers_what_is_mi
         assert unit.peek("customer-1") is first
         assert unit.load(Customer, "customer-1") is first  # sees its own pending events
         assert unit.load_many(Customer, ["customer-1"]) == {"customer-1": first}
-        with pytest.raises(AggregateNotFoundError):
+        with pytest.raises(AggregateNotFoundError) as missing:
             unit.load(Customer, "customer-9")
+        assert "Customer customer-9" in str(missing.value)
         alan = unit.load(Customer, "customer-2")
         store.connection.execute("DELETE FROM events WHERE aggregate_id = 'customer-2'")
         Repository(store).save(Customer.register("customer-9", "Grace", 10))

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -204,7 +203,8 @@ def test_a_second_signal_while_stopping_does_not_cut_the_cleanup_short(run_folde
 
     wait_until(lambda: serving() or command.poll() is not None, timeout=120, what="the services to start")
     command.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
+    # Once the first service is gone the command is stopping (sent together, Python would handle SIGINT first).
+    wait_until(lambda: not all(p.is_running() for p in seen) or command.poll() is not None, timeout=60, what="a stop")
     command.send_signal(signal.SIGINT)  # an impatient Ctrl-C while it stops
     _, err = command.communicate(timeout=120)
     assert command.returncode == 128 + signal.SIGTERM

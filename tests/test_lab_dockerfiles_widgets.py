@@ -32,10 +32,10 @@ def test_explainer_html_shows_dockers_refusal_with_the_line() -> None:
 
 def test_the_widget_follows_each_control() -> None:
     box = dockerfile_explainer(TEXT, base_images=BASES)
-    editor, (arguments, override, entrypoint), target, shown = (
+    editor, (arguments, override, entrypoint), (target, builder), shown = (
         box.children[0],
         box.children[1].children,
-        box.children[2],
+        box.children[2].children,
         box.children[3],
     )
 
@@ -54,3 +54,8 @@ def test_the_widget_follows_each_control() -> None:
     arguments.value = ""
     target.value = "one"
     assert 'the container runs ["one"]' in seen()
+    editor.value = "FROM scratch\nCMD\n"
+    target.value = ""
+    assert '"/bin/sh", "-c", ""' in seen()  # BuildKit, the default: the empty command is kept
+    builder.value = "legacy"
+    assert '"/bin/sh", "-c", ""' not in seen() and '"/bin/sh", "-c"' in seen()

@@ -18,9 +18,10 @@ from labkit.workload import generate
 
 
 @pytest.fixture(scope="module")
-def outbox_run(tmp_path_factory):
+def outbox_run(tmp_path_factory, nats_url):
     folder = tmp_path_factory.mktemp("outbox")
-    outcome = run_design("outbox", folder, operations=50, fault_rate=0.25, seed=3, batch_size=5, crash_mode="exception")
+    settings = {"operations": 50, "fault_rate": 0.25, "seed": 3, "batch_size": 5, "crash_mode": "exception"}
+    outcome = run_design("outbox", folder, url=nats_url, message_ids=False, **settings)
     assert outcome.duplicates > 0
     return folder, outcome
 

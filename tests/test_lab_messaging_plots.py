@@ -9,15 +9,42 @@ from labkit.lab.messaging.plots import plot_fault_sweep, plot_lag
 from labkit.patterns.dualwrite import sweep_fault_rates
 
 
-def test_the_fault_sweep_plots_each_design_against_the_rate(tmp_path):
-    outcomes = sweep_fault_rates(tmp_path, [0.0, 0.3], operations=20, crash_mode="exception", workers=4, progress=False)
+def test_the_fault_sweep_plots_each_design_against_the_rate(tmp_path, nats_url):
+    outcomes = [
+        outcome
+        for ids in (False, True)
+        for outcome in sweep_fault_rates(
+            tmp_path / str(ids),
+            [0.0, 0.3],
+            url=nats_url,
+            message_ids=ids,
+            operations=20,
+            crash_mode="exception",
+            workers=4,
+            progress=False,
+        )
+    ]
     figure = plot_fault_sweep(outcomes)
-    axes = figure.axes[0]
-    assert axes.get_title() and "(" in axes.get_xlabel() and "(" in axes.get_ylabel()
-    lines = {line.get_label(): list(line.get_ydata()) for line in axes.get_lines()}
+    lost_panel, phantom_panel, duplicates_panel, with_ids_panel = figure.axes
+    assert figure.get_suptitle() and lost_panel.get_title() and "(" in lost_panel.get_xlabel()
+    assert "(" in lost_panel.get_ylabel()
+
+    def drawn(panel):
+        return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in panel.get_lines()}
+
     lost = next(o.lost for o in outcomes if o.design == "state_first" and o.fault_rate == 0.3)
-    assert lines["lost: commit, then publish"] == [0, lost] and lost > 0
-    assert lines["lost + phantom: outbox"] == [0, 0]
+    phantom = next(o.phantom for o in outcomes if o.design == "publish_first" and o.fault_rate == 0.3)
+    assert drawn(lost_panel)["commit, then publish"][1] == [0, lost] and lost > 0
+    assert drawn(phantom_panel)["publish, then commit"][1] == [0, phantom] and phantom > 0
+    assert drawn(lost_panel)["transactional outbox"][1] == [0, 0]
+    # The lost and the phantom counts are in panels of their own, and designs at the same count sit side by side.
+    xs = [points[0][0] for points in drawn(lost_panel).values()]
+    assert len(set(xs)) == 4 and max(xs) - min(xs) < 0.3 / 2
+    assert len(duplicates_panel.get_lines()) == 4
+    outbox = next(o.duplicates for o in outcomes if o.design == "outbox" and o.fault_rate == 0.3 and not o.message_ids)
+    assert drawn(duplicates_panel)["transactional outbox"][1] == [0, outbox] and outbox > 0
+    assert drawn(with_ids_panel)["transactional outbox"][1] == [0, 0]  # the broker dropped the repeats
+    assert "message ids" in with_ids_panel.get_title()
 
 
 def test_the_lag_plot_has_a_line_per_projection_in_events_and_ms():

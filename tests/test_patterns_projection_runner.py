@@ -184,6 +184,14 @@ def test_lag_is_measured_in_events_and_milliseconds_while_writes_continue(store,
         summary.loc["orders_per_customer", "p99 latency (ms)"]
         >= summary.loc["orders_per_customer", "median latency (ms)"]
     )
+    # Events written in the pause wait for the resume: told apart from those written while the runner ran.
+    latencies = measurement.latencies
+    in_pause = latencies[latencies.written_s.between(0.1, 0.4, inclusive="left")]
+    assert 0 < len(in_pause) < 180
+    assert summary.loc["orders_per_customer", "written while paused: median latency (ms)"] == round(
+        in_pause.latency_ms.median(), 1
+    )
+    assert "Events written while it was paused waited for the resume" in measurement.findings()
 
 
 def test_misuse_is_refused_with_the_names(store, tmp_path):

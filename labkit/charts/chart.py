@@ -130,6 +130,7 @@ FILE_ROLES: dict[str, str] = {
     "templates/tests/test-services.yaml": "`helm test` Pod: checks /health and the event feeds",
     "charts/lab": "local subchart (JupyterLab), a conditional dependency",
     "charts/postgres": "local subchart (PostgreSQL: StatefulSet, Services, Secret), a conditional dependency",
+    "charts/nats": "local subchart (NATS JetStream: StatefulSet, Services, ConfigMap), a conditional dependency",
     "ci": "documented override files, rendered and validated by the tests",
 }
 
@@ -140,7 +141,9 @@ def chart_layout(chart: Path | None = None) -> pd.DataFrame:
     rows = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
-        folder = next((f for f in ("charts/lab", "charts/postgres", "ci") if relative.startswith(f + "/")), None)
+        folder = next(
+            (f for f in ("charts/lab", "charts/postgres", "charts/nats", "ci") if relative.startswith(f + "/")), None
+        )
         if folder:
             if not any(row["path"] == folder + "/" for row in rows):
                 rows.append({"path": folder + "/", "role": FILE_ROLES[folder]})

@@ -3,6 +3,7 @@
 labkit containers status
 labkit containers base-image busybox|debian-python|all [--rebuild]
 labkit containers explain --target runtime --build-arg BASE_IMAGE=... docker/services.Dockerfile -- --port 9000
+labkit containers explain --builder legacy --syntax 1.2 Dockerfile   (Docker 20.10's legacy builder)
 labkit containers lint docker/services.Dockerfile
 labkit containers cleanup [--purpose notebook-09] [--include-base-images]
 """
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 
 from labkit.arguments import key_value, number
+from labkit.containers.builders import BUILDERS, CURRENT, DEFAULT_BUILDER, ENGINE_20_10
 from labkit.errors import UsageError
 
 
@@ -58,8 +60,12 @@ def _explain(args: argparse.Namespace) -> int:
         text,
         target=args.target,
         build_args=dict(args.build_arg or ()),
+        builder=args.builder,
+        syntax=args.syntax,
+        platform=args.platform,
         engine=None if args.offline else "auto",
     )
+    print(f"builder: {image.builder}, Dockerfile syntax {image.syntax}; stages built: {list(image.stages_built())}\n")
     for step in image.steps:
         print(f"{step.lines:>5}  [{step.stage}] {step.instruction}\n       -> {step.effect}")
     print("\nimage configuration:")
@@ -126,6 +132,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain = actions.add_parser("explain", help="what image a Dockerfile builds and what its containers run")
     explain.add_argument("--target")
     explain.add_argument("--build-arg", type=key_value, action="append", metavar="KEY=VALUE")
+    explain.add_argument(
+        "--builder",
+        choices=BUILDERS,
+        default=DEFAULT_BUILDER,
+        help="Docker's builder: buildkit (the default since Docker 23.0) or legacy (DOCKER_BUILDKIT=0)",
+    )
+    explain.add_argument(
+        "--syntax",
+        metavar="VERSION",
+        help=f"Dockerfile syntax built into the builder (default {CURRENT}, today's; Docker 20.10: {ENGINE_20_10}); "
+        "with BuildKit a `# syntax=` line overrides it",
+    )
+    explain.add_argument("--platform", help="os/arch BuildKit builds for, for TARGETARCH... (default: this machine)")
     explain.add_argument("--entrypoint", help='as `docker run --entrypoint` ("" clears it)')
     explain.add_argument("--offline", action="store_true", help="do not ask an engine about base images")
     explain.add_argument("dockerfile")
@@ -139,7 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.set_defaults(func=_lint)
 
     build = actions.add_parser("build", help="build one of the lab's images from docker/ (offline wheelhouse)")
-    build.add_argument("image", choices=["services", "lab", "postgres"])
+    build.add_argument("image", choices=["services", "lab", "postgres", "nats"])
     build.add_argument("--target", help="build one stage only (for example: wheels)")
     build.set_defaults(func=_build)
 

@@ -331,17 +331,20 @@ class Engine:
         ports: Mapping[str, int | None] | None = None,
         publish_on: str = PUBLISH_ON,
         user: str | None = None,
+        init: bool = False,
     ) -> str:
         """`docker create`: returns the container id. `entrypoint=""` clears the image's ENTRYPOINT, like the CLI.
 
         `ports` maps a container port ("8000/tcp") to a host port (None: a free one), published on `publish_on`:
-        loopback unless the caller asks for another interface ("0.0.0.0" for all, as `docker run -p` does)."""
+        loopback unless the caller asks for another interface ("0.0.0.0" for all, as `docker run -p` does).
+        `init=True` is `docker run --init`: the engine's tiny init (tini) is PID 1 and passes signals on.
+        """
         self.require_images([image], needed_by=f"a container of {image}")
         # The CLI sends [""] for `--entrypoint ""`; the SDK would turn "" into [] (which means "keep the image's").
         entry: list[str] | None = None if entrypoint is None else [entrypoint]
         # (address,) publishes on a free host port of that address; (address, port) on that port.
         bindings = {port: (publish_on,) if host is None else (publish_on, host) for port, host in (ports or {}).items()}
-        host_config = self.client.api.create_host_config(port_bindings=bindings or None)
+        host_config = self.client.api.create_host_config(port_bindings=bindings or None, init=init or None)
         networking = None
         if network:
             networking = self.client.api.create_networking_config(
@@ -392,6 +395,21 @@ class Engine:
     def logs(self, container_id: str) -> str:
         """Everything the container wrote to stdout and stderr so far."""
         return self.client.api.logs(container_id, stdout=True, stderr=True).decode(errors="replace")
+
+    def stop(self, container_id: str, timeout_s: int = 10) -> None:
+        """`docker stop -t TIMEOUT`: the stop signal (SIGTERM unless STOPSIGNAL), then SIGKILL after `timeout_s`."""
+        try:
+            self.client.api.stop(container_id, timeout=timeout_s)
+        except docker.errors.APIError as exc:
+            raise ContainerFailedError(f"docker stop {container_id[:12]} failed: {exc.explanation or exc}") from None
+
+    def processes(self, container_id: str) -> list[str]:
+        """`docker top`: the command line of each process in the running container, in order of process id."""
+        top = self.client.api.top(container_id)
+        titles = top.get("Titles") or []
+        pid, command = titles.index("PID"), titles.index("CMD")
+        rows = sorted(top.get("Processes") or [], key=lambda row: int(row[pid]))
+        return [row[command] for row in rows]
 
     def remove_container(self, container_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):

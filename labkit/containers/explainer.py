@@ -5,8 +5,12 @@ does with each instruction: shell vs exec form (and SHELL), variable substitutio
 (ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL, COPY/ADD paths, FROM with the ARGs before it) and
 not where it does not (RUN, CMD, ENTRYPOINT, HEALTHCHECK, COPY --from), only the last CMD/ENTRYPOINT counting,
 ENTRYPOINT resetting an inherited CMD, WORKDIR chains, inheritance from base images and earlier stages,
-ONBUILD triggers, and `--target`. The proof suite (tests/test_containers_proof.py) builds a table of Dockerfiles on a
-real engine and checks that these predictions equal `docker image inspect` and `docker inspect`.
+ONBUILD triggers, and `--target`. It does so for one of Docker's two builders (`builder="buildkit"`, Docker's default
+since 23.0, or `"legacy"`) and one Dockerfile syntax version (`syntax`; see `builders`): BuildKit skips the stages the
+target does not need, gives a FROM scratch stage WorkingDir `/`, sets `ARG TARGETARCH` and the other platform
+arguments, and takes the `--chmod`/`--mount` flags the legacy builder refuses. The proof suite
+(tests/test_containers_proof.py) builds a table of Dockerfiles on a real engine with both builders and checks that
+these predictions equal `docker image inspect` and `docker inspect`.
 
 What a stage inherits from its base image comes from `base_images` (a `docker image inspect` Config per image),
 else from the engine when one is reachable; an image known to neither is assumed to have an empty configuration,
@@ -21,6 +25,10 @@ and the explanation says so in `assumptions`.
 ('python3', '-m', 'app', '--help')
 >>> result.working_dir
 '/srv/app'
+>>> explain("FROM scratch\\nCOPY app /app", builder="buildkit").working_dir
+'/'
+>>> explain("FROM scratch\\nCOPY app /app", builder="legacy").working_dir
+''
 """
 
 from __future__ import annotations
@@ -33,6 +41,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from labkit.containers import builder_rules
+from labkit.containers.builders import (
+    CURRENT,
+    DEFAULT_BUILDER,
+    FLAG_SINCE,
+    HEREDOCS_SINCE,
+    Builder,
+    DockerfileSyntax,
+    check_builder,
+    host_platform,
+    platform_args,
+    requires_buildkit,
+    syntax_from_frontend,
+)
 from labkit.containers.errors import (
     DockerfileError,
     DockerfileSyntaxError,
@@ -41,7 +62,7 @@ from labkit.containers.errors import (
 )
 from labkit.containers.explanation import CopyPlan, Explanation, StagePlan, Step
 from labkit.containers.imageconfig import DEFAULT_PATH, Healthcheck, ImageConfig
-from labkit.containers.instructions import BUILDKIT_ONLY_FLAGS, Instruction, parse
+from labkit.containers.instructions import Instruction, directives, parse
 from labkit.containers.substitution import references, substitute, substitute_words
 
 SCRATCH = "scratch"
@@ -110,6 +131,15 @@ class _BaseImages:
         return ImageConfig(), "unknown: assumed empty"
 
 
+@dataclass(frozen=True)
+class _Build:
+    """Which builder runs the build, the Dockerfile syntax its parser reads, and the platform it builds for."""
+
+    builder: Builder
+    syntax: DockerfileSyntax
+    platform: str
+
+
 @dataclass
 class _Stage:
     """A stage while its instructions are applied."""
@@ -125,6 +155,10 @@ class _Stage:
     cmd_set: bool = False
     dispatched: int = 0
     final_config: ImageConfig | None = None
+    skipped: bool = False  # BuildKit: the target does not need this stage, so its lines never run
+    # BuildKit: ARG values the stage's build state carries. They win over an earlier ENV of the same name in later
+    # lines (and RUN), and a stage built FROM this one inherits them; the legacy builder has neither.
+    state_args: dict[str, str] = field(default_factory=dict)
 
 
 def _pairs(arguments: Sequence[str]) -> list[tuple[str, str]]:
@@ -143,10 +177,15 @@ class _Evaluator:
         escape: str,
         build_args: Mapping[str, str],
         base_images: _BaseImages,
+        build: _Build,
     ) -> None:
         self.escape = escape
         self.build_args = dict(build_args)
         self.base_images = base_images
+        self.build = build
+        # BuildKit's platform arguments: seen by FROM lines and ARG defaults before FROM, and by a stage's
+        # `ARG TARGETARCH` (no value); the legacy builder has none.
+        self.automatic_args = platform_args(build.platform) if build.builder == "buildkit" else {}
         self.meta_args: dict[str, str | None] = {}
         self.stages: list[_Stage] = []
         self.steps: list[Step] = []
@@ -157,24 +196,27 @@ class _Evaluator:
         return {k: v for k, v in self.build_args.items() if k in BUILTIN_BUILD_ARGS and k not in exclude}
 
     def meta_env(self) -> dict[str, str]:
-        env = {key: value for key, value in self.meta_args.items() if value is not None}
+        env = dict(self.automatic_args)
+        env.update({key: value for key, value in self.meta_args.items() if value is not None})
         env.update(self._builtin_args(env))
         return env
 
     def stage_env(self, stage: _Stage) -> dict[str, str]:
-        """What `$VAR` sees in a stage: the image's Env, then declared ARGs that Env does not shadow."""
+        """What `$VAR` sees in a stage: the image's Env, then declared ARGs that Env does not shadow (with BuildKit,
+        an ARG declared after the ENV of its name wins)."""
         env = stage.config.env_map
         for key, value in stage.args.items():
             if value is not None and key not in env:
                 env[key] = value
+        env.update(stage.state_args)
         env.update(self._builtin_args(env))
         return env
 
     def _sub(self, word: str, env: Mapping[str, str]) -> str:
-        return substitute(word, env, escape=self.escape)
+        return substitute(word, env, escape=self.escape, syntax=self.build.syntax)
 
     def _sub_words(self, word: str, env: Mapping[str, str]) -> list[str]:
-        return substitute_words(word, env, escape=self.escape)
+        return substitute_words(word, env, escape=self.escape, syntax=self.build.syntax)
 
     def _explain_refs(self, words: Sequence[str], env: Mapping[str, str], stage: _Stage | None) -> str:
         notes: list[str] = []
@@ -205,7 +247,9 @@ class _Evaluator:
             return self.build_args[key]
         if default is not None:
             return default
-        return None if meta else self.meta_args.get(key)
+        if meta:
+            return self.automatic_args.get(key)
+        return self.meta_args.get(key, self.automatic_args.get(key))
 
     def meta_arg(self, instruction: Instruction) -> None:
         for raw in instruction.arguments:
@@ -234,17 +278,28 @@ class _Evaluator:
             default = self._sub(value, env) if has_value else None
             effective = self._arg_value(key, default, meta=False)
             stage.args[key] = effective
+            if effective is not None and self.build.builder == "buildkit":
+                stage.state_args[key] = effective
             self.consumed_args.add(key)
             if key in self.build_args:
                 source = "--build-arg"
             elif default is not None:
                 source = f"default on line {instruction.line}"
-            elif effective is not None:
+            elif key in self.meta_args and effective is not None:
                 source = "value of the ARG before FROM"
+            elif effective is not None:
+                source = f"BuildKit's platform argument for {self.build.platform}"
             else:
                 source = "no value: unset"
             stage.variable_origins[key] = f"ARG, {source}"
-            shadow = " (an ENV of the same name wins in substitutions)" if key in stage.config.env_map else ""
+            shadow = ""
+            if key in stage.config.env_map and self.build.builder == "buildkit" and effective is not None:
+                shadow = (
+                    f" (BuildKit: it now wins over the ENV {key} in later lines and in RUN; the image's Env keeps "
+                    "the ENV's value)"
+                )
+            elif key in stage.config.env_map:
+                shadow = " (the ENV of the same name wins in substitutions)"
             shown = repr(effective) if effective is not None else "unset"
             self._step(
                 stage,
@@ -282,10 +337,20 @@ class _Evaluator:
             where = f"image {base} ({source})"
         plan = StagePlan(index, name, base, kind, instruction.line, base_stage)
         config = base_config
+        scratch_workdir = kind == "scratch" and self.build.builder == "buildkit"
+        if scratch_workdir:
+            # BuildKit starts a scratch stage from an image config with WorkingDir "/"; the legacy builder leaves it empty.
+            config = replace(config, working_dir="/")
         if "PATH" not in config.env_map:
             # Docker gives every stage a PATH when its base has none (visible once the stage commits a layer).
             config = replace(config, env=(*config.env, f"PATH={DEFAULT_PATH}"))
         stage = _Stage(plan=plan, base_config=base_config, config=config)
+        if stage_base is not None and self.build.builder == "buildkit":
+            # BuildKit starts the stage from the earlier stage's build state, ARG values included.
+            stage.args = dict(stage_base.args)
+            stage.state_args = dict(stage_base.state_args)
+            for key in stage.state_args:
+                stage.variable_origins[key] = f"ARG of stage {stage_base.plan.label}, carried over by BuildKit"
         for key in base_config.env_map:
             stage.variable_origins[key] = f"Env of {where}"
         stage.variable_origins.setdefault("PATH", "Docker's default PATH")
@@ -295,12 +360,17 @@ class _Evaluator:
         for name_, value in (("working_dir", base_config.working_dir), ("user", base_config.user)):
             if value:
                 stage.origins[name_] = f"inherited from {where}"
+        if scratch_workdir:
+            stage.origins["working_dir"] = "BuildKit's WorkingDir for a FROM scratch stage (the legacy builder: none)"
         self.stages.append(stage)
         inherited = self._inherited_summary(base_config)
         self._step(
             stage,
             instruction,
-            f"starts stage {plan.label} from {where}" + inherited + self._explain_refs([arguments[0]], env, None),
+            f"starts stage {plan.label} from {where}"
+            + inherited
+            + ("; BuildKit gives it WorkingDir /" if scratch_workdir else "")
+            + self._explain_refs([arguments[0]], env, None),
         )
         if base_config.on_build:
             self._run_triggers(stage, instruction, base_config.on_build)
@@ -346,14 +416,27 @@ class _Evaluator:
         if handler is None:
             # FROM (which `explain` handles) or a keyword Docker does not know: fails as the old lookup by name did.
             raise AttributeError(f"'_Evaluator' object has no attribute '_do_{instruction.keyword.lower()}'")
+        note = self._buildkit_flags(instruction)
         handler(self, stage, instruction)
-        buildkit_flags = [n for n in instruction.flag_names() if n in BUILDKIT_ONLY_FLAGS.get(instruction.keyword, ())]
-        if buildkit_flags:
-            self.steps[-1] = replace(
-                self.steps[-1],
-                effect=self.steps[-1].effect
-                + f" (--{', --'.join(buildkit_flags)}: BuildKit only; Docker's legacy builder refuses it)",
+        if note:
+            self.steps[-1] = replace(self.steps[-1], effect=f"{self.steps[-1].effect} ({note})")
+
+    def _buildkit_flags(self, instruction: Instruction) -> str:
+        """A note on the BuildKit-only flags of a line; the legacy builder refuses some when it runs the line."""
+        since = FLAG_SINCE.get(instruction.keyword, {})
+        used = [name for name in instruction.flag_names() if name in since]
+        if not used:
+            return ""
+        if self.build.builder == "buildkit":
+            return f"--{', --'.join(used)}: BuildKit, from Dockerfile syntax {max(since[n] for n in used)}"
+        refused = [name for name in used if requires_buildkit(instruction.keyword, name)]
+        if refused:
+            raise InvalidInstructionError(
+                f"the --{refused[0]} option requires BuildKit (the legacy builder refuses it: build with BuildKit, "
+                "Docker's default since 23.0)",
+                line=instruction.line,
             )
+        return f"--{', --'.join(used)}: the legacy builder reads it and ignores it"
 
     def _do_arg(self, stage: _Stage, instruction: Instruction) -> None:
         self.stage_arg(stage, instruction)
@@ -374,6 +457,7 @@ class _Evaluator:
             else:
                 result.append(f"{key}={value}")
             stage.variable_origins[key] = f"ENV, line {instruction.line}"
+            stage.state_args.pop(key, None)
             shown.append(f"{key}={value!r}")
         self._set(stage, instruction, env=tuple(result))
         refs = self._explain_refs(instruction.arguments[1::2], env, stage)
@@ -405,6 +489,8 @@ class _Evaluator:
         env = self.stage_env(stage)
         requested = self._sub(instruction.arguments[0], env)
         previous = stage.config.working_dir
+        if not requested and self.build.builder == "buildkit":
+            requested = previous or "/"  # BuildKit keeps the current directory; the legacy builder refuses
         resolved = builder_rules.working_dir(previous, requested)
         self._set(stage, instruction, working_dir=resolved)
         how = (
@@ -487,9 +573,11 @@ class _Evaluator:
                 f"; {', '.join(dollars)} reaches the program literally (no variable substitution)" if dollars else ""
             )
             return argv, note
+        shell = stage.config.effective_shell
+        if not instruction.arguments and self.build.builder == "buildkit":
+            return (*shell, ""), f'empty shell form: BuildKit gives the shell an empty command ({_json(shell)} + "")'
         if empty_is_none and not instruction.arguments:
             return (), "empty shell form: nothing"
-        shell = stage.config.effective_shell
         argv = (*shell, *instruction.arguments)
         looks_json = instruction.source.split(None, 1)[-1].lstrip().startswith("[")
         note = (
@@ -510,15 +598,18 @@ class _Evaluator:
             replaced = " (replaces the CMD inherited from the base)"
         else:
             replaced = ""
-        self._set(stage, instruction, cmd=argv or None)
+        # An explicit `CMD []` runs nothing either way, but the legacy builder records it as an empty command
+        # ("Cmd": []) and BuildKit as none at all ("Cmd": null): both measured on Engine 20.10.
+        cmd = argv if instruction.exec_form and self.build.builder == "legacy" else (argv or None)
+        self._set(stage, instruction, cmd=cmd)
         stage.cmd_set = True
-        self._step(stage, instruction, f"CMD {_json(argv or None)}: {note}{replaced}")
+        self._step(stage, instruction, f"CMD {_json(cmd)}: {note}{replaced}")
 
     def _do_entrypoint(self, stage: _Stage, instruction: Instruction) -> None:
         argv, note = self._form(stage, instruction, empty_is_none=True)
         changes: dict[str, Any] = {"entrypoint": argv or None}
         reset = ""
-        if not stage.cmd_set and stage.config.cmd:
+        if not stage.cmd_set and stage.config.cmd is not None:
             changes["cmd"] = None
             reset = f"; resets the CMD {_json(stage.config.cmd)} inherited from the base (no CMD in this stage yet)"
         self._set(stage, instruction, **changes)
@@ -528,6 +619,15 @@ class _Evaluator:
 
     def _do_run(self, stage: _Stage, instruction: Instruction) -> None:
         argv, note = self._form(stage, instruction, empty_is_none=False)
+        if instruction.heredocs:
+            documents = ", ".join(f"<<{name}" for name in instruction.heredocs)
+            if self.build.builder == "buildkit":
+                note += f"; BuildKit feeds the here-document ({documents}) to it: its lines are the script"
+            else:
+                note += (
+                    f"; the legacy builder drops the here-document ({documents}): the shell gets only the first "
+                    "line, so the document's lines never run"
+                )
         self._step(
             stage,
             instruction,
@@ -555,6 +655,7 @@ class _Evaluator:
             ("interval", "interval_ns"),
             ("timeout", "timeout_ns"),
             ("start-period", "start_period_ns"),
+            ("start-interval", "start_interval_ns"),
         ):
             value = instruction.flag(flag)
             if value:
@@ -595,7 +696,14 @@ class _Evaluator:
     def _copy(self, stage: _Stage, instruction: Instruction) -> None:
         env = self.stage_env(stage)
         line = instruction.line
-        paths = [self._sub(raw, env) for raw in instruction.arguments]
+        documents = {f"<<{name}" for name in instruction.heredocs}
+        if documents and self.build.builder == "legacy":
+            raise InvalidInstructionError(
+                f"{instruction.keyword} failed: no source files were specified (the legacy builder does not read "
+                "here-documents: build with BuildKit)",
+                line=line,
+            )
+        paths = [raw if raw in documents else self._sub(raw, env) for raw in instruction.arguments]
         chown = instruction.flag("chown")
         if chown:
             chown = self._sub(chown, env)
@@ -611,6 +719,8 @@ class _Evaluator:
             others = [source for source in plan.sources if source not in urls]
             if others:
                 note += f" and copies {', '.join(others)} from the build context"
+        elif documents:
+            note = f"writes the here-document {', '.join(plan.sources)} to {plan.destination} (BuildKit)"
         else:
             note = f"copies {', '.join(plan.sources)} from the {plan.origin} to {plan.destination}"
         if chown:
@@ -636,9 +746,28 @@ class _Evaluator:
         return None, reference
 
     # Results ------------------------------------------------------------------------------------------------
+    def skip_stage(self, instruction: Instruction, plan: StagePlan, target: StagePlan) -> _Stage:
+        """BuildKit: a stage the target does not need; none of its lines runs, so none of them can fail."""
+        stage = _Stage(plan=plan, base_config=ImageConfig(), config=ImageConfig(), skipped=True)
+        self.stages.append(stage)
+        self._step(
+            stage,
+            instruction,
+            f"BuildKit skips stage {plan.label}: the target (stage {target.label}) does not need it, so its lines "
+            "are not run (the legacy builder would run them)",
+        )
+        return stage
+
     def finish_stage(self, stage: _Stage) -> None:
+        if stage.skipped:
+            return
         stage.plan = replace(stage.plan, copies=tuple(stage.copies))
-        stage.final_config = stage.config if stage.dispatched else stage.base_config
+        if self.build.builder == "buildkit":
+            # BuildKit exports the stage's config as set up at FROM (with its PATH and scratch WorkingDir) even
+            # when no line changes it; the legacy builder, with nothing to commit, leaves the base image as it is.
+            stage.final_config = stage.config
+        else:
+            stage.final_config = stage.config if stage.dispatched else stage.base_config
         if not stage.dispatched:
             stage.author = ""
 
@@ -692,25 +821,133 @@ def _target_index(instructions: Sequence[Instruction], target: str | None) -> in
     raise UnknownTargetError(f"failed to reach build target {target!r} in the Dockerfile; its named stages: {known}")
 
 
+def _stage_outline(
+    instructions: Sequence[Instruction], meta_env: Mapping[str, str], escape: str, syntax: DockerfileSyntax
+) -> list[StagePlan]:
+    """Every stage's base and COPY --from sources, read without running anything: what BuildKit's graph needs."""
+    plans: list[StagePlan] = []
+    copies: list[CopyPlan] = []
+
+    def close() -> None:
+        if plans:
+            plans[-1] = replace(plans[-1], copies=tuple(copies))
+
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            close()
+            copies = []
+            arguments = instruction.arguments
+            with _at_line(instruction.line):
+                base = substitute(arguments[0], meta_env, escape=escape, syntax=syntax)
+            name = arguments[2].lower() if len(arguments) == 3 else None
+            earlier = {plan.name: plan.index for plan in plans if plan.name}
+            base_stage = earlier.get(base.lower())
+            kind: Literal["image", "stage", "scratch"] = (
+                "stage" if base_stage is not None else "scratch" if base == SCRATCH else "image"
+            )
+            plans.append(StagePlan(len(plans), name, base, kind, instruction.line, base_stage))
+        elif plans and instruction.keyword in ("COPY", "ADD"):
+            reference = instruction.flag("from")
+            from_stage, from_image = None, None
+            if reference is not None:
+                names = {plan.name: plan.index for plan in plans[:-1] if plan.name}
+                if reference.isdigit():
+                    from_stage = int(reference)
+                elif reference.lower() in names:
+                    from_stage = names[reference.lower()]
+                else:
+                    from_image = reference
+            arguments = instruction.arguments
+            copies.append(
+                CopyPlan(instruction.line, instruction.keyword, arguments[:-1], arguments[-1], from_stage, from_image)
+            )
+    close()
+    return plans
+
+
+def _needed_stages(outline: Sequence[StagePlan], target: int) -> set[int]:
+    """The target and every stage it reaches through FROM and COPY --from: what BuildKit builds."""
+    needed: set[int] = set()
+    pending = [target]
+    while pending:
+        index = pending.pop()
+        if index not in needed and index < len(outline):
+            needed.add(index)
+            pending.extend(outline[index].depends_on)
+    return needed
+
+
+def _check_syntax(instructions: Sequence[Instruction], syntax: DockerfileSyntax) -> None:
+    """What the parser of `syntax` refuses in any stage, needed or not: flags it does not know, here-documents."""
+    for instruction in instructions:
+        since = FLAG_SINCE.get(instruction.keyword, {})
+        for name in instruction.flag_names():
+            if name in since and since[name] > syntax:
+                raise InvalidInstructionError(
+                    f"Unknown flag: {name} (on {instruction.keyword}: Dockerfile syntax {since[name]} added it, "
+                    f"this build reads {syntax})",
+                    line=instruction.line,
+                )
+        if instruction.heredocs and syntax < HEREDOCS_SINCE:
+            raise DockerfileSyntaxError(
+                f"unknown instruction: the here-document <<{instruction.heredocs[0]} of line {instruction.line} "
+                f"needs Dockerfile syntax {HEREDOCS_SINCE}; the parser of {syntax} reads its lines as instructions",
+                line=instruction.line + 1,
+            )
+
+
+def _syntax_for(
+    text: str, builder: Builder, syntax: str | DockerfileSyntax | None, assumptions: list[str]
+) -> DockerfileSyntax:
+    """The syntax the build's parser reads: BuildKit takes a `# syntax=` line's frontend, else the built-in one."""
+    builtin = DockerfileSyntax.parse(syntax) if syntax is not None else CURRENT
+    frontend = directives(text).get("syntax")
+    if frontend is None or builder == "legacy":
+        return builtin  # to the legacy builder `# syntax=` is a comment
+    chosen = syntax_from_frontend(frontend)
+    assumptions.append(
+        f"`# syntax={frontend}`: BuildKit pulls that frontend image from a registry and parses the file with it "
+        + (
+            f"(modelled as Dockerfile syntax {chosen})"
+            if chosen is not None
+            else f"(a frontend labkit does not know: modelled as Dockerfile syntax {CURRENT})"
+        )
+    )
+    return chosen or CURRENT
+
+
 def explain(
     text: str,
     target: str | None = None,
     build_args: Mapping[str, str] | None = None,
     *,
+    builder: Builder = DEFAULT_BUILDER,
+    syntax: str | DockerfileSyntax | None = None,
+    platform: str | None = None,
     base_images: Mapping[str, Mapping[str, Any]] | None = None,
     engine: EngineChoice = "auto",
     labels: Mapping[str, str] | None = None,
 ) -> Explanation:
     """Work out the image `docker build [--target T] [--build-arg K=V] [--label K=V]` would make from `text`.
 
-    `base_images` maps image references to their `docker image inspect` Config; other base images are asked of
-    `engine` ("auto": the one DOCKER_HOST or the default socket reaches, if any; None: never ask).
+    `builder` is Docker's builder: "buildkit" (the default since Docker 23.0) or "legacy" (`DOCKER_BUILDKIT=0`, the
+    docker SDK). `syntax` is the Dockerfile syntax built into it (default: today's, `builders.CURRENT`; Engine 20.10:
+    "1.2"); with BuildKit a `# syntax=docker/dockerfile:1.N` line overrides it. `platform` (default: this machine's)
+    fills BuildKit's TARGETARCH and the other platform arguments. `base_images` maps image references to their
+    `docker image inspect` Config; other base images are asked of `engine` ("auto": the one DOCKER_HOST or the default
+    socket reaches, if any; None: never ask).
     """
+    check_builder(builder)
+    assumptions: list[str] = []
+    build = _Build(builder, _syntax_for(text, builder, syntax, assumptions), platform or host_platform())
     parsed = parse(text)
     instructions = parsed.instructions
     target_index = _target_index(instructions, target)
+    _check_syntax(instructions, build.syntax)
     resolver = _BaseImages(given=dict(base_images or {}), engine=engine)
-    evaluator = _Evaluator(parsed.escape, build_args or {}, resolver)
+    evaluator = _Evaluator(parsed.escape, build_args or {}, resolver, build)
+    outline: list[StagePlan] = []
+    needed: set[int] | None = None
     current: _Stage | None = None
     for instruction in instructions:
         if instruction.keyword == "FROM":
@@ -719,6 +956,15 @@ def explain(
                 if target_index is not None and current.plan.index == target_index:
                     current = None
                     break
+            if builder == "buildkit" and needed is None:
+                # BuildKit reads every stage's FROM and COPY --from first, then runs only what the target needs.
+                outline = _stage_outline(instructions, evaluator.meta_env(), parsed.escape, build.syntax)
+                last = target_index if target_index is not None else len(outline) - 1
+                needed = _needed_stages(outline, last)
+            index = len(evaluator.stages)
+            if needed is not None and index not in needed:
+                current = evaluator.skip_stage(instruction, outline[index], outline[last])
+                continue
             with _at_line(instruction.line):
                 current = evaluator.begin_stage(instruction)
         elif current is None:
@@ -729,7 +975,7 @@ def explain(
                 )
             with _at_line(instruction.line):
                 evaluator.meta_arg(instruction)
-        else:
+        elif not current.skipped:
             with _at_line(instruction.line):
                 evaluator.dispatch(current, instruction)
     final = evaluator.stages[-1]
@@ -741,13 +987,14 @@ def explain(
         final.dispatched += 1
         _apply_build_labels(evaluator, final, labels)
         final.final_config = final.config
-    if final.plan.base_kind == "scratch" and not final.dispatched:
+    if final.plan.base_kind == "scratch" and not final.dispatched and builder == "legacy":
         raise DockerfileError(
-            f"No image was generated: the target stage {final.plan.label} is FROM scratch with no instruction"
+            f"No image was generated: the target stage {final.plan.label} is FROM scratch with no instruction "
+            "(the legacy builder commits nothing; BuildKit would export an empty image)"
         )
     unused = sorted(k for k in evaluator.build_args if k not in evaluator.consumed_args and k not in BUILTIN_BUILD_ARGS)
     origins = {name: where for name, where in final.origins.items()}
-    if not final.dispatched:
+    if not final.dispatched and builder == "legacy":
         origins = {name: f"{where} (the stage adds nothing: the image is its base)" for name, where in origins.items()}
     return Explanation(
         config=final.final_config,
@@ -755,9 +1002,11 @@ def explain(
         stages=tuple(stage.plan for stage in evaluator.stages),
         target=final.plan.index,
         steps=tuple(evaluator.steps),
-        assumptions=tuple(resolver.assumptions),
+        assumptions=tuple(assumptions + resolver.assumptions),
         unused_build_args=tuple(unused),
         origins=origins,
+        builder=builder,
+        syntax=build.syntax,
     )
 
 

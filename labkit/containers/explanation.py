@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from labkit.containers.builders import CURRENT, DEFAULT_BUILDER, Builder, DockerfileSyntax
 from labkit.containers.errors import NoCommandError
 from labkit.containers.imageconfig import ImageConfig
 from labkit.containers.instructions import line_span
-
-Builder = Literal["buildkit", "legacy"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,8 @@ class Explanation:
     assumptions: tuple[str, ...] = ()
     unused_build_args: tuple[str, ...] = ()
     origins: Mapping[str, str] = field(default_factory=dict)
+    builder: Builder = DEFAULT_BUILDER
+    syntax: DockerfileSyntax = CURRENT
 
     # The final configuration, field by field, under the names the issue and the notebooks use.
     @property
@@ -124,9 +125,12 @@ class Explanation:
     def target_stage(self) -> StagePlan:
         return self.stages[self.target]
 
-    def stages_built(self, builder: Builder = "buildkit") -> tuple[int, ...]:
-        """Stages a build of the target runs: BuildKit only those the target needs, the legacy builder all up to it."""
-        if builder == "legacy":
+    def stages_built(self, builder: Builder | None = None) -> tuple[int, ...]:
+        """Stages a build of the target runs: BuildKit only those the target needs, the legacy builder all up to it.
+
+        `builder` defaults to the one this explanation was worked out for.
+        """
+        if (builder or self.builder) == "legacy":
             return tuple(range(self.target + 1))
         needed: set[int] = set()
         pending = [self.target]

@@ -35,6 +35,7 @@ class Healthcheck:
     timeout_ns: int = 0
     start_period_ns: int = 0
     retries: int = 0
+    start_interval_ns: int = 0  # `--start-interval`: Dockerfile syntax 1.6 and Engine 25 (not on the engine here)
 
     def to_inspect(self) -> dict[str, Any]:
         """Docker's JSON shape; zero fields are left out, as the engine leaves them out."""
@@ -44,6 +45,7 @@ class Healthcheck:
             ("Timeout", self.timeout_ns),
             ("StartPeriod", self.start_period_ns),
             ("Retries", self.retries),
+            ("StartInterval", self.start_interval_ns),
         ):
             if value:
                 shape[key] = value
@@ -59,12 +61,19 @@ class Healthcheck:
             timeout_ns=int(shape.get("Timeout") or 0),
             start_period_ns=int(shape.get("StartPeriod") or 0),
             retries=int(shape.get("Retries") or 0),
+            start_interval_ns=int(shape.get("StartInterval") or 0),
         )
 
 
 def _argv(value: Any) -> tuple[str, ...] | None:
-    # Docker stores an empty list and no list alike: `docker image inspect` shows null for both.
+    # An empty list and no list run alike; `docker image inspect` shows null for both, except a Cmd (below).
     return tuple(value) if value else None
+
+
+def _cmd(value: Any) -> tuple[str, ...] | None:
+    # The legacy builder records an explicit `CMD []` as an empty list, not null (measured on Engine 20.10: `FROM
+    # scratch` + `CMD []` inspects as "Cmd": []); an image that never set one has null. Both run no command.
+    return None if value is None else tuple(value)
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ class ImageConfig:
         """The modelled keys of `docker image inspect --format '{{json .Config}}'`, empty ones as None."""
         return {
             "Entrypoint": list(self.entrypoint) if self.entrypoint else None,
-            "Cmd": list(self.cmd) if self.cmd else None,
+            "Cmd": list(self.cmd) if self.cmd is not None else None,
             "WorkingDir": self.working_dir or None,
             "User": self.user or None,
             "Env": list(self.env) or None,
@@ -118,7 +127,7 @@ class ImageConfig:
         config = config or {}
         return cls(
             entrypoint=_argv(config.get("Entrypoint")),
-            cmd=_argv(config.get("Cmd")),
+            cmd=_cmd(config.get("Cmd")),
             working_dir=config.get("WorkingDir") or "",
             user=config.get("User") or "",
             env=tuple(config.get("Env") or ()),
@@ -133,6 +142,10 @@ class ImageConfig:
 
 
 def normalized_inspect(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The modelled keys of an engine's `Config`, with Docker's empty values (missing, [], {}, "") as None."""
+    """The modelled keys of an engine's `Config`, with Docker's empty values (missing, [], {}, "") as None; a Cmd
+    of [] stays [] (an explicit `CMD []`, which the engine records as such)."""
     config = config or {}
-    return {key: (config.get(key) or None) for key in INSPECT_KEYS}
+    normalized = {key: (config.get(key) or None) for key in INSPECT_KEYS}
+    if config.get("Cmd") == []:
+        normalized["Cmd"] = []
+    return normalized

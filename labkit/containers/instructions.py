@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dockerfile
 
+from labkit.containers.builders import FLAG_SINCE
 from labkit.containers.errors import DockerfileSyntaxError, InvalidInstructionError, UnknownInstructionError
 from labkit.containers.substitution import DEFAULT_ESCAPE
 
@@ -19,19 +20,16 @@ INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
 # Parser directives sit on the first lines, before any instruction or other comment (`# escape=``).
 DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 
-# Flags each instruction accepts. The second set are flags only BuildKit knows: the legacy builder refuses them.
+# Flags each instruction accepts with either builder and every syntax version.
 FLAGS: dict[str, frozenset[str]] = {
     "FROM": frozenset({"platform"}),
     "COPY": frozenset({"from", "chown"}),
     "ADD": frozenset({"chown"}),
     "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "retries"}),
 }
-BUILDKIT_ONLY_FLAGS: dict[str, frozenset[str]] = {
-    "COPY": frozenset({"chmod", "link", "parents", "exclude"}),
-    "ADD": frozenset({"chmod", "link", "checksum", "keep-git-dir", "exclude"}),
-    "RUN": frozenset({"mount", "network", "security"}),
-    "HEALTHCHECK": frozenset({"start-interval"}),
-}
+# Flags only BuildKit gives a meaning to: which syntax version knows each, and what the legacy builder does with it,
+# is decided per build (`builders.FLAG_SINCE`, checked by the explainer).
+BUILDKIT_ONLY_FLAGS: dict[str, frozenset[str]] = {keyword: frozenset(flags) for keyword, flags in FLAG_SINCE.items()}
 EXACTLY_ONE = frozenset({"WORKDIR", "USER", "STOPSIGNAL", "MAINTAINER"})
 AT_LEAST_ONE = frozenset({"ENV", "LABEL", "EXPOSE", "VOLUME", "ARG", "ONBUILD", "SHELL", "HEALTHCHECK"})
 AT_LEAST_TWO = frozenset({"COPY", "ADD"})
@@ -55,6 +53,7 @@ class Instruction:
     end_line: int
     source: str
     trigger_keyword: str | None = None
+    heredocs: tuple[str, ...] = ()  # the names of its here-documents (`RUN <<EOF`): Dockerfile syntax 1.4
 
     def flag(self, name: str) -> str | None:
         """The value of `--name=value`, or None when the flag is absent."""
@@ -81,18 +80,23 @@ class ParsedDockerfile:
     escape: str = DEFAULT_ESCAPE
 
 
-def escape_character(text: str) -> str:
-    """The escape character set by an `# escape=` parser directive, else a backslash."""
+def directives(text: str) -> dict[str, str]:
+    """The parser directives on the first lines (`# escape=``, `# syntax=docker/dockerfile:1`), by lower-case name."""
+    found: dict[str, str] = {}
     for raw in text.splitlines():
         match = DIRECTIVE.match(raw.strip())
         if not match:
             break
-        if match.group(1).lower() == "escape":
-            value = match.group(2)
-            if value not in ("\\", "`"):
-                raise DockerfileSyntaxError(f"invalid escape token '{value}' does not match ` or \\", line=1)
-            return value
-    return DEFAULT_ESCAPE
+        found.setdefault(match.group(1).lower(), match.group(2))
+    return found
+
+
+def escape_character(text: str) -> str:
+    """The escape character set by an `# escape=` parser directive, else a backslash."""
+    value = directives(text).get("escape", DEFAULT_ESCAPE)
+    if value not in ("\\", "`"):
+        raise DockerfileSyntaxError(f"invalid escape token '{value}' does not match ` or \\", line=1)
+    return value
 
 
 def _failing_line(text: str) -> int | None:
@@ -126,6 +130,7 @@ def parse(text: str) -> ParsedDockerfile:
             end_line=command.end_line,
             source=command.original,
             trigger_keyword=command.sub_cmd.upper() if command.sub_cmd else None,
+            heredocs=tuple(heredoc.name for heredoc in command.heredocs),
         )
         for command in commands
     )

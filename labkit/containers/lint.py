@@ -21,7 +21,8 @@ from labkit.containers.errors import LintError
 # hadolint rule -> the lab's advice (the source material's reasons, not hadolint's one-liner).
 ADVICE: dict[str, str] = {
     "DL3025": "Use exec form (a JSON array) for CMD and ENTRYPOINT: no /bin/sh in between, so the program is PID 1 "
-    "and receives `docker stop`'s SIGTERM, and no shell rewrites its arguments.",
+    "and receives `docker stop`'s SIGTERM itself (it must handle it: a PID 1 ignores a signal it has no handler "
+    "for), and no shell rewrites its arguments.",
     "DL3020": "Prefer COPY over ADD: ADD also downloads URLs and unpacks tar archives, which surprises readers; "
     "use ADD only when you want exactly that.",
     "DL4000": 'MAINTAINER is deprecated: write LABEL org.opencontainers.image.authors="..." instead.',

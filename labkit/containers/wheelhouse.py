@@ -92,24 +92,46 @@ def imported_distributions(entry: str = SERVICE_ENTRY) -> list[str]:
 
 
 def _requirements_closure(names: list[str]) -> dict[str, str]:
-    """`{distribution: installed version}` for `names` and everything they require (markers evaluated)."""
+    """`{distribution: installed version}` for `names` (requirement strings: extras count) and everything they
+    require (markers evaluated, with the extras asked for)."""
     pinned: dict[str, str] = {}
-    pending = list(names)
+    done: set[tuple[str, frozenset[str]]] = set()
+    pending = [Requirement(name) for name in names]
     while pending:
-        name = pending.pop()
-        key = canonicalize_name(name)
-        if key in pinned:
+        wanted = pending.pop()
+        key = canonicalize_name(wanted.name)
+        if (key, frozenset(wanted.extras)) in done:
             continue
+        done.add((key, frozenset(wanted.extras)))
         try:
-            dist = metadata.distribution(name)
+            dist = metadata.distribution(wanted.name)
         except metadata.PackageNotFoundError:
-            raise WheelhouseError(f"{name} is required but not installed; run `make` to install the lock") from None
+            raise WheelhouseError(
+                f"{wanted.name} is required but not installed; run `make` to install the lock"
+            ) from None
         pinned[key] = dist.version
         for raw in dist.requires or ():
             requirement = Requirement(raw)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
+            extras = ["", *wanted.extras]
+            if requirement.marker is None or any(requirement.marker.evaluate({"extra": e}) for e in extras):
+                pending.append(requirement)
     return pinned
+
+
+def _as_labkit_requires(names: list[str]) -> list[str]:
+    """Each distribution as labkit's own metadata requires it, with its extras (psycopg[binary]: the C wrapper the
+    services need, which an import scan cannot see)."""
+    declared = {}
+    for raw in metadata.requires("labkit") or ():
+        requirement = Requirement(raw)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            declared[canonicalize_name(requirement.name)] = requirement
+    found = []
+    for name in names:
+        requirement = declared.get(canonicalize_name(name))
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement is not None and requirement.extras else ""
+        found.append(f"{name}{extras}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -123,17 +145,21 @@ class WheelSet:
         return [f"{name}=={version}" for name, version in sorted(self.pins.items())]
 
 
+# What uvicorn loads by name when it is installed (its HTTP parser, its event loop): no import of them to scan.
+LOADED_BY_NAME = ("httptools", "uvloop")
+
+
 def services_wheel_set() -> WheelSet:
     """The services' runtime: labkit plus the distributions `labkit.services` imports, and what they require."""
     names = [n for n in imported_distributions(SERVICE_ENTRY) if canonicalize_name(n) != "labkit"]
-    return WheelSet("services", _requirements_closure(names))
+    return WheelSet("services", _requirements_closure(_as_labkit_requires([*names, *LOADED_BY_NAME])))
 
 
 def lab_wheel_set() -> WheelSet:
     """The whole lab: labkit's runtime dependencies (JupyterLab, widgets, plotting...), and what they require."""
     requires = metadata.distribution("labkit").requires or ()
     names = [Requirement(raw).name for raw in requires if "extra ==" not in raw]
-    return WheelSet("lab", _requirements_closure(names))
+    return WheelSet("lab", _requirements_closure(_as_labkit_requires(names)))
 
 
 def source_digest() -> str:

@@ -9,6 +9,7 @@ times faster than maintaining them row by row, and `indexes=False` leaves them o
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -324,6 +325,12 @@ def load_view(
             )
             raise MalformedEventError("(bulk input)", "metadata", f"row {row[0]}: not JSON") from None
         except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
+            # Unchecked input (validate=False) may hold an empty required value: the table refuses it.
+            empty = re.search(r'NOT NULL constraint failed: events\."?(\w+)', str(exc))  # "version" comes quoted
+            if empty:
+                raise MalformedEventError(
+                    "(bulk input)", empty[1], "no value in some row; every row needs one (validate=True names the row)"
+                ) from None
             # An index built in the transaction refuses a repeated id at commit (TransactionException). The
             # transaction is rolled back by now: find the offending id for the message.
             if "constraint" not in str(exc).lower():

@@ -235,15 +235,22 @@ class PostgresEventStore:
             if self._transaction is not None:
                 yield self._transaction
                 return
-            self._transaction, self._head = _Transaction(self.connection), None
-            self._owner = threading.get_ident()
+            transaction = self._transaction = _Transaction(self.connection)
+            self._head, self._owner = None, threading.get_ident()
             try:
-                yield self._transaction
-            except BaseException:
-                self._transaction.end("ROLLBACK")
-                raise
-            else:
-                self._transaction.end("COMMIT")
+                try:
+                    yield transaction
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
+                try:
+                    transaction.end("COMMIT")  # with the deferred inserts, in one round trip
+                except psycopg.errors.UniqueViolation as exc:  # a deferred insert refused: the contract's error
+                    transaction.end("ROLLBACK")
+                    raise self._late_refusal(transaction.deferred_rows) from exc
+                except BaseException:
+                    transaction.end("ROLLBACK")
+                    raise
             finally:
                 self._transaction, self._head, self._owner = None, None, None
 
@@ -271,7 +278,9 @@ class PostgresEventStore:
             rows = [
                 new_row(e, position=0, version=current + i, recorded_at=recorded_at) for i, e in enumerate(fresh, 1)
             ]
-            positions = self._insert(transaction, rows)
+            # Under the insert lock nothing can take these versions or ids any more (`_heads` read them under it),
+            # so the insert need not answer now: it travels with the next statement or the COMMIT.
+            positions = self._insert(transaction, rows, defer=self.positions == "locked")
         appended = tuple(
             RecordedEvent(
                 position=p,
@@ -307,10 +316,9 @@ class PostgresEventStore:
             "(SELECT max(version) AS version, min(aggregate_type) AS kind FROM {schema}.events WHERE aggregate_id = %s) h "
             "LEFT JOIN {schema}.events e ON e.event_id = ANY(%s)"
         )
-        statements: list[Any] = []
+        # Inserts wait for each other from the lock to the commit, so positions become visible in order.
         locking = self.positions == "locked" and self._head is None
-        if locking:  # inserts wait for each other from here to commit, so positions become visible in order
-            statements += [self._lock_sql, self._q(HEAD_SQL)]
+        statements: list[Any] = [self._lock_sql, self._q(HEAD_SQL)] if locking else []
         results = transaction.run([*statements, (lookup, [aggregate_id, event_ids])])
         if locking:
             self._head = int(results[1][0][0])
@@ -319,12 +327,15 @@ class PostgresEventStore:
         stored = {r.event_id: r for r in records(row[2:] for row in rows if row[2] is not None)}
         return stored, (rules.StreamHead(int(version), kind) if kind is not None else None)
 
-    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, transaction: _Transaction, rows: list[dict[str, Any]], *, defer: bool = False) -> list[int]:
         """Insert rows (JSON as text) in the open transaction, positions after the head or from the sequence; their
         positions.
 
+        `defer` (positions after the head only): the insert is sent with the transaction's next statement or its
+        COMMIT, saving a round trip; a row the database refuses then fails the commit (`_late_refusal`).
+
         One statement that skips a row the database refuses (ON CONFLICT DO NOTHING): fewer rows back means another
-        process took the version, or the id is stored; then the caller's transaction is rolled back by the error."""
+        process took a version, or stored an id; then the caller's transaction is rolled back by the error."""
         if self.positions == "locked":
             assert self._head is not None, "the insert lock is taken before positions are numbered"
             positions: list[int | None] = list(range(self._head + 1, self._head + 1 + len(rows)))
@@ -348,26 +359,50 @@ class PostgresEventStore:
         statements = []
         for start in range(0, len(rows), INSERT_CHUNK):  # PostgreSQL binds at most 65,535 parameters a statement
             count = min(INSERT_CHUNK, len(rows) - start)
-            insert = self._q(
-                f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
-                "ON CONFLICT DO NOTHING RETURNING position"
-            )
-            statements.append((insert, params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
-        inserted = [int(r[0]) for result in transaction.run(statements) for r in result]
+            insert = f"INSERT INTO {{schema}}.events ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
+            if not defer:
+                insert += " ON CONFLICT DO NOTHING RETURNING position, event_id"
+            statements.append((self._q(insert), params[start * len(COLUMNS) : (start + count) * len(COLUMNS)]))
+        if defer:
+            transaction.defer(statements, rows)
+            return [p for p in positions if p is not None]
+        inserted = [r for result in transaction.run(statements) for r in result]
         if len(inserted) < len(rows):
-            raise self._refusal(rows)
-        return inserted
+            raise self._refusal(transaction, rows, {r[1] for r in inserted})
+        return [int(r[0]) for r in inserted]
 
-    def _refusal(self, rows: list[dict[str, Any]]) -> Exception:
-        """The contract's error for rows the database refused: the id is stored, or another writer got the version."""
-        taken = [UUID(str(r["event_id"])) for r in rows]
-        stored = self.stored_ids(taken)
+    def _late_refusal(self, rows: list[dict[str, Any]]) -> Exception:
+        """The contract's error for deferred inserts the database refused at commit (rolled back by now): an id
+        stored by another writer, or the first stream another writer moved."""
+        ids = [UUID(str(r["event_id"])) for r in rows]
+        stored = self.stored_ids(ids)
         if stored:
-            return DuplicateEventError(next(i for i in taken if i in stored), "is already stored")
-        first = rows[0]
-        return ConcurrencyError(
-            first["aggregate_id"], int(first["version"]) - 1, self.stream_version(first["aggregate_id"])
-        )
+            return DuplicateEventError(next(i for i in ids if i in stored), "is already stored")
+        for aggregate_id in dict.fromkeys(r["aggregate_id"] for r in rows):
+            expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+            actual = self.stream_version(aggregate_id)
+            if actual != expected:
+                return ConcurrencyError(aggregate_id, expected, actual)
+        return EventStoreError(f"the commit of {len(rows)} events was refused by the database; load again and retry")
+
+    def _refusal(self, transaction: _Transaction, rows: list[dict[str, Any]], inserted: set[UUID]) -> Exception:
+        """The contract's error for the rows the database refused (the others, `inserted`, are in this transaction):
+        another writer stored the id, or got the version first."""
+        refused = [r for r in rows if UUID(str(r["event_id"])) not in inserted]
+        refused_ids = [UUID(str(r["event_id"])) for r in refused]
+        stored = self.stored_ids(refused_ids)
+        if stored:
+            return DuplicateEventError(next(i for i in refused_ids if i in stored), "is already stored")
+        aggregate_id = refused[0]["aggregate_id"]
+        expected = min(int(r["version"]) for r in rows if r["aggregate_id"] == aggregate_id) - 1
+        # The stream's version as the other writer left it: this transaction's own rows left out.
+        actual = transaction.execute(
+            self._q(
+                "SELECT coalesce(max(version), 0) FROM {schema}.events WHERE aggregate_id = %s AND event_id <> ALL(%s)"
+            ),
+            [aggregate_id, list(inserted)],
+        )[0][0]
+        return ConcurrencyError(aggregate_id, expected, int(actual))
 
     # ---- reading ----------------------------------------------------------------------------------------------------
 
@@ -466,7 +501,7 @@ class PostgresEventStore:
                 "SELECT version, position, event_type, event_data::text, recorded_at FROM {schema}.events "
                 "WHERE aggregate_id = %s AND position > %s AND version > %s AND version <= %s ORDER BY version"
             ),
-            [aggregate_id, after_position, after_version, to_version if to_version is not None else 2**31 - 1],
+            [aggregate_id, after_position, after_version, to_version if to_version is not None else rules.MAX_VERSION],
         )
         return _tail_table(rows)
 
@@ -487,7 +522,7 @@ class PostgresEventStore:
     ) -> dict[str, tuple[Snapshot | None, pa.Table]]:
         """`load_stream` for many aggregates: one statement each (the snapshot row first, then the events after it),
         all in one round trip."""
-        top = to_version if to_version is not None else 2**31 - 1
+        top = to_version if to_version is not None else rules.MAX_VERSION
         kept = -1 if state_version is None else state_version  # no snapshot has a negative state version
         ids = list(dict.fromkeys(aggregate_ids))
         statements = [(self._q(LOAD_SQL), {"id": i, "type": aggregate_type, "kept": kept, "top": top}) for i in ids]
@@ -625,7 +660,12 @@ class PostgresEventStore:
                 "WHERE aggregate_id = %s AND aggregate_type = %s AND state_version = %s AND version <= %s "
                 "ORDER BY version DESC LIMIT 1"
             ),
-            [aggregate_id, aggregate_type, state_version, at_or_before if at_or_before is not None else 2**31 - 1],
+            [
+                aggregate_id,
+                aggregate_type,
+                state_version,
+                at_or_before if at_or_before is not None else rules.MAX_VERSION,
+            ],
         )
         return snapshot_of_row(aggregate_id, rows[0]) if rows else None
 
@@ -696,26 +736,39 @@ class _Transaction:
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
         self.begun = False
+        self.deferred: list[Any] = []  # statements whose answer no one waits for: sent with the next ones
+        self.deferred_rows: list[dict[str, Any]] = []  # the rows they insert (to name them if the commit is refused)
+
+    def defer(self, statements: Sequence[Any], rows: list[dict[str, Any]]) -> None:
+        """Send these statements with the next `run` or with the COMMIT (an error in them fails that call)."""
+        self.deferred += statements
+        self.deferred_rows += rows
 
     def run(self, statements: Sequence[Any]) -> list[list[tuple[Any, ...]]]:
-        """Run `query` or `(query, params)` items in order; each one's rows ([] for statements without rows)."""
+        """Run `query` or `(query, params)` items in order, after the deferred ones; each one's rows ([] for
+        statements without rows)."""
+        pending, self.deferred = self.deferred, []
         cursors = []
         with self.connection.pipeline():
             if not self.begun:
                 self.connection.execute("BEGIN")
                 self.begun = True
-            for statement in statements:
+            for statement in [*pending, *statements]:
                 query, params = statement if isinstance(statement, tuple) else (statement, None)
                 cursors.append(self.connection.execute(query, params))
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors[len(pending) :]]
 
-    def execute(self, query: Any, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """One statement in the transaction; its rows."""
-        return self.run([(query, list(params) if params is not None else None)])[0]
+    def execute(self, query: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement (with its parameters) in the transaction; its rows."""
+        return self.run([(query, list(params))])[0]
 
     def end(self, command: str) -> None:
-        """COMMIT or ROLLBACK, if anything was begun."""
-        if self.begun:
+        """COMMIT (with the deferred statements, in one round trip) or ROLLBACK (dropping them), if anything was
+        begun."""
+        if command == "COMMIT" and self.deferred:
+            self.run(["COMMIT"])
+        elif self.begun:
+            self.deferred = []
             self.connection.execute(command)
 
 

@@ -28,7 +28,7 @@ from labkit.events.errors import (
     WrongAggregateTypeError,
 )
 from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
-from labkit.events.inputs import json_problem
+from labkit.events.inputs import MAX_VERSION, json_problem
 from labkit.events.inputs import version as checked_version
 
 SMALL = 64  # rows up to which the rules are checked row by row (cheaper than setting up the vectorized pass)
@@ -93,7 +93,7 @@ def check_write(
     previous_type = np.r_[0, grouped_types[:-1]]
     expected_version = np.where(starts, head_version, previous_version) + 1
     owner_type = np.where(starts, head_type, previous_type)
-    bad = (grouped_versions != expected_version) | (grouped_types != owner_type)
+    bad = (grouped_versions != expected_version) | (grouped_types != owner_type) | (grouped_versions > MAX_VERSION)
     if not bad.any():
         return
     rows = order[bad]
@@ -109,6 +109,8 @@ def check_write(
         raise WrongAggregateTypeError(
             f"{where}{aggregate_id} {owner}, not a {aggregate_type}; use another aggregate id"
         )
+    if grouped_versions[at] == expected_version[at]:  # in order, but past the last version
+        raise past_the_last_version(aggregate_id)
     if expected and starts[at]:
         raise ConcurrencyError(aggregate_id, int(grouped_versions[at]) - 1, int(head_version[at]))
     raise EventStoreError(
@@ -233,7 +235,17 @@ def _check_few(
                 f"row {row}: {aggregate_id} version {version} where version {previous + 1} comes next; versions of an "
                 "aggregate must run 1, 2, 3... in input order, continuing what is stored"
             )
+        if version > MAX_VERSION:
+            raise past_the_last_version(aggregate_id)
         last[aggregate_id] = (version, owner, stored)
+
+
+def past_the_last_version(aggregate_id: str) -> EventStoreError:
+    """The refusal of an event after a stream's last version."""
+    return EventStoreError(
+        f"{aggregate_id} is at version {MAX_VERSION}, the last one a stream holds: no event can follow it; "
+        "go on in a new aggregate (e.g. close this one and open its successor)"
+    )
 
 
 def retries(events: Sequence[NewEvent], stored: Mapping[UUID, RecordedEvent]) -> list[NewEvent]:

@@ -286,7 +286,7 @@ class EventStore:
                     aggregate_id,
                     after_position,
                     after_version,
-                    to_version if to_version is not None else 2**31 - 1,
+                    to_version if to_version is not None else rules.MAX_VERSION,
                 ],
             ).to_arrow_table()
 
@@ -376,7 +376,7 @@ class EventStore:
                         aggregate_id,
                         aggregate_type,
                         state_version,
-                        at_or_before if at_or_before is not None else 2**31 - 1,
+                        at_or_before if at_or_before is not None else rules.MAX_VERSION,
                     ],
                 )
             )

@@ -12,4 +12,6 @@ which do not import from here (a layering contract in `make test` keeps it so).
     microservices  notebook 07: the saga timeline, view lag; `labkit bench services`
     dockerfiles    notebooks 08-10: the Dockerfile explainer's tables, forms and widget
     kubernetes     notebooks 11-13: the values playground, object maps and reconciliation figures
+    ratios         a ratio of two measurements in words (`26.0x slower`), for every side-by-side table
+    log_axes       log axes labelled with plain numbers (`20`, `10k`), for every log-scale figure
 """

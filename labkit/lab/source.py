@@ -9,8 +9,11 @@ from typing import Any
 from IPython.display import Markdown
 
 
-def show_source(obj: Any) -> Markdown:
-    """A function's, method's or class's source, as a highlighted code block, with where it lives."""
-    source = textwrap.dedent(inspect.getsource(obj))
-    where = f"{obj.__module__}.{obj.__qualname__}"
-    return Markdown(f"`{where}`\n\n```python\n{source.rstrip()}\n```")
+def show_source(*objects: Any) -> Markdown:
+    """Functions', methods' or classes' source, as highlighted code blocks, each with where it lives."""
+    blocks = []
+    for obj in objects:
+        source = textwrap.dedent(inspect.getsource(obj))
+        where = f"{obj.__module__}.{obj.__qualname__}"
+        blocks.append(f"`{where}`\n\n```python\n{source.rstrip()}\n```")
+    return Markdown("\n\n".join(blocks))

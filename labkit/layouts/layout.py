@@ -193,14 +193,21 @@ class PerServiceLayout:
     def files_taken_offline(self) -> Iterator[tuple[Path, Path]]:
         """Take both services' files away from them (the services refuse calls meanwhile) and hand out the paths.
 
-        Nothing but the ATTACH anti-pattern calls this: it is the door that a direct cross-database join needs,
-        and it is the breach of ownership that the anti-pattern is.
+        Only the ATTACH anti-pattern and `copy_files` call this: it is the door that a direct cross-database join
+        needs, and it is the breach of ownership that the anti-pattern is.
         """
         with (
             self._customers_database.take_offline() as customers_path,
             self._orders_database.take_offline() as orders_path,
         ):
             yield customers_path, orders_path
+
+    def copy_files(self, *, customers: Path | str, orders: Path | str) -> None:
+        """Copy both services' files as they are committed (each closed for the moment of the copy): a backup, or
+        the databases of other processes that serve the same data."""
+        with self.files_taken_offline() as (customers_path, orders_path):
+            shutil.copyfile(customers_path, customers)
+            shutil.copyfile(orders_path, orders)
 
     def close(self) -> None:
         self.view.close()

@@ -32,7 +32,7 @@ from labkit.views import ANSWER_SCHEMA, creation_cutoff, order_threshold
 METHODS = ("shared_join", "api_composition", "cqrs_view", "attach_join")
 METHOD_TITLES = {
     "shared_join": "(a) shared database: SQL join",
-    "api_composition": "(b) per service: API composition",
+    "api_composition": "(b) per service: API composition, in-process calls",
     "cqrs_view": "(c) per service: CQRS view",
     "attach_join": "(d) anti-pattern: ATTACH both files",
 }

@@ -24,13 +24,15 @@ The dual-write problem, measured (`labkit.patterns.dualwrite`, `designs`, `fault
 `FaultSchedule(rate, seed)`: which attempt of which component crashes (a hash of seed, component, attempt: the
 same answer in every process and design). Crash modes: "process" (the service runs in a child process that
 SIGKILLs itself at the crash point) or "exception" (`InjectedCrash` unwinds through real rollbacks).
-`run_design(design, folder, operations=, fault_rate=, seed=, crash_mode=)` -> `DualWriteOutcome` (writer and
-publisher crashes, orders stored, messages, lost, phantom, duplicates: counted from the databases afterwards).
-Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transactional outbox + relay),
-"event_sourced" (event store + pull subscriber). `compare_designs(folder, workers=, ...)`,
-`sweep_fault_rates(folder, rates, workers=, ...)`, `outcomes_table(outcomes)`, `anomalies_by_rate(outcomes)`.
-`MessageBroker(path)`: the second database standing in for the broker. `OutboxRelay(connection, broker,
-batch_size=)`, `add_to_outbox(connection, event, version=)`. `launcher.run_child("module:function", args)`: a
+`run_design(design, folder, message_ids=, url=, operations=, fault_rate=, seed=, crash_mode=, duplicate_window=,
+relay_restart_delay=)` -> `DualWriteOutcome` (writer and publisher crashes, orders stored, repeats the broker dropped,
+messages, lost, phantom, duplicates: the database against what one consumer received from the run's JetStream
+stream). Designs (`DESIGNS`): "state_first" and "publish_first" (naive), "outbox" (transactional outbox + relay),
+"event_sourced" (event store + forwarder; both record their progress after the broker's ack, in the service's
+database). `compare_designs(folder, workers=, ...)`, `sweep_fault_rates(folder, rates, workers=, ...)`,
+`outcomes_table(outcomes)`, `anomalies_by_rate(outcomes)`. `BrokerSettings(url, stream, message_ids,
+duplicate_window)`, `EventBroker(settings)`: the broker, a JetStream stream; `read_messages(settings, durable)`: the
+consumer. `OutboxRelay(connection, broker, batch_size=)`, `add_to_outbox(connection, event, version=)`. `launcher.run_child("module:function", args)`: a
 fresh child process forked from a helper that imported labkit once (exit code, or -signal if killed).
 
 CQRS projections (`labkit.patterns.projections`, `runner`):
@@ -49,7 +51,7 @@ control, `labkit bench projections`) is the teaching tier's: `labkit.lab.messagi
 Errors (all `LabkitError`): `PatternsError`, `OutOfOrderError`, `InjectedCrash`, `ProjectionError`.
 """
 
-from labkit.patterns.broker import MessageBroker
+from labkit.patterns.broker import BrokerSettings, EventBroker, read_messages
 from labkit.patterns.delivery import DeliveryFeed, out_of_order_count, unreliable_delivery
 from labkit.patterns.designs import DESIGNS
 from labkit.patterns.dualwrite import (
@@ -77,14 +79,15 @@ from labkit.patterns.projections import (
 __all__ = [
     "DESIGNS",
     "SETUP_SQL",
+    "BrokerSettings",
     "ConsumeResult",
     "CustomerOrdersViewProjection",
     "DeliveryFeed",
     "DualWriteOutcome",
+    "EventBroker",
     "FaultSchedule",
     "IdempotentConsumer",
     "InjectedCrash",
-    "MessageBroker",
     "OrdersPerCustomer",
     "OutOfOrderError",
     "OutboxRelay",
@@ -102,6 +105,7 @@ __all__ = [
     "compare_designs",
     "out_of_order_count",
     "outcomes_table",
+    "read_messages",
     "run_design",
     "standard_projections",
     "sweep_fault_rates",

@@ -14,7 +14,7 @@ import duckdb
 
 from labkit.events import NewEvent, RecordedEvent
 from labkit.events.codec import to_utc_naive, utc_now
-from labkit.patterns.broker import MessageBroker, envelope_values, recorded_event
+from labkit.patterns.broker import EventBroker, envelope_values, recorded_event
 
 OUTBOX_SQL = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -63,7 +63,7 @@ class OutboxRelay:
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
-        broker: MessageBroker,
+        broker: EventBroker,
         *,
         batch_size: int = 10,
         after_publish: Callable[[list[RecordedEvent]], None] | None = None,
@@ -77,7 +77,7 @@ class OutboxRelay:
         batch = unsent(self.connection, self.batch_size)
         if batch:
             events = [event for _, event in batch]
-            self.broker.publish(events)  # the broker's own transaction: published, whatever happens next
+            self.broker.publish(events)  # acked by the broker: published, whatever happens next
             self.after_publish(events)
             marks = ", ".join("?" * len(batch))
             self.connection.execute(  # one statement, one transaction: the whole batch is marked, or none of it

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response
 
 from labkit.domain import Customer
 from labkit.events import UnitOfWork, state_sql
+from labkit.events.codec import to_utc_naive
 from labkit.services.base import HttpService
 from labkit.services.errors import IdConflictError
 from labkit.services.models import CustomerBatchIn, CustomerBatchOut, CustomerIn, CustomerOut, CustomerPage
@@ -84,7 +85,8 @@ class CustomerService(HttpService):
 
         @router.post("/customers/batch", response_model=CustomerBatchOut, summary="Read many customers at once")
         def batch(body: CustomerBatchIn) -> dict[str, Any]:
-            """The customers among `customer_ids` (and the ids not found): one request for a whole page of ids."""
+            """The customers among `customer_ids` (created after `created_after`, if given) and the ids not found: one
+            request for a whole page of ids."""
             ids = list(dict.fromkeys(body.customer_ids))
             if not ids:
                 return {"customers": [], "missing": []}
@@ -95,7 +97,9 @@ class CustomerService(HttpService):
                 ids=ids,
             )
             found = {row[0]: customer_out(row) for row in rows}
-            return {"customers": [found[i] for i in ids if i in found], "missing": [i for i in ids if i not in found]}
+            cutoff = to_utc_naive(body.created_after) if body.created_after is not None else None
+            sent = [found[i] for i in ids if i in found and (cutoff is None or found[i]["created_at"] > cutoff)]
+            return {"customers": sent, "missing": [i for i in ids if i not in found]}
 
         @router.get("/customers", response_model=CustomerPage, summary="List customers")
         def listing(

@@ -96,25 +96,12 @@ class HistoryService(HttpService):
     def valuable_by_composition(self, created_after: datetime, min_total: int, *, batch: int = 1000) -> dict[str, Any]:
         """Ask the Order service for shipped orders over the total, the Customer service for their customers."""
         started = time.perf_counter()
-        requests = rows_moved = 0
-        orders: list[dict[str, Any]] = []
         peers = {"order": self.settings.peer_url("order"), "customer": self.settings.peer_url("customer")}
         with LabClient(peers, timeout=30.0) as client:
-            while True:
-                params = {"state": "SHIPPED", "min_total": min_total, "offset": len(orders), "limit": 10_000}
-                page = client.request("GET", "order", "/orders", params=params)
-                requests += 1
-                orders.extend(page["orders"])
-                if not page["orders"] or len(orders) >= page["total"]:
-                    break
+            orders = client.orders(state="SHIPPED", min_total=min_total)
             ids = sorted({o["customer_id"] for o in orders})
-            customers: dict[str, dict[str, Any]] = {}
-            for start in range(0, len(ids), batch):
-                found = client.request(
-                    "POST", "customer", "/customers/batch", json={"customer_ids": ids[start : start + batch]}
-                )
-                requests += 1
-                customers.update({c["customer_id"]: c for c in found["customers"]})
+            customers = {c["customer_id"]: c for c in client.customers_by_id(ids, batch=batch)}
+            requests = client.calls
         rows_moved = len(orders) + len(customers)
         cutoff = to_utc_naive(created_after)
         totals: dict[str, list[int]] = {}

@@ -72,6 +72,9 @@ class CustomerBatchIn(Body):
     """Customers to read in one request (API composition reads in batches, never one by one)."""
 
     customer_ids: Annotated[list[Identifier], Field(max_length=5000)]
+    # Only customers created after this moment (ISO 8601; without a zone, UTC) are sent back: the others stay in the
+    # service, and are not `missing`. Not strict: JSON has no datetime type, so the moment comes as a string.
+    created_after: Annotated[UtcTime | None, Field(strict=False)] = None
 
 
 class CustomerBatchOut(BaseModel):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from labkit.lab.databases.served import HTTP_COMPOSITION, HTTP_TITLE, ServedLayout, api_composition_http
 from labkit.layouts.database import SERVICE_CLOCK
 from labkit.layouts.errors import LayoutError, ServiceOfflineError
 from labkit.layouts.layout import PerServiceLayout, SharedLayout
@@ -39,6 +40,11 @@ from labkit.layouts.queries import (
 from labkit.views import creation_cutoff, order_threshold
 
 T = TypeVar("T")
+
+# Every method measured here, in table order: the four of the query module, API composition over HTTP beside the
+# in-process one when real services serve the data.
+ALL_METHODS = ("shared_join", "api_composition", HTTP_COMPOSITION, "cqrs_view", "attach_join")
+TITLES = {**METHOD_TITLES, HTTP_COMPOSITION: HTTP_TITLE}
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,14 @@ def measure_latency(
     created_after: object,
     *,
     repeats: int = 20,
+    served: ServedLayout | None = None,
     progress: bool = False,
 ) -> list[Latency]:
-    """Each method `repeats` times after one warm-up run; the four answers must agree (MethodsDisagreeError)."""
+    """Each method `repeats` times after one warm-up run; the answers must agree (MethodsDisagreeError).
+
+    `served`: the same data served by the real services (`served_layout`): API composition over HTTP is measured
+    too, in the same round-robin (their copies must hold what the layouts hold: serve them after any writes).
+    """
     if repeats < 1:
         raise LayoutError(f"repeats={repeats!r}: measure at least 1 run")
     order_threshold(threshold), creation_cutoff(created_after)
@@ -80,10 +91,12 @@ def measure_latency(
         "api_composition": lambda: api_composition(per_service, threshold, created_after),
         "cqrs_view": lambda: cqrs_view(per_service, threshold, created_after),
     }
+    if served is not None:
+        runners[HTTP_COMPOSITION] = lambda: api_composition_http(served.client, threshold, created_after)
     answers: dict[str, Answer] = {method: run() for method, run in runners.items()}  # warm-up: caches, first touch
     timings: dict[str, list[float]] = {method: [] for method in runners}
     offline: list[float] = []
-    with tqdm(total=4 * repeats, disable=not progress, desc="latency", unit="query") as bar:
+    with tqdm(total=(len(runners) + 1) * repeats, disable=not progress, desc="latency", unit="query") as bar:
         # Round-robin, so a busy moment of the machine slows every method alike.
         for _ in range(repeats):
             for method, run in runners.items():
@@ -98,9 +111,10 @@ def measure_latency(
             answers["attach_join"] = attach_join(per_service, threshold, created_after)
             offline.append(answers["attach_join"].offline_seconds)
         bar.update(repeats)
-    check_agreement({m: answers[m] for m in METHODS})
+    measured = [m for m in ALL_METHODS if m in answers]
+    check_agreement({m: answers[m] for m in measured})
     rows = []
-    for method in METHODS:
+    for method in measured:
         median, p95 = _percentiles(timings[method])
         answer = answers[method]
         rows.append(
@@ -122,7 +136,7 @@ def measure_latency(
 def latency_frame(rows: list[Latency], *, as_text: bool = False) -> pd.DataFrame:
     """The latency measurements as a table indexed by method title (`as_text`: times as "1.2 ms" strings)."""
     frame = pd.DataFrame([r.__dict__ for r in rows])
-    frame.insert(0, "method", frame.pop("method").map(METHOD_TITLES))
+    frame.insert(0, "method", frame.pop("method").map(TITLES))
     if as_text:
         for column in ("median_ms", "p95_ms", "offline_ms"):
             frame[column.removesuffix("_ms")] = [f"{v:.1f} ms" if v else "-" for v in frame.pop(column)]

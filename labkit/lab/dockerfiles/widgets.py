@@ -9,6 +9,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.containers.builders import BUILDERS, DEFAULT_BUILDER, Builder
 from labkit.containers.errors import DockerfileError
 from labkit.containers.explainer import explain
 from labkit.lab.dockerfiles.views import explanation_html
@@ -20,6 +21,7 @@ def explainer_html(
     entrypoint: str | None = None,
     *,
     target: str | None = None,
+    builder: Builder = DEFAULT_BUILDER,
     base_images: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The explainer's answer for one Dockerfile and one `docker run` line, or the error with its line, as HTML."""
@@ -28,7 +30,7 @@ def explainer_html(
     except ValueError as exc:
         return f'<div class="labkit-explainer-error">run arguments: {html.escape(str(exc))}</div>'
     try:
-        explanation = explain(text, target=target or None, base_images=base_images, engine=None)
+        explanation = explain(text, target=target or None, builder=builder, base_images=base_images, engine=None)
     except DockerfileError as exc:
         return (
             f'<div class="labkit-explainer-error"><b>Docker would refuse this Dockerfile</b>: '
@@ -49,6 +51,7 @@ def dockerfile_explainer(
     override = widgets.Checkbox(value=False, description="--entrypoint")
     entrypoint = widgets.Text(value="", placeholder='"" clears it', layout=widgets.Layout(width="20em"))
     target = widgets.Text(value="", description="--target", placeholder="stage name (empty: the last)")
+    builder = widgets.ToggleButtons(options=BUILDERS, value=DEFAULT_BUILDER, description="builder")
     view = widgets.HTML(value=explainer_html(text, run_args, base_images=base_images))
 
     def refresh(_: object = None) -> None:
@@ -57,9 +60,12 @@ def dockerfile_explainer(
             arguments.value,
             entrypoint.value if override.value else None,
             target=target.value.strip() or None,
+            builder=builder.value,
             base_images=base_images,
         )
 
-    for control in (editor, arguments, override, entrypoint, target):
+    for control in (editor, arguments, override, entrypoint, target, builder):
         control.observe(refresh, names="value")
-    return widgets.VBox([editor, widgets.HBox([arguments, override, entrypoint]), target, view])
+    return widgets.VBox(
+        [editor, widgets.HBox([arguments, override, entrypoint]), widgets.HBox([target, builder]), view]
+    )

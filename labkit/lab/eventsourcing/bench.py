@@ -29,6 +29,7 @@ from labkit.events.bulk import bulk_load
 from labkit.events.replay import state_sql
 from labkit.events.repository import Repository
 from labkit.events.store import EventStore
+from labkit.lab.ratios import faster_or_slower
 from labkit.workload import generate
 
 SNAPSHOT_EVERY = 100
@@ -455,9 +456,9 @@ def _number(value: float | None, unit: str) -> str:
 
 def table(rows: list[Measurement]) -> str:
     """The measurements as a markdown table."""
-    lines = ["| work | labkit | eventsourcing | labkit advantage |", "|---|---:|---:|---:|"]
+    lines = ["| work | labkit | eventsourcing | labkit vs eventsourcing |", "|---|---:|---:|---:|"]
     for row in rows:
-        ratio = f"{row.ratio:,.1f}x" if row.ratio is not None else "n/a"
+        ratio = faster_or_slower(row.ratio)
         lines.append(
             f"| {row.work} | {_number(row.labkit, row.unit)} | {_number(row.eventsourcing, row.unit)} | {ratio} |"
         )

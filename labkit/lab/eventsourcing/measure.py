@@ -14,6 +14,7 @@ from labkit.events.bulk import bulk_load
 from labkit.events.replay import fold_all, replay_all, state_sql
 from labkit.events.store import EventStore
 from labkit.lab.eventsourcing.bench import customer_history, labkit_histories
+from labkit.lab.ratios import times
 from labkit.workload import generate
 
 
@@ -26,6 +27,35 @@ def load_times(lengths: list[int], *, repeat: int = 5) -> pd.DataFrame:
             {"history (events)": n, "without snapshots (ms)": without * 1e3, "with snapshots (ms)": with_snapshot * 1e3}
             for n, (without, with_snapshot) in loads.items()
         ]
+    )
+
+
+def snapshot_payoff(times: pd.DataFrame) -> str:
+    """Where snapshots paid off in a `load_times` run, in words: from which history length on every load through
+    the latest snapshot was faster than a full replay, and the longest history where it was not."""
+    rows = times.sort_values("history (events)").to_dict("records")
+    faster = [row["with snapshots (ms)"] < row["without snapshots (ms)"] for row in rows]
+    first = next((i for i in range(len(rows)) if all(faster[i:])), None)
+
+    def loads(row: dict) -> str:
+        return f"{row['with snapshots (ms)']:.2f} ms against {row['without snapshots (ms)']:.2f} ms"
+
+    if first is None:
+        longest = rows[-1]
+        return (
+            f"In this run a load through the latest snapshot was not faster even at {longest['history (events)']:,} "
+            f"events of history ({loads(longest)} for a full replay)."
+        )
+    text = (
+        f"In this run a load through the latest snapshot was faster from {rows[first]['history (events)']:,} events "
+        f"of history on ({loads(rows[first])} for a full replay)"
+    )
+    if first == 0:
+        return text + "."
+    before = rows[first - 1]
+    return (
+        text + f", and slower at {before['history (events)']:,} events ({loads(before)}): snapshots pay off "
+        "somewhere between the two, a point that moves with the machine and its load."
     )
 
 
@@ -54,6 +84,19 @@ def replay_rates(sizes: list[tuple[int, int]], *, seed: int = 7) -> pd.DataFrame
                 }
             )
     return pd.DataFrame(rows)
+
+
+def replay_findings(rates: pd.DataFrame) -> str:
+    """The `replay_rates` table in words: how many times the Python fold's throughput the SQL replay reached, per size."""
+    ratios = [
+        f"{row['orders']:,} orders: {times(row['vectorized SQL (events/s)'] / row['Python fold (events/s)'])}"
+        for row in rates.to_dict("records")
+    ]
+    return (
+        "In this run the vectorized SQL replay reached, in events per second, "
+        + "; ".join(ratios)
+        + (" the Python fold's throughput.")
+    )
 
 
 def replays_agree(store: EventStore) -> dict[str, int]:

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from labkit.lab.log_axes import plain_log_axis
+
 
 def _log_lines(x: pd.Series, lines: dict[str, pd.Series], *, title: str, xlabel: str, ylabel: str) -> Figure:
     """Several measured series against one x, on log-log axes."""
@@ -14,6 +16,8 @@ def _log_lines(x: pd.Series, lines: dict[str, pd.Series], *, title: str, xlabel:
     for (label, y), marker in zip(lines.items(), ("o-", "s-", "^-"), strict=False):
         axes.plot(x, y, marker, label=label)
     axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    plain_log_axis(axes.xaxis)
+    plain_log_axis(axes.yaxis)
     axes.set_title(title)
     axes.legend()
     axes.grid(True, which="both", alpha=0.3)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from labkit.arguments import folder, number, whole
 from labkit.events import EventStore
+from labkit.lab.messaging.lab_broker import LabBroker
 from labkit.patterns.designs import DESIGNS
 from labkit.patterns.dualwrite import run_design
 from labkit.patterns.projection_runner import ProjectionRunner
@@ -77,22 +78,25 @@ def measure_projections(
 
 
 def measure_dual_writes(folder: Path, *, orders: int, fault_rate: float, progress: bool = True) -> pd.DataFrame:
-    """Per design: orders/s without faults, and lost/phantom/duplicate events under `fault_rate`."""
+    """Per design: orders/s without faults, and lost/phantom/duplicate events under `fault_rate` (published to a
+    JetStream broker without message ids: $LABKIT_NATS_URL, else a server of its own in `folder`)."""
     rows = []
-    for design, label in tqdm(DESIGNS.items(), desc="designs", disable=not progress):
-        run_design(design, folder / design, operations=10, fault_rate=0.0, crash_mode="exception")  # warm-up
-        clean = run_design(design, folder / design, operations=orders, fault_rate=0.0, crash_mode="exception")
-        faulty = run_design(design, folder / design, operations=orders, fault_rate=fault_rate, crash_mode="exception")
-        rows.append(
-            {
-                "design": label,
-                "orders/s (no faults)": round(orders / clean.seconds),
-                "crashes": faulty.writer_crashes + faulty.publisher_crashes,
-                "lost": faulty.lost,
-                "phantom": faulty.phantom,
-                "duplicates": faulty.duplicates,
-            }
-        )
+    with LabBroker(folder / "nats") as broker:
+        for design, label in tqdm(DESIGNS.items(), desc="designs", disable=not progress):
+            settings = {"url": broker.url, "message_ids": False, "crash_mode": "exception"}
+            run_design(design, folder / design, operations=10, fault_rate=0.0, **settings)  # warm-up
+            clean = run_design(design, folder / design, operations=orders, fault_rate=0.0, **settings)
+            faulty = run_design(design, folder / design, operations=orders, fault_rate=fault_rate, **settings)
+            rows.append(
+                {
+                    "design": label,
+                    "orders/s (no faults)": round(orders / clean.seconds),
+                    "crashes": faulty.writer_crashes + faulty.publisher_crashes,
+                    "lost": faulty.lost,
+                    "phantom": faulty.phantom,
+                    "duplicates": faulty.duplicates,
+                }
+            )
     frame = pd.DataFrame(rows).set_index("design")
     frame["speed vs commit-then-publish"] = (
         frame["orders/s (no faults)"] / frame["orders/s (no faults)"].iloc[0]

@@ -14,9 +14,10 @@ import duckdb
 import pandas as pd
 
 from labkit.events import RecordedEvent, Subscription
-from labkit.patterns.broker import MessageBroker
+from labkit.patterns.broker import read_messages
 from labkit.patterns.delivery import DeliveryFeed
-from labkit.patterns.designs import BROKER_FILE, STATE_FILE
+from labkit.patterns.designs import STATE_FILE
+from labkit.patterns.dualwrite import broker_settings
 from labkit.patterns.errors import OutOfOrderError
 from labkit.patterns.idempotent_consumer import BatchHandler, IdempotentConsumer, OutOfOrder
 from labkit.patterns.order_views import ORDER_STATES_SQL, apply_customer_totals, apply_order_states
@@ -24,10 +25,10 @@ from labkit.patterns.order_views import ORDER_STATES_SQL, apply_customer_totals,
 Totals = Mapping[str, tuple[int, int]]  # customer_id -> (orders, revenue)
 
 
-def broker_messages(folder: Path | str) -> list[RecordedEvent]:
-    """Every message in the broker of a dual-write run's folder, in offset order (repeats included)."""
-    with duckdb.connect(str(Path(folder) / BROKER_FILE), read_only=True) as connection:
-        return MessageBroker(connection).read_all(limit=10_000_000)
+def broker_messages(folder: Path | str, *, durable: str = "replay") -> list[RecordedEvent]:
+    """Every message of a dual-write run's stream, in stream order (repeats included), as a durable consumer named
+    `durable` receives them (the first time it reads: a consumer that read before gets only what came since)."""
+    return read_messages(broker_settings(folder), durable)
 
 
 def stored_customer_totals(folder: Path | str) -> dict[str, tuple[int, int]]:

@@ -111,22 +111,50 @@ class LagMeasurement:
     """Samples over time and per-event write-to-read latencies of one run."""
 
     samples: pd.DataFrame  # seconds, projection, head, position, lag_events, lag_ms
-    latencies: pd.DataFrame  # projection, position, latency_ms: one row per event written during the run
+    latencies: pd.DataFrame  # projection, position, latency_ms, written_s: one row per event written during the run
     orders: int
     seconds: float
+    pause_between: tuple[float, float] | None = None  # when the runner was paused, in seconds since the start
+
+    def _paused(self) -> pd.Series:
+        """Per event: was it written while the runner was paused (it then waits for the resume)."""
+        if self.pause_between is None or "written_s" not in self.latencies:
+            return pd.Series(False, index=self.latencies.index)
+        start, end = self.pause_between
+        return self.latencies["written_s"].between(start, end, inclusive="left")
 
     def summary(self) -> pd.DataFrame:
-        """Per projection: events applied, write-to-read latency median and p99 (ms), the worst lag in events."""
-        latency = self.latencies.groupby("projection")["latency_ms"]
-        worst = self.samples.groupby("projection")["lag_events"].max()
-        return pd.DataFrame(
-            {
-                "events": latency.size(),
-                "median latency (ms)": latency.median().round(1),
-                "p99 latency (ms)": latency.quantile(0.99).round(1),
-                "max lag (events)": worst,
-            }
+        """Per projection: events applied, write-to-read latency median and p99 (ms) of the events written while the
+        runner ran, and of those written while it was paused (they wait for the resume), the worst lag in events."""
+        paused = self._paused()
+        running = self.latencies[~paused].groupby("projection")["latency_ms"]
+        columns = {
+            "events": self.latencies.groupby("projection").size(),
+            "median latency (ms)": running.median().round(1),
+            "p99 latency (ms)": running.quantile(0.99).round(1),
+        }
+        if paused.any():
+            waited = self.latencies[paused].groupby("projection")["latency_ms"]
+            columns["written while paused: median latency (ms)"] = waited.median().round(1)
+            columns["written while paused: max latency (ms)"] = waited.max().round(1)
+        columns["max lag (events)"] = self.samples.groupby("projection")["lag_events"].max()
+        return pd.DataFrame(columns)
+
+    def findings(self) -> str:
+        """The latencies in words, over every projection, running and paused apart (written from the run)."""
+        paused = self._paused()
+        running = self.latencies.loc[~paused, "latency_ms"]
+        text = (
+            f"While the runner followed the writes, half of the {len(running):,} event deliveries to the read "
+            f"models took {running.median():.1f} ms or less, 99% took {running.quantile(0.99):.1f} ms or less."
         )
+        if paused.any():
+            waited = self.latencies.loc[paused, "latency_ms"]
+            text += (
+                f" Events written while it was paused waited for the resume: {waited.median():.1f} ms at the median,"
+                f" {waited.max():.1f} ms at most."
+            )
+        return text
 
 
 def measure_lag(
@@ -146,7 +174,7 @@ def measure_lag(
     runner.catch_up()  # start from a caught-up read side, so every lag seen comes from this run's writes
     start_head = runner.store.head_position()
     runner.start()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_now().timestamp()
     writer.start(orders, per_second)
     samples: list[LagSample] = []
     while True:
@@ -164,7 +192,9 @@ def measure_lag(
     writer.join()
     runner.resume()
     seconds = time.perf_counter() - started
-    return LagMeasurement(pd.DataFrame(samples), _latencies(runner, start_head), orders, seconds)
+    latencies = _latencies(runner, start_head)
+    latencies["written_s"] = latencies.pop("recorded_s") - started_at
+    return LagMeasurement(pd.DataFrame(samples), latencies, orders, seconds, pause_between)
 
 
 def _latencies(runner: ProjectionRunner, after_position: int) -> pd.DataFrame:
@@ -187,6 +217,7 @@ def _latencies(runner: ProjectionRunner, after_position: int) -> pd.DataFrame:
                     "projection": name,
                     "position": positions[seen],
                     "latency_ms": (commit_times[index[seen]] - recorded[seen]) * 1000,
+                    "recorded_s": recorded[seen],
                 }
             )
         )

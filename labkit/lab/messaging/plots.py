@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -11,44 +12,69 @@ from matplotlib.figure import Figure
 from labkit.lab.messaging.lag import LagMeasurement
 from labkit.patterns.dualwrite import DualWriteOutcome
 
-# What each design gets wrong under crashes, and how it is drawn: lines that coincide (lost and phantom count one
-# per crash; both fixes stay at zero) are drawn wide underneath and thin on top, so both stay visible.
-_SERIES = (
-    ("state_first", "lost", "tab:red", "-", "o", 5.0, "lost: commit, then publish"),
-    ("publish_first", "phantom", "tab:purple", "--", "s", 1.5, "phantom: publish, then commit"),
-    ("outbox", "lost", "tab:green", "-", "^", 5.0, "lost + phantom: outbox"),
-    ("event_sourced", "lost", "tab:blue", ":", "v", 1.5, "lost + phantom: event sourcing"),
-    ("outbox", "duplicates", "tab:orange", "--", "D", 1.5, "duplicates: outbox relay (at-least-once)"),
+# Each design, as the fault-sweep figure draws it: its colour, marker and line, and its label.
+_DESIGNS = (
+    ("state_first", "tab:red", "o", "-", "commit, then publish"),
+    ("publish_first", "tab:purple", "s", "--", "publish, then commit"),
+    ("outbox", "tab:green", "^", "-.", "transactional outbox"),
+    ("event_sourced", "tab:blue", "v", ":", "event sourcing"),
+)
+# One panel per kind of anomaly, so the designs that fail in different ways never draw over each other: (column,
+# heading, which runs: published without message ids, or with them).
+_ANOMALIES = (
+    ("lost", "lost: stored, never announced", False),
+    ("phantom", "phantom: announced, never stored", False),
+    ("duplicates", "duplicates: received twice", False),
+    ("duplicates", "duplicates with message ids\n(the broker's duplicate window)", True),
 )
 
 
 def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None = None) -> Figure:
-    """Lost, phantom and duplicate events per design against the fault rate (one point per real run)."""
+    """Lost, phantom and duplicate events at the consumer per design against the fault rate, one panel each (one
+    point per run); runs published with message ids get a panel of their own for their duplicates.
+
+    Designs at the same count would hide each other, so each is nudged sideways by a fixed step (a fraction of the
+    gap between rates) and keeps its own marker: four designs at zero read as four rows of markers, not one line.
+    """
     frame = pd.DataFrame([o.__dict__ for o in outcomes])
-    frame["lost"] = frame["lost"] + frame["phantom"].where(frame["design"].isin(["outbox", "event_sourced"]), 0)
-    figure, axes = plt.subplots(figsize=(9, 4.2))
-    for design, column, color, style, marker, width, label in _SERIES:
-        rows = frame[frame["design"] == design].sort_values("fault_rate")
-        if not rows.empty:
+    settings = set(frame["message_ids"])
+    # Lost and phantom do not depend on message ids: drawn from the runs without them when there are some.
+    plain = min(settings)
+    anomalies = [
+        (column, heading, ids if column == "duplicates" else plain)
+        for column, heading, ids in _ANOMALIES
+        if column != "duplicates" or ids in settings
+    ]
+    rates = sorted(frame["fault_rate"].unique())
+    gap = min((b - a for a, b in pairwise(rates)), default=0.1)
+    figure, panels = plt.subplots(1, len(anomalies), figsize=(4 * len(anomalies), 4.2), sharey=True)
+    for axes, (column, heading, ids) in zip(panels, anomalies, strict=True):
+        for index, (design, color, marker, style, label) in enumerate(_DESIGNS):
+            rows = frame[(frame["design"] == design) & (frame["message_ids"] == ids)].sort_values("fault_rate")
+            if rows.empty:
+                continue
+            nudge = (index - (len(_DESIGNS) - 1) / 2) * gap * 0.06
             axes.plot(
-                rows["fault_rate"],
+                rows["fault_rate"] + nudge,
                 rows[column],
                 color=color,
-                linestyle=style,
                 marker=marker,
-                linewidth=width,
-                alpha=0.55 if width > 2 else 1.0,
+                linestyle=style,
+                linewidth=1.5,
+                markersize=6,
                 label=label,
             )
+        axes.set_title(heading if len(settings) > 1 else heading.split("\n")[0], fontsize="medium")
+        axes.set_xlabel("fault rate (share of operations that crash)")
+        axes.grid(alpha=0.3)
+    panels[0].set_ylabel("events at the consumer (count)")
+    panels[0].set_ylim(bottom=-1)
+    panels[0].legend(loc="upper left", fontsize="small")
     operations = int(frame["operations"].max())
-    axes.set_title(
-        title or f"Dual writes under crashes: {operations} orders per run, the same schedule for every design"
+    figure.suptitle(
+        title
+        or f"Dual writes under crashes, over JetStream: {operations} orders per run, the same schedule for every design"
     )
-    axes.set_xlabel("fault rate (share of operations that crash)")
-    axes.set_ylabel("events (count)")
-    axes.set_ylim(bottom=-1)
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left", fontsize="small")
     figure.tight_layout()
     plt.close(figure)  # shown once, as the cell's value
     return figure

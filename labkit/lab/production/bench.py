@@ -29,6 +29,7 @@ from labkit.events import NewEvent, Repository
 from labkit.events.postgres import PostgresEventStore
 from labkit.lab.eventsourcing import bench as side_by_side
 from labkit.lab.production.writers import started_together, wait_for_go
+from labkit.lab.ratios import faster_or_slower
 
 SIDES = ("labkit · PostgreSQL", "labkit · DuckDB", "eventsourcing · SQLite", "eventsourcing · PostgreSQL")
 LABKIT_PG, LABKIT_DUCKDB, ES_SQLITE, ES_PG = SIDES
@@ -301,7 +302,7 @@ def table(rows: list[Row]) -> str:
     lines = [header, "|---|" + "---:|" * (len(SIDES) + 2)]
     for row in rows:
         cells = [_cell(row.values.get(side), row.unit) for side in SIDES]
-        ratios = [_ratio(row.ratio(LABKIT_PG, other)) for other in (ES_PG, ES_SQLITE)]
+        ratios = [faster_or_slower(row.ratio(LABKIT_PG, other), missing="") for other in (ES_PG, ES_SQLITE)]
         lines.append(f"| {row.work} | {' | '.join(cells)} | {' | '.join(ratios)} |")
     return "\n".join(lines)
 
@@ -360,12 +361,6 @@ def _cell(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     return f"{value:,.3f} {unit}" if unit == "ms" else f"{value:,.0f} {unit}"
-
-
-def _ratio(ratio: float | None) -> str:
-    if ratio is None:
-        return ""
-    return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 
 def _rate(count: int, work: Callable[[], Any]) -> float:

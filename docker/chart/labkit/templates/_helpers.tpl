@@ -124,6 +124,19 @@ show up in the URL wherever it is printed, and break on characters a URL must es
 {{- end }}
 
 {{/*
+The nats subchart's client Service as the services see it, repeating the subchart's "nats.fullname" rule as
+labkit.postgresHost does: "<release>-nats" cut to 52 characters. tests/test_charts_nats.py holds the two to the same
+name. The URL is what labkit's JetStream client reads from LABKIT_NATS_URL.
+*/}}
+{{- define "labkit.natsHost" -}}
+{{- printf "%s-nats" .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "labkit.natsURL" -}}
+{{- printf "nats://%s:%d" (include "labkit.natsHost" .) (int .Values.nats.service.port) }}
+{{- end }}
+
+{{/*
 A Python script: GET each URL of its arguments until it answers 200; exit non-zero past the deadline (seconds).
 The post-install hook and the `helm test` Pod run it with the services image's own python3: no extra image.
 */}}

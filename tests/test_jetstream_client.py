@@ -1,0 +1,173 @@
+"""The synchronous JetStream client against a real NATS server: streams ensured or refused with the differing
+settings named, publishes acknowledged with their sequence and de-duplicated by msg_id, one connection shared by
+threads and usable where an event loop runs, and every kind of bad input (an unreachable broker, a message too
+large, a subject no stream takes) refused with a LabkitError before anything is lost. The `broker` and `stream`
+fixtures are in conftest.py; consumers are tested in test_jetstream_consumer.py."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+
+import pytest
+
+from labkit.errors import UsageError
+from labkit.jetstream import (
+    BrokerUnreachableError,
+    JetStream,
+    MessageTooLargeError,
+    PublishError,
+    SettingsMismatchError,
+    StreamSettings,
+)
+from labkit.jetstream.server import binary
+from labkit.localserver import free_port, port_is_free
+
+# ---- streams ----------------------------------------------------------------------------------------------------
+
+
+def test_an_existing_stream_with_the_same_settings_is_accepted(broker: JetStream, stream: StreamSettings) -> None:
+    assert broker.ensure_stream(StreamSettings(stream.name, subjects=stream.subjects, duplicate_window=60)) is False
+    assert broker.stream_state(stream.name).messages == 0
+
+
+def test_an_existing_stream_with_other_settings_is_refused_naming_each_difference(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    broker.publish(f"{stream.name}.kept", b"x")
+    other = StreamSettings(stream.name, subjects=("elsewhere",), duplicate_window=30.0, storage="memory")
+    with pytest.raises(SettingsMismatchError) as refused:
+        broker.ensure_stream(other)
+    message = str(refused.value)
+    assert f"subjects is ['{stream.name}.>'] there, ['elsewhere'] here" in message
+    assert "duplicate_window is 60.0 there, 30.0 here" in message
+    assert "storage is 'file' there, 'memory' here" in message
+    assert "delete_stream" in message and "max_age" not in message  # only what differs
+    assert broker.stream_state(stream.name).messages == 1  # nothing changed, nothing lost
+    assert broker.ensure_stream(stream) is False
+
+
+def test_a_stream_the_broker_refuses_is_named_with_its_reason(broker: JetStream, stream: StreamSettings) -> None:
+    with pytest.raises(UsageError, match="subjects overlap with an existing stream"):
+        broker.ensure_stream(StreamSettings(f"{stream.name}X", subjects=(f"{stream.name}.a",)))
+
+
+# ---- publishing -------------------------------------------------------------------------------------------------
+
+
+def test_publish_returns_the_sequence_and_a_repeated_msg_id_is_a_duplicate(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    first = broker.publish(f"{stream.name}.placed", b"101", msg_id="order-101")
+    second = broker.publish(f"{stream.name}.placed", b"102", msg_id="order-102")
+    again = broker.publish(f"{stream.name}.placed", b"101 again", msg_id="order-101")
+    assert (first.stream, first.sequence, first.duplicate) == (stream.name, 1, False)
+    assert (second.sequence, second.duplicate) == (2, False)
+    assert (again.sequence, again.duplicate) == (1, True)  # where the first one is
+    assert broker.publish(f"{stream.name}.placed", b"no id").sequence == 3  # no msg_id: never de-duplicated
+    assert broker.stream_state(stream.name).messages == 3
+
+
+def test_a_message_over_max_payload_is_refused_before_sending(broker: JetStream, stream: StreamSettings) -> None:
+    assert broker.max_payload == 1024 * 1024  # the server's default
+    with pytest.raises(MessageTooLargeError, match=r"1,048,577 bytes .* max_payload of 1,048,576 bytes"):
+        broker.publish(f"{stream.name}.big", b"x" * (broker.max_payload + 1))
+    # The headers count too: 'NATS/1.0' CRLF, 'Nats-Msg-Id: big' CRLF, CRLF is 30 bytes.
+    with pytest.raises(MessageTooLargeError, match=r"1,048,606 bytes \(body and headers\)"):
+        broker.publish(f"{stream.name}.big", b"x" * broker.max_payload, msg_id="big")
+    fits = broker.publish(f"{stream.name}.big", b"x" * (broker.max_payload - 30), msg_id="big")
+    assert (fits.sequence, fits.duplicate) == (1, False)  # the connection survived the refusals: nothing lost
+
+
+def test_a_message_over_the_streams_max_msg_size_is_refused(broker: JetStream, stream: StreamSettings) -> None:
+    small = StreamSettings(f"{stream.name}S", subjects=(f"{stream.name}S",), max_msg_size=100)
+    broker.ensure_stream(small)
+    try:
+        with pytest.raises(MessageTooLargeError, match=r"101 bytes .* max_msg_size"):
+            broker.publish(small.name, b"x" * 101)
+        assert broker.stream_state(small.name).messages == 0
+    finally:
+        broker.delete_stream(small.name)
+
+
+def test_a_subject_no_stream_takes_is_refused(broker: JetStream) -> None:
+    with pytest.raises(PublishError, match=r"no stream takes subject nobody\.listens"):
+        broker.publish("nobody.listens", b"x", msg_id="lost?")
+
+
+def test_data_that_is_not_bytes_is_refused(broker: JetStream, stream: StreamSettings) -> None:
+    with pytest.raises(UsageError, match="data must be bytes, not str"):
+        broker.publish(f"{stream.name}.x", "text")  # type: ignore[arg-type]
+
+
+def test_one_connection_serves_several_threads(broker: JetStream, stream: StreamSettings) -> None:
+    acks: list[int] = []
+
+    def publish(start: int) -> None:
+        acks.extend(
+            broker.publish(f"{stream.name}.t", b"x", msg_id=f"t-{n}").sequence for n in range(start, start + 50)
+        )
+
+    threads = [threading.Thread(target=publish, args=(n * 50,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(acks) == list(range(1, 201))
+
+
+def test_it_works_where_an_event_loop_already_runs_as_in_a_notebook(nats_url: str, stream: StreamSettings) -> None:
+    async def notebook_cell() -> int:
+        with JetStream.connect(nats_url) as broker:
+            return broker.publish(f"{stream.name}.cell", b"x", msg_id="cell").sequence
+
+    # The kernel's loop runs in a thread of its own here: the test's main thread may already be inside another loop
+    # (the session's Playwright browser keeps one running), where asyncio.run itself would refuse to start.
+    answers: list[int] = []
+    kernel = threading.Thread(target=lambda: answers.append(asyncio.run(notebook_cell())))
+    kernel.start()
+    kernel.join(timeout=30)
+    assert answers == [1]
+
+
+# ---- reaching the broker ----------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_broker_is_named_with_how_to_fix() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(BrokerUnreachableError, match=rf"no NATS server answers at {url} within 0.5 s: .*broker up"):
+        JetStream.connect(url, timeout=0.5)
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4222", "nats://127.0.0.1", "nats://:4222", "127.0.0.1:4222"])
+def test_a_malformed_url_is_a_usage_error(url: str) -> None:
+    with pytest.raises(UsageError, match="is not a NATS URL"):
+        JetStream.connect(url)
+
+
+def test_a_closed_connection_says_so(nats_url: str) -> None:
+    broker = JetStream.connect(nats_url)
+    broker.close()
+    broker.close()  # twice is harmless
+    with pytest.raises(BrokerUnreachableError, match="is closed: connect again"):
+        broker.stream_state("ANY")
+
+
+def test_a_server_without_jetstream_is_named() -> None:
+    port = free_port()
+    plain = subprocess.Popen(
+        [str(binary()), "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(BrokerUnreachableError, match=r"runs without JetStream: start it with JetStream on"):
+            JetStream.connect(f"nats://127.0.0.1:{port}")
+    finally:
+        plain.kill()
+        plain.wait()

@@ -1,0 +1,104 @@
+"""A durable pull consumer against a real NATS server: fetch in stream order, confirmed acks, nak and ack_wait
+redeliveries with their counts, the broker's view of it (pending, ack pending, redelivered, ack floor), and acks of
+deliveries it does not hold refused by name with nothing lost. (Killed consumer processes: test_jetstream_faults.)"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labkit.errors import UsageError
+from labkit.jetstream import AckError, Delivery, JetStream, SettingsMismatchError, StreamSettings, UnknownStreamError
+
+
+def publish_numbered(broker: JetStream, stream: StreamSettings, count: int) -> list[int]:
+    return [broker.publish(f"{stream.name}.n", str(n).encode(), msg_id=f"n-{n}").sequence for n in range(count)]
+
+
+def test_a_durable_consumer_fetches_in_order_and_acks(broker: JetStream, stream: StreamSettings) -> None:
+    sequences = publish_numbered(broker, stream, 5)
+    consumer = broker.pull_consumer(stream.name, "reader")
+    first = consumer.fetch(3)
+    assert [(d.stream_sequence, d.data, d.msg_id, d.delivery_count) for d in first] == [
+        (1, b"0", "n-0", 1),
+        (2, b"1", "n-1", 1),
+        (3, b"2", "n-2", 1),
+    ]
+    state = consumer.info()
+    assert (state.num_pending, state.num_ack_pending, state.num_redelivered, state.ack_floor) == (2, 3, 0, 0)
+    consumer.ack(*first)
+    assert consumer.info().ack_floor == 3 and consumer.info().num_ack_pending == 0
+    rest = consumer.fetch(10, timeout=0.5)
+    assert [d.stream_sequence for d in rest] == sequences[3:]
+    consumer.ack(*rest)
+    assert consumer.fetch(1, timeout=0.2) == []  # nothing left: an empty batch, not an error
+    consumer.close()
+    # The broker keeps the durable consumer's position: a new client end resumes after the last ack.
+    publish_numbered(broker, stream, 6)  # n-0..n-4 are duplicates; n-5 is new
+    again = broker.pull_consumer(stream.name, "reader")
+    assert [d.msg_id for d in again.fetch(10, timeout=0.5)] == ["n-5"]
+
+
+def test_a_nak_delivers_the_message_again_with_a_higher_count(broker: JetStream, stream: StreamSettings) -> None:
+    publish_numbered(broker, stream, 1)
+    consumer = broker.pull_consumer(stream.name, "retrier")
+    (first,) = consumer.fetch(1)
+    consumer.nak(first)
+    (second,) = consumer.fetch(1)
+    assert (second.stream_sequence, second.delivery_count) == (1, 2)
+    assert consumer.info().num_redelivered == 1
+    consumer.ack(second)
+    assert consumer.info().num_redelivered == 0  # the broker counts redelivered messages not yet acked
+
+
+def test_an_unacked_message_comes_back_after_ack_wait(broker: JetStream, stream: StreamSettings) -> None:
+    publish_numbered(broker, stream, 2)
+    consumer = broker.pull_consumer(stream.name, "slow", ack_wait=0.5)
+    held = consumer.fetch(2)
+    assert consumer.info().num_ack_pending == 2
+    time.sleep(0.7)
+    again = consumer.fetch(2, timeout=2)
+    assert [(d.stream_sequence, d.delivery_count) for d in again] == [(1, 2), (2, 2)]
+    assert consumer.info().num_redelivered == 2
+    consumer.ack(*again)
+    assert consumer.info().num_ack_pending == 0
+    consumer.ack(*held)  # a late ack of the first deliveries: still held here, and harmless to the broker
+    assert consumer.info().num_ack_pending == 0
+
+
+def test_acking_twice_or_an_unknown_delivery_is_an_ack_error_and_nothing_is_lost(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    publish_numbered(broker, stream, 3)
+    consumer = broker.pull_consumer(stream.name, "careful")
+    a, b, c = consumer.fetch(3)
+    consumer.ack(a)
+    with pytest.raises(AckError, match=r"message 1 of .* acked or nak'ed already by consumer careful"):
+        consumer.ack(a)
+    with pytest.raises(AckError, match="acked or nak'ed already"):
+        consumer.ack(b, b)  # the same delivery twice in one call
+    other = broker.pull_consumer(stream.name, "other")
+    (foreign,) = other.fetch(1)
+    with pytest.raises(AckError, match=r"message 1 of .* was not fetched by this consumer \(careful\)"):
+        consumer.ack(b, foreign)  # refused whole: b is not acked either
+    with pytest.raises(AckError, match=r"message 99 of .* was not fetched"):
+        consumer.ack(Delivery("made.up", b"", None, 99, 1, token="$JS.ACK.made.up"))
+    assert consumer.info().num_ack_pending == 2
+    consumer.ack(b, c)
+    state = consumer.info()
+    assert (state.num_ack_pending, state.ack_floor) == (0, 3)
+
+
+def test_consumer_settings_are_checked_like_stream_settings(broker: JetStream, stream: StreamSettings) -> None:
+    broker.pull_consumer(stream.name, "fixed", ack_wait=5.0)
+    assert broker.pull_consumer(stream.name, "fixed", ack_wait=5.0).durable == "fixed"
+    with pytest.raises(SettingsMismatchError, match=r"consumer fixed .* ack_wait is 5.0 there, 9.0 here"):
+        broker.pull_consumer(stream.name, "fixed", ack_wait=9.0)
+    with pytest.raises(UnknownStreamError, match="no stream 'NOSUCH'"):
+        broker.pull_consumer("NOSUCH", "fixed")
+    with pytest.raises(UsageError, match="consumer name 'a b'"):
+        broker.pull_consumer(stream.name, "a b")
+    consumer = broker.pull_consumer(stream.name, "fixed", ack_wait=5.0)
+    with pytest.raises(UsageError, match="batch must be >= 1"):
+        consumer.fetch(0)

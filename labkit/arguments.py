@@ -38,6 +38,15 @@ class CommandLineParser(argparse.ArgumentParser):
     def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
         super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> typing.Any:
+        # argparse drops a "--" given as an option's value (`--port=--`) and hands the command [] instead of
+        # refusing it: judge "--" like any other value.
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, printable(f"{self.prog}: error: {message} (see `{self.prog} --help`)") + "\n")
 

@@ -53,15 +53,14 @@ class LabServer:
         return f"{self.base_url}/{path.lstrip('/')}{sep}token={self.token}"
 
     def start(self, *, timeout_s: float = 120) -> LabServer:
-        args = (
-            f"--no-browser --ip 127.0.0.1 --port {self.port} --IdentityProvider.token={self.token} "
-            f"--ServerApp.root_dir={repo_root()}"
-        )
+        # The token goes in the environment (JUPYTER_TOKEN), not on the command line, where `ps` shows it to every
+        # user of the machine.
+        args = f"--no-browser --ip 127.0.0.1 --port {self.port} --ServerApp.root_dir={repo_root()}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             ["make", "-s", "lab", f"LAB_ARGS={args}"],
             cwd=repo_root(),
-            env={**os.environ, **self._settings_env()},
+            env={**os.environ, **self._settings_env(), "JUPYTER_TOKEN": self.token},
             stdout=self.log_path.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends make, jupyter and kernels together

@@ -8,7 +8,6 @@ name and this folder on its command line; anything else is never signalled.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 import psutil
 
+from labkit.arguments import folder, port
 from labkit.errors import LabkitError
 from labkit.paths import relative_to_repo
 
@@ -194,23 +194,13 @@ def register_commands(subparsers: Any, server_class: type[LocalServer], *, help_
     ):
         action = actions.add_parser(name, help=action_help)
         default = relative_to_repo(server_class.default_folder())
-        action.add_argument("--run-dir", type=Path, default=None, help=f"its folder (default: {default})")
+        # `up` creates the folder, so it must be one that can be; `status` and `down` only look at it.
+        action.add_argument(
+            "--run-dir", type=folder if name == "up" else Path, default=None, help=f"its folder (default: {default})"
+        )
         if name == "up":
-            action.add_argument(
-                "--port", type=port_argument, default=None, help=f"TCP port on {HOST} (default: a free one)"
-            )
+            action.add_argument("--port", type=port, default=None, help=f"TCP port on {HOST} (default: a free one)")
         action.set_defaults(func=lambda args, server_class=server_class: _run_command(server_class, args))
-
-
-def port_argument(text: str) -> int:
-    """argparse type of --port: a TCP port number (a usage error otherwise)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
-    return port
 
 
 def _run_command(server_class: type[LocalServer], args: Any) -> int:

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from labkit.errors import LabkitError
 from labkit.localserver import LocalServer, register_commands
 from labkit.paths import run_dir
@@ -105,12 +107,29 @@ class PostgresServer(LocalServer):
         )
         self.log.touch()
         _hand_over([self.log], owner)
-        self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
-                  "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
-        self.save_record(int((self.data / "postmaster.pid").read_text().split()[0]), port)
-        if fresh:
-            self._psql_create_database(port)
+        try:
+            self._run(owner, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+                      "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
+            self.save_record(int((self.data / "postmaster.pid").read_text().split()[0]), port)
+            if fresh:
+                self._psql_create_database(port)
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C) or failed after the server may have come up: stop it, or nobody will.
+            self._stop_unrecorded()
+            raise
         return self
+
+    def _stop_unrecorded(self) -> None:
+        """Stop a server started from this folder's cluster whether or not server.json recorded it yet."""
+        try:
+            self.down()
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            process = psutil.Process(pid)
+            if self.program in process.name():
+                process.send_signal(self.stop_signal)
+                process.wait(30)
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return
 
     def _run(self, owner: str | None, program: str, *args: str, timeout: float) -> None:
         command = [str(binaries() / program), *args]

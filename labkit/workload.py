@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from labkit.arguments import folder, whole
 from labkit.domain import Customer, Order
 from labkit.errors import UsageError
 from labkit.events import EventStore, replay_all
@@ -44,6 +45,7 @@ SIZES: dict[str, tuple[int, int]] = {"S": (1_000, 10_000), "M": (100_000, 1_000_
 PERIOD_START = datetime(2024, 1, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 1, 1, tzinfo=UTC)
 CANCEL_RATE = 0.05
+MAX_SEED = 2**63 - 1
 
 FIRST_NAMES = [
     "Ada",
@@ -360,7 +362,11 @@ def generate(
     orders = default_orders if orders is None else orders
     if customers < 1 or orders < 0:
         raise UsageError(f"need at least 1 customer and 0 or more orders, got {customers} and {orders}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed {seed!r} is not a whole number from 0 to {MAX_SEED}")
     out = Path(out_dir) if out_dir is not None else default_dir(size, seed)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file, not a folder: give another --out")
     wanted = {"generator": GENERATOR_VERSION, "size": size, "seed": seed, "customers": customers, "orders": orders}
     out.parent.mkdir(parents=True, exist_ok=True)
     # Several notebooks and benchmarks may ask for the same workload at once: one generates, the others wait for
@@ -374,11 +380,15 @@ def generate(
         partial = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
-        events = _write(partial, customers, orders, seed, progress=progress)
-        workload = Workload(size, seed, customers, orders, events, str(out), time.perf_counter() - started)
-        (partial / "manifest.json").write_text(json.dumps({**wanted, **asdict(workload)}, indent=2) + "\n")
-        shutil.rmtree(out, ignore_errors=True)
-        partial.rename(out)
+        try:
+            events = _write(partial, customers, orders, seed, progress=progress)
+            workload = Workload(size, seed, customers, orders, events, str(out), time.perf_counter() - started)
+            (partial / "manifest.json").write_text(json.dumps({**wanted, **asdict(workload)}, indent=2) + "\n")
+            shutil.rmtree(out, ignore_errors=True)
+            partial.rename(out)
+        finally:
+            # Interrupted or failed (Ctrl-C, SIGTERM, a full disk): nothing half-written stays behind.
+            shutil.rmtree(partial, ignore_errors=True)
     return workload
 
 
@@ -387,10 +397,13 @@ def _reusable(out: Path, wanted: dict[str, object]) -> Workload | None:
     manifest_path = out / "manifest.json"
     if not manifest_path.exists() or not (out / "events.duckdb").exists():
         return None
-    manifest = json.loads(manifest_path.read_text())
-    if {k: manifest.get(k) for k in wanted} != wanted:
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if {k: manifest.get(k) for k in wanted} != wanted:
+            return None
+        return Workload(**{k: manifest[k] for k in Workload.__dataclass_fields__})
+    except (ValueError, KeyError, TypeError, AttributeError):  # a damaged manifest: generate again
         return None
-    return Workload(**{k: manifest[k] for k in Workload.__dataclass_fields__})
 
 
 def _write(out: Path, customers: int, orders: int, seed: int, *, progress: bool) -> int:
@@ -431,8 +444,8 @@ def _write(out: Path, customers: int, orders: int, seed: int, *, progress: bool)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="generate seeded customers and orders (event store + Parquet)")
     parser.add_argument("--size", default="S", choices=sorted(SIZES), help="S: 1k/10k, M: 100k/1M, L: 1M/10M")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=None, help="folder (default: data/<size>-seed<seed>)")
+    parser.add_argument("--seed", type=whole(minimum=0, maximum=MAX_SEED), default=7)
+    parser.add_argument("--out", type=folder, default=None, help="folder (default: data/<size>-seed<seed>)")
     parser.add_argument("--force", action="store_true", help="regenerate even if the folder holds this workload")
     parser.set_defaults(func=_run)
 

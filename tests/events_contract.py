@@ -29,6 +29,7 @@ from labkit.events import (
     Snapshot,
     WrongAggregateTypeError,
     append_aggregates,
+    on,
 )
 
 
@@ -330,10 +331,17 @@ class RecorderContract:
 
 
 class Ticker(Aggregate):
-    """An aggregate of the contract's events: the write paths read only its id, type and pending events."""
+    """An aggregate of the contract's events: the write paths read only its id, type and pending events (and refuse
+    an event type its class does not apply, so it applies the contract's)."""
+
+    ticks: int = 0
+
+    @on(ContractTicked)
+    def _ticked(self, event: ContractTicked) -> None:
+        self.ticks += 1
 
 
-class Other(Aggregate):
+class Other(Ticker):
     """A second aggregate type."""
 
 

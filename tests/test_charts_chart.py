@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tarfile
 
 import pytest
@@ -217,3 +218,42 @@ def test_values_excerpt_keeps_the_keys_asked_with_their_comments_and_list_items(
         "      - ALL",
     ]
     assert lab.values_excerpt(["no.such.key"]) == ""
+
+
+# Helm refuses release names longer than 53 characters; every name the chart makes from one must still be a DNS label.
+LONGEST_RELEASE = "a-release-name-of-the-longest-length-helm-allows-x-53"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def test_the_longest_release_name_gives_names_kubernetes_accepts(helm):
+    assert len(LONGEST_RELEASE) == 53
+    everything = {"lab.enabled": True, "postgres.enabled": True, "ingress.enabled": True}
+    manifest = helm.template(CHART, release=LONGEST_RELEASE, set_values=everything)
+    names: dict[str, list[str]] = {}
+    for obj in manifest:
+        name = obj.body["metadata"]["name"]
+        assert len(name) <= 63 and DNS_LABEL.match(name), f"{obj.kind} {name} ({len(name)} characters)"
+        names.setdefault(obj.kind, []).append(name)
+    for kind, of_kind in names.items():
+        assert len(of_kind) == len(set(of_kind)), f"two {kind}s share a name: {sorted(of_kind)}"
+    assert any(name.endswith("-wait-healthy") for name in names["Job"])  # the suffix is kept whole
+    assert validate_manifest(manifest, NEWEST_KUBERNETES, strict=True).ok
+
+
+def test_every_switch_chart_yaml_offers_for_a_subchart_is_one_the_schema_accepts(helm):
+    dependencies = yaml.safe_load((CHART / "Chart.yaml").read_text())["dependencies"]
+    for dependency in dependencies:
+        switches = [dependency["condition"], *(f"tags.{tag}" for tag in dependency.get("tags", ()))]
+        for switch in switches:
+            manifest = helm.template(CHART, set_values={switch: True})  # ValuesRejectedError if the schema refuses it
+            assert any(dependency["name"] in obj.body["metadata"]["name"] for obj in manifest), switch
+
+
+def test_notes_name_only_services_that_are_installed(helm):
+    if helm.major_version() < 4:
+        pytest.skip(f"{helm.version()} needs a cluster for `install --dry-run=client`; Helm 4 renders NOTES offline")
+    notes = helm.notes(CHART, set_values={"services.order.enabled": False})
+    assert "shop-labkit-order" not in notes, notes
+    assert "port-forward service/shop-labkit-customer 8000:" in notes
+    notes = helm.notes(CHART)
+    assert "port-forward service/shop-labkit-order 8000:" in notes

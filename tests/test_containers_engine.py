@@ -9,13 +9,17 @@ import pytest
 
 from labkit.containers.baseimages import BUSYBOX, ensure_base_image, lab_cleanup
 from labkit.containers.engine import (
+    CHECKOUT_LABEL,
+    CHECKOUT_VARIABLE,
     OWNER,
     OWNER_LABEL,
     PURPOSE_LABEL,
     Engine,
+    checkout_id,
     connect,
     connect_or_reason,
     detect,
+    lab_labels,
 )
 from labkit.containers.errors import BuildFailedError, ContainerFailedError, EngineUnavailableError, MissingImageError
 from labkit.containers.prebuild import build_checked
@@ -65,10 +69,11 @@ pytestmark = pytest.mark.docker
 def test_build_streams_progress_and_labels_the_image(engine: Engine, tmp_path: Path, capsys) -> None:
     context = _context(tmp_path, f"FROM {BUSYBOX.reference}\nRUN echo building\nENV A=1\n")
     image = engine.build(context, tag="labkit-engine-test/progress:1", purpose=PURPOSE, progress=True)
-    assert image.steps == 5  # FROM, RUN, ENV, and one LABEL step per --label the lab adds
+    assert image.steps == 3 + len(lab_labels(PURPOSE))  # FROM, RUN, ENV, and one LABEL step per --label the lab adds
     labels = engine.image_config(image.id)["Labels"]
     assert labels[OWNER_LABEL] == OWNER and labels[PURPOSE_LABEL] == PURPOSE
-    assert "Step 2/5 : RUN echo building" in image.log
+    assert labels[CHECKOUT_LABEL] == checkout_id()
+    assert f"Step 2/{image.steps} : RUN echo building" in image.log
     assert "build labkit-engine-test/progress:1" in capsys.readouterr().err
 
 
@@ -127,3 +132,49 @@ def test_cleanup_removes_only_what_the_lab_labelled(engine: Engine) -> None:
         assert engine.has_image(BUSYBOX.reference)  # base images stay unless asked
     finally:
         engine.remove_container(users)
+
+
+def test_ports_are_published_on_loopback_unless_asked_otherwise(engine: Engine) -> None:
+    quiet = engine.create_container(BUSYBOX.reference, ["sleep", "30"], purpose=PURPOSE, ports={"8000/tcp": None})
+    open_to_all = engine.create_container(
+        BUSYBOX.reference, ["sleep", "30"], purpose=PURPOSE, ports={"8000/tcp": None}, publish_on="0.0.0.0"
+    )
+    try:
+        for container in (quiet, open_to_all):
+            engine.start(container)
+        bound = {
+            name: engine.inspect_container(c)["NetworkSettings"]["Ports"]["8000/tcp"]
+            for name, c in (("quiet", quiet), ("open", open_to_all))
+        }
+        assert {b["HostIp"] for b in bound["quiet"]} == {"127.0.0.1"}, bound
+        assert "0.0.0.0" in {b["HostIp"] for b in bound["open"]}, bound
+        assert engine.published_port(quiet, "8000/tcp") > 0
+    finally:
+        engine.remove_container(quiet)
+        engine.remove_container(open_to_all)
+
+
+def test_two_checkouts_on_one_engine_clean_up_only_their_own(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two clones of the lab (or two users' labs) share an engine: each cleanup removes its own objects only, even
+    with the same purpose."""
+    made: dict[str, dict[str, str]] = {}
+    for checkout in ("checkout-a", "checkout-b"):
+        monkeypatch.setenv(CHECKOUT_VARIABLE, f"{checkout}-{PURPOSE}")
+        made[checkout] = {
+            "container": engine.create_container(BUSYBOX.reference, ["true"], purpose=PURPOSE),
+            "network": engine.create_network(f"labkit-{checkout}-test-net", purpose=PURPOSE),
+        }
+    try:
+        monkeypatch.setenv(CHECKOUT_VARIABLE, f"checkout-a-{PURPOSE}")
+        report = lab_cleanup(engine)  # every purpose: still only checkout a's
+        assert report.containers == [made["checkout-a"]["container"]]
+        assert report.networks == [made["checkout-a"]["network"]]
+        remaining = {c["Id"] for c in engine.client.api.containers(all=True)}
+        networks = {n["Id"] for n in engine.client.api.networks()}
+        assert made["checkout-b"]["container"] in remaining and made["checkout-b"]["network"] in networks
+        labels = engine.inspect_container(made["checkout-b"]["container"])["Config"]["Labels"]
+        assert labels[CHECKOUT_LABEL] == f"checkout-b-{PURPOSE}"
+    finally:
+        monkeypatch.setenv(CHECKOUT_VARIABLE, f"checkout-b-{PURPOSE}")
+        report = lab_cleanup(engine, purpose=PURPOSE)
+        assert report.containers == [made["checkout-b"]["container"]]

@@ -12,7 +12,7 @@ import docker.errors
 import pytest
 
 from labkit.containers.baseimages import BUSYBOX, DEBIAN_PYTHON, lab_cleanup
-from labkit.containers.engine import OWNER, OWNER_LABEL, PURPOSE_LABEL, Engine, EngineStatus
+from labkit.containers.engine import CHECKOUT_LABEL, OWNER_LABEL, PURPOSE_LABEL, Engine, EngineStatus, lab_labels
 from labkit.containers.errors import MissingImageError
 from labkit.containers.prebuild import build_checked, images_needed
 
@@ -134,12 +134,13 @@ def test_a_checked_build_hands_everything_to_the_engine(engine: Engine, api: Sta
     (options,) = api.builds
     assert options["path"] == str(context) and options["dockerfile"] == "Dockerfile"
     assert options["buildargs"] == {"A": "1"} and options["target"] is None
-    assert options["labels"] == {"team": "lab", OWNER_LABEL: OWNER, PURPOSE_LABEL: "prebuild-test"}
+    assert options["labels"] == {"team": "lab", **lab_labels("prebuild-test")}
+    assert set(lab_labels("prebuild-test")) == {OWNER_LABEL, PURPOSE_LABEL, CHECKOUT_LABEL}
     assert options["pull"] is False and options["nocache"] is True
 
 
 def test_lab_cleanup_spares_the_base_images_unless_asked(api: StandInAPI, engine: Engine) -> None:
-    mine = {OWNER_LABEL: OWNER, PURPOSE_LABEL: "t"}
+    mine = lab_labels("t")
     api.store = {
         "built": _image("sha256:built", "lab/app:1", mine),
         "retagged-base": _image("sha256:labelled-base", BUSYBOX.reference, mine),

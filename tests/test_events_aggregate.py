@@ -69,7 +69,11 @@ def test_replay_of_an_event_type_without_handler_names_type_aggregate_and_positi
     counter = Counter("counter-1")
     counter.bump(1)
     repository.save(counter)
-    store.append([NewEvent.of("counter-1", "Counter", CounterRenamed(label="x"))], expected_version=1)
+    # append refuses an event its aggregate does not apply (test_events_hardening); a store written before that
+    # rule, or by hand, may hold one: loading names it.
+    store.connection.execute(
+        "INSERT INTO events VALUES (2, 'counter-1', 'Counter', 2, uuid(), 'CounterRenamed', '{\"label\": \"x\"}', '{}', now())"
+    )
     with pytest.raises(UnknownEventTypeError) as raised:
         repository.load(Counter, "counter-1")
     message = str(raised.value)

@@ -20,6 +20,7 @@ from labkit.events import (
     NewEvent,
     RecordedEvent,
     Snapshot,
+    StoreArgumentError,
     UnknownEventTypeError,
     WrongAggregateTypeError,
     bulk_load,
@@ -319,7 +320,7 @@ def test_a_retry_reports_the_stored_records_whole(store):
 
 
 def test_an_envelope_needs_a_new_event_and_a_non_empty_aggregate_id(store):
-    with pytest.raises(TypeError):
+    with pytest.raises(StoreArgumentError, match=r"wrap the event with NewEvent\.of"):
         store.append([OrderApproved()], expected_version=0)  # type: ignore[list-item]
     for aggregate_id in ("", None, 7):
         with pytest.raises(MalformedEventError) as raised:

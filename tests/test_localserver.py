@@ -56,9 +56,9 @@ def test_a_port_in_use_is_refused_before_anything_starts(
         taken.listen()
         port = taken.getsockname()[1]
         assert not port_is_free(port)
-        assert main([kind.command, "up", "--run-dir", str(folder / "new"), "--port", str(port)]) == 2
+        assert main([kind.command, "up", "--run-dir", str(folder / "new"), "--port", str(port)]) == 1  # refused work
     error = capsys.readouterr().err
-    assert f"labkit {kind.command}: {kind.error.__name__}: port {port} is in use on 127.0.0.1" in error
+    assert f"labkit {kind.command} up: {kind.error.__name__}: port {port} is in use on 127.0.0.1" in error
     assert not (folder / "new").exists()
 
 
@@ -68,7 +68,7 @@ def test_a_file_for_a_run_folder_is_refused(
 ) -> None:
     monkeypatch.delenv(kind.url_variable, raising=False)
     (folder / "file").write_text("x")
-    assert main([kind.command, "status", "--run-dir", str(folder / "file")]) == 2
+    assert main([kind.command, "status", "--run-dir", str(folder / "file")]) == 1  # refused work
     assert f"{kind.error.__name__}: {folder / 'file'} is a file, not a folder" in capsys.readouterr().err
     assert (folder / "file").read_text() == "x"
 

@@ -9,7 +9,7 @@ import pytest
 
 from labkit.cli import main
 from labkit.pgserver import URL_VARIABLE
-from labkit.services.errors import UnknownServiceError
+from labkit.services.errors import SettingsError, UnknownServiceError
 from labkit.services.process_runner import ServiceRunner
 from labkit.services.settings import settings_from
 
@@ -23,7 +23,7 @@ def test_up_status_down_start_and_stop_exactly_the_recorded_processes(tmp_path, 
     try:
         pids = {name: service.pid for name, service in runner.services.items()}
         assert all(psutil.pid_exists(pid) for pid in pids.values())
-        assert main(["up", "--run-dir", str(folder)]) == 2  # refuses to start a second set over the first
+        assert main(["up", "--run-dir", str(folder)]) == 1  # refuses to start a second set over the first
         capsys.readouterr()
         assert main(["status", "--run-dir", str(folder)]) == 0
         shown = capsys.readouterr().out
@@ -39,7 +39,7 @@ def test_up_status_down_start_and_stop_exactly_the_recorded_processes(tmp_path, 
 
 
 def test_status_without_a_run_says_to_start_one(tmp_path, capsys):
-    assert main(["status", "--run-dir", str(tmp_path / "nothing")]) == 2
+    assert main(["status", "--run-dir", str(tmp_path / "nothing")]) == 1
     assert "`labkit up` first" in capsys.readouterr().err
 
 
@@ -74,7 +74,7 @@ def test_settings_follow_the_container_contract_and_fall_back_to_the_environment
     assert settings.feed_batch_size == 50
     with pytest.raises(UnknownServiceError, match="--order-url"):
         settings.peer_url("order")
-    with pytest.raises(UnknownServiceError, match="LABKIT_FEED_POLL_TIMEOUT_S='soon'"):
+    with pytest.raises(SettingsError, match="LABKIT_FEED_POLL_TIMEOUT_S='soon'"):
         settings_from(argv, {"LABKIT_FEED_POLL_TIMEOUT_S": "soon"})
 
 

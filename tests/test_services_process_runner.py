@@ -82,3 +82,52 @@ def test_a_second_up_in_a_running_folder_is_refused_and_names_the_way_out(tmp_pa
         with pytest.raises(RunFolderError, match="already runs customer, order, history: `labkit down` first"):
             ServiceRunner.up(tmp_path)
         assert all(runner.is_running(name) for name in runner.services)
+
+
+def test_down_never_signals_a_process_that_is_not_the_runs_service(tmp_path, capsys):
+    """run.json is a file anyone may edit: a pid and start time copied from another process must not get it killed."""
+    from labkit.cli import main
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {"name": "customer", "port": 8123, "log": str(tmp_path / "c.log"), "data_dir": str(tmp_path),
+                  "pid": bystander.pid, "started_at": psutil.Process(bystander.pid).create_time()}  # fmt: skip
+        (tmp_path / "run.json").write_text(json.dumps({"backend": "duckdb", "services": [record]}))
+        assert main(["down", "--run-dir", str(tmp_path)]) == 0
+        assert "nothing was running" in capsys.readouterr().out
+        assert bystander.poll() is None, "labkit down killed a process that was not its service"
+        assert main(["status", "--run-dir", str(tmp_path)]) == 1
+        assert "stopped" in capsys.readouterr().out
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{", "[]", '{"services": 5}', '{"services": [{"name": "customer"}]}', '{"services": [], "backend": "sqlite"}',
+     '{"services": [{"name": "x", "port": 1, "log": "l", "data_dir": "d"}]}', '{"services": [], "postgres": 7}'],
+)  # fmt: skip
+def test_a_damaged_run_file_is_named_in_one_line(tmp_path, capsys, content):
+    from labkit.cli import main
+
+    (tmp_path / "run.json").write_text(content)
+    for command in ("status", "down", "up"):
+        assert main([command, "--run-dir", str(tmp_path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"labkit {command}: RunFolderError: ") and "run.json" in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "run.json").read_text() == content  # left as it was: nothing was started or stopped
+
+
+def test_a_service_whose_parent_is_already_gone_does_not_start(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    started = subprocess.run(
+        [sys.executable, "-m", "labkit.services", "customer", "--port", "8124", "--data-dir", str(tmp_path),
+         "--order-url", "http://127.0.0.1:9", "--parent-pid", str(gone.pid)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode == 1
+    assert f"the parent process {gone.pid} is gone: not starting" in started.stderr
+    assert "Traceback" not in started.stderr

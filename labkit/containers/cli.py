@@ -14,25 +14,20 @@ import argparse
 import json
 from pathlib import Path
 
+from labkit.arguments import key_value, number
 from labkit.containers.builders import BUILDERS, CURRENT, DEFAULT_BUILDER, ENGINE_20_10
 from labkit.errors import UsageError
 
 
-def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"{flag} takes KEY=VALUE, got {item!r}")
-        pairs[key] = value
-    return pairs
-
-
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not a Dockerfile: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#x})"
+        ) from None
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -64,7 +59,7 @@ def _explain(args: argparse.Namespace) -> int:
     image = explain(
         text,
         target=args.target,
-        build_args=_pairs(args.build_arg, "--build-arg"),
+        build_args=dict(args.build_arg or ()),
         builder=args.builder,
         syntax=args.syntax,
         platform=args.platform,
@@ -136,7 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     explain = actions.add_parser("explain", help="what image a Dockerfile builds and what its containers run")
     explain.add_argument("--target")
-    explain.add_argument("--build-arg", action="append", metavar="KEY=VALUE")
+    explain.add_argument("--build-arg", type=key_value, action="append", metavar="KEY=VALUE")
     explain.add_argument(
         "--builder",
         choices=BUILDERS,
@@ -168,7 +163,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(func=_build)
 
     check = actions.add_parser("check-lab", help="run the lab image and check that JupyterLab answers on /lab")
-    check.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for its health check")
+    check.add_argument(
+        "--timeout", type=number(above=0, maximum=3600), default=180.0, help="seconds to wait for its health check"
+    )
     check.set_defaults(func=_check_lab)
 
     cleanup = actions.add_parser("cleanup", help="remove containers, networks and images the lab created")

@@ -1,8 +1,11 @@
 """The Docker engine, driven through the docker SDK: detect it, build, run, read logs and exit codes, networks.
 
-Everything the lab creates carries the label `labkit.created-by=labkit` (and `labkit.purpose=<what for>`), so
-`cleanup()` removes exactly what the lab made and nothing of the user's. The lab never pulls: an image that is
-not in the engine's store is an error that says how to get it (`docker pull`, or `labkit containers base-image`).
+Everything the lab creates carries the labels `labkit.created-by=labkit`, `labkit.purpose=<what for>` and
+`labkit.checkout=<this checkout>`, so `cleanup()` removes exactly what this checkout of the lab made: nothing of the
+user's, and nothing of another clone of the lab (or another user's lab) on the same engine. Containers publish their
+ports on 127.0.0.1 unless asked otherwise: the lab's services and JupyterLab have no authentication to expose. The
+lab never pulls: an image that is not in the engine's store is an error that says how to get it (`docker pull`, or
+`labkit containers base-image`).
 
 This is the low-level driver: it knows the engine's API, not Dockerfiles and not the lab's base images. Which
 images a build reads is worked out above it (`prebuild.build_checked`, with the explainer), and which images are
@@ -12,6 +15,7 @@ the offline base images is passed in (`baseimages.lab_cleanup`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import time
@@ -30,10 +34,14 @@ from labkit.containers.errors import (
     EngineUnavailableError,
     MissingImageError,
 )
+from labkit.paths import repo_root
 
 OWNER_LABEL = "labkit.created-by"
 OWNER = "labkit"
 PURPOSE_LABEL = "labkit.purpose"
+CHECKOUT_LABEL = "labkit.checkout"
+CHECKOUT_VARIABLE = "LABKIT_CHECKOUT"  # names the checkout in its labels instead (a test of two checkouts, a CI job)
+PUBLISH_ON = "127.0.0.1"  # where containers publish their ports unless the caller says otherwise
 BASE_IMAGE_LABEL = "labkit.base-image"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DETECT_TIMEOUT_S = 5
@@ -41,9 +49,17 @@ WORK_TIMEOUT_S = 900
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
+def checkout_id() -> str:
+    """Which checkout of the lab this is: $LABKIT_CHECKOUT, else a short hash of the checkout's folder."""
+    named = os.environ.get(CHECKOUT_VARIABLE)
+    if named:
+        return named
+    return hashlib.sha256(str(repo_root().resolve()).encode()).hexdigest()[:12]
+
+
 def lab_labels(purpose: str) -> dict[str, str]:
-    """The labels on everything the lab creates for `purpose` (a notebook, a test, a service)."""
-    return {OWNER_LABEL: OWNER, PURPOSE_LABEL: purpose}
+    """The labels on everything the lab creates for `purpose` (a notebook, a test, a service), in this checkout."""
+    return {OWNER_LABEL: OWNER, PURPOSE_LABEL: purpose, CHECKOUT_LABEL: checkout_id()}
 
 
 def engine_host() -> str:
@@ -313,19 +329,22 @@ class Engine:
         aliases: Sequence[str] = (),
         environment: Mapping[str, str] | None = None,
         ports: Mapping[str, int | None] | None = None,
+        publish_on: str = PUBLISH_ON,
         user: str | None = None,
         init: bool = False,
     ) -> str:
         """`docker create`: returns the container id. `entrypoint=""` clears the image's ENTRYPOINT, like the CLI.
 
+        `ports` maps a container port ("8000/tcp") to a host port (None: a free one), published on `publish_on`:
+        loopback unless the caller asks for another interface ("0.0.0.0" for all, as `docker run -p` does).
         `init=True` is `docker run --init`: the engine's tiny init (tini) is PID 1 and passes signals on.
         """
         self.require_images([image], needed_by=f"a container of {image}")
         # The CLI sends [""] for `--entrypoint ""`; the SDK would turn "" into [] (which means "keep the image's").
         entry: list[str] | None = None if entrypoint is None else [entrypoint]
-        host_config = self.client.api.create_host_config(
-            port_bindings={port: host for port, host in (ports or {}).items()} or None, init=init or None
-        )
+        # (address,) publishes on a free host port of that address; (address, port) on that port.
+        bindings = {port: (publish_on,) if host is None else (publish_on, host) for port, host in (ports or {}).items()}
+        host_config = self.client.api.create_host_config(port_bindings=bindings or None, init=init or None)
         networking = None
         if network:
             networking = self.client.api.create_networking_config(
@@ -458,7 +477,8 @@ class Engine:
 
     # Cleanup ------------------------------------------------------------------------------------------------
     def _labelled(self, purpose: str | None) -> list[str]:
-        filters = [f"{OWNER_LABEL}={OWNER}"]
+        # This checkout's objects only: another clone's (or another user's lab's) carry another checkout label.
+        filters = [f"{OWNER_LABEL}={OWNER}", f"{CHECKOUT_LABEL}={checkout_id()}"]
         if purpose is not None:
             filters.append(f"{PURPOSE_LABEL}={purpose}")
         return filters
@@ -466,7 +486,7 @@ class Engine:
     def cleanup(
         self, *, purpose: str | None = None, base_images: Collection[str] = (), include_base_images: bool = False
     ) -> CleanupReport:
-        """Remove the containers, networks and images the lab created (for `purpose`, or all); nothing else.
+        """Remove the containers, networks and images this checkout of the lab created (for `purpose`, or all).
 
         `base_images` are the references of the offline base images (`baseimages.lab_cleanup` passes them): an
         image tagged with one stays, unless `include_base_images`; with it and no `purpose` they go too.

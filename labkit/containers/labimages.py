@@ -21,6 +21,7 @@ import hashlib
 import importlib.metadata as metadata
 import importlib.util
 import json
+import secrets
 import shutil
 import subprocess
 import time
@@ -281,7 +282,7 @@ class LabCheck:
 
 def check_lab_image(engine: Engine, *, timeout_s: float = 120, purpose: str = "lab-check") -> LabCheck:
     """Run the lab image, wait for its HEALTHCHECK, and fetch /lab with a token; the container is removed."""
-    token = "labkit-check"
+    token = secrets.token_urlsafe(24)  # a fresh one per check: it is handed over in the environment, never shown
     started = time.perf_counter()
     container = engine.create_container(
         LAB.tag, purpose=purpose, environment={"JUPYTER_TOKEN": token}, ports={"8888/tcp": None}
@@ -291,7 +292,10 @@ def check_lab_image(engine: Engine, *, timeout_s: float = 120, purpose: str = "l
         health = engine.wait_healthy(container, timeout_s=timeout_s)
         port = engine.published_port(container, "8888/tcp")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=30) as response:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/lab", headers={"Authorization": f"token {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
                 status, body = response.status, response.read().decode(errors="replace")
         except urllib.error.URLError as exc:
             raise ContainerFailedError(f"the lab container did not answer on /lab: {exc}") from None

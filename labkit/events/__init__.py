@@ -60,7 +60,8 @@ Subscriptions
     duplicate detection by event id for consumers whose effects cannot share that transaction.
 
 Errors (all `LabkitError`): ConcurrencyError, DuplicateEventError, UnknownEventTypeError, MalformedEventError,
-WrongAggregateTypeError, AggregateNotFoundError. Domain rule violations are `labkit.domain.RuleViolationError`.
+WrongAggregateTypeError, AggregateNotFoundError, StoreArgumentError (a bad argument, named, with its value; also a
+`UsageError`), StoreOpenError (the database file is held by another process, or is not one). Domain rule violations are `labkit.domain.RuleViolationError`.
 """
 
 from labkit.events.aggregate import Aggregate, on
@@ -73,6 +74,8 @@ from labkit.events.errors import (
     DuplicateEventError,
     EventStoreError,
     MalformedEventError,
+    StoreArgumentError,
+    StoreOpenError,
     UnknownEventTypeError,
     WrongAggregateTypeError,
 )
@@ -103,6 +106,8 @@ __all__ = [
     "Recorder",
     "Repository",
     "Snapshot",
+    "StoreArgumentError",
+    "StoreOpenError",
     "Subscription",
     "UnitOfWork",
     "UnknownEventTypeError",

@@ -25,6 +25,15 @@ E = TypeVar("E", bound=Event)
 # Bookkeeping every aggregate has; not part of its declared state.
 BOOKKEEPING = ("id", "version", "created_at", "updated_at", "pending")
 
+# aggregate_type -> the event types its classes apply: an event of another type in its stream could never be loaded
+# again, so the write paths refuse it (`handled_event_types`). A union, for a type declared by more than one class.
+_HANDLED: dict[str, set[str]] = {}
+
+
+def handled_event_types(aggregate_type: str) -> set[str] | None:
+    """The event types an aggregate type's classes apply (None: no Aggregate class declares this type)."""
+    return _HANDLED.get(aggregate_type)
+
 
 def on(event_type: type[E]) -> Callable[[Callable[[Any, E], None]], Callable[[Any, E], None]]:
     """Mark a method as the handler that applies `event_type` to the aggregate's state."""
@@ -79,6 +88,7 @@ class Aggregate:
                 applies = getattr(attribute, "_labkit_applies", None)
                 if applies is not None:
                     cls.handlers[applies.event_type] = attribute
+        _HANDLED.setdefault(cls.aggregate_type, set()).update(cls.handlers)
         cls.state_fields = {}
         for klass in reversed(cls.__mro__[:-1]):
             if klass is Aggregate or not issubclass(klass, Aggregate):

@@ -7,11 +7,29 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, UsageError
 
 
 class EventStoreError(LabkitError):
     """Base of the errors of labkit.events."""
+
+
+class StoreArgumentError(EventStoreError, UsageError):
+    """An argument of a store call that is not what it takes (a limit below 0, a moment that is not a datetime)."""
+
+    def __init__(self, parameter: str, value: object, expected: str) -> None:
+        self.parameter, self.value = parameter, value
+        super().__init__(f"{parameter}={_shown(value)} is not {expected}")
+
+
+def _shown(value: object) -> str:
+    """A value as an error message shows it: its repr, cut short (a caller may pass anything, of any size)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class StoreOpenError(EventStoreError):
+    """The store's database cannot be opened: another process holds the file, or it is not a database."""
 
 
 class ConcurrencyError(EventStoreError):
@@ -41,7 +59,7 @@ class MalformedEventError(EventStoreError):
     """Event data that does not match its event type's fields; it is refused before anything is written."""
 
     def __init__(self, event_type: str, field: str, problem: str) -> None:
-        self.event_type, self.field = event_type, field
+        self.event_type, self.field, self.problem = event_type, field, problem
         super().__init__(f"{event_type}.{field}: {problem}")
 
 

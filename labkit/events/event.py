@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4, uuid5
 
 from labkit.events.errors import MalformedEventError, UnknownEventTypeError
+from labkit.events.inputs import json_problem
 
 # Field types an event may declare: JSON-native values, so event_data round-trips exactly.
 FIELD_TYPES: tuple[type, ...] = (str, int, float, bool)
@@ -80,7 +81,7 @@ def event_class(event_type: str) -> type[Event]:
     """The Event subclass named `event_type`."""
     try:
         return EVENT_TYPES[event_type]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: not even hashable, so certainly no event type
         raise UnknownEventTypeError(
             f"unknown event type {event_type!r}: define it as a @dataclass(frozen=True) subclass of "
             "labkit.events.Event and import its module before appending or reading it"
@@ -141,6 +142,9 @@ def check_data(cls: type[Event], data: Mapping[str, Any]) -> None:
             raise MalformedEventError(
                 cls.event_type, name, f"expected {expected}, got {type(value).__name__} {value!r}"
             )
+        problem = json_problem(value, name)  # NaN, 2**70, a lone surrogate: would not read back as written
+        if problem is not None:
+            raise MalformedEventError(cls.event_type, name, problem[1])
 
 
 def derived_event_id(cause_event_id: UUID | str, purpose: str) -> UUID:

@@ -32,7 +32,7 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from labkit.events import rules
+from labkit.events import inputs, rules
 from labkit.events.bulk import bulk_load
 from labkit.events.codec import COLUMNS, as_utc, new_row, records, snapshot_of_row, to_utc_naive, utc_now
 from labkit.events.errors import (
@@ -264,10 +264,10 @@ class PostgresEventStore:
     def append(self, events: Sequence[NewEvent], *, expected_version: int | None) -> AppendResult:
         """Append one aggregate's events atomically if it is at `expected_version` (None: no check); a stored id of the
         same event is skipped (a retried call is a no-op). Any error leaves the store unchanged."""
-        events = list(events)
+        events = rules.check_envelopes(events)
+        rules.check_expected_version(expected_version)
         if not events:
             return AppendResult((), ())
-        rules.check_envelopes(events)
         first = events[0]
         with self.transaction() as transaction:
             stored, head = self._heads(transaction, first.aggregate_id, [e.event_id for e in events])
@@ -432,6 +432,7 @@ class PostgresEventStore:
 
     def stream_version(self, aggregate_id: str) -> int:
         """The aggregate's version (0: not stored)."""
+        inputs.text(aggregate_id, "aggregate_id")
         return int(self._fetch(self._q("SELECT coalesce(max(version), 0) FROM {schema}.events WHERE aggregate_id = %s"),
                                [aggregate_id])[0][0])  # fmt: skip
 
@@ -459,17 +460,15 @@ class PostgresEventStore:
         self, aggregate_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[RecordedEvent]:
         """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
+        params = inputs.stream_arguments(aggregate_id, from_version, to_version)
         query = self._select + self._q(" WHERE aggregate_id = %s AND version >= %s AND version <= %s ORDER BY version")
-        return records(
-            self._fetch(
-                query, [aggregate_id, from_version, to_version if to_version is not None else rules.MAX_VERSION]
-            )
-        )
+        return records(self._fetch(query, list(params)))
 
     def read_all(
         self, *, after_position: int = 0, limit: int = 1000, aggregate_type: str | None = None
     ) -> list[RecordedEvent]:
         """Up to `limit` events after `after_position`, in position order: what a pull subscriber asks for."""
+        after_position, limit, aggregate_type = inputs.page_arguments(after_position, limit, aggregate_type)
         where, params = " WHERE position > %s", [after_position]
         if aggregate_type is not None:
             where, params = where + " AND aggregate_type = %s", [*params, aggregate_type]
@@ -477,6 +476,7 @@ class PostgresEventStore:
 
     def version_at(self, aggregate_id: str, moment: datetime) -> int:
         """The aggregate's version as it was at `moment` (0 if it did not exist yet)."""
+        inputs.text(aggregate_id, "aggregate_id"), inputs.moment(moment)
         query = self._q(
             "SELECT coalesce(max(version), 0) FROM {schema}.events WHERE aggregate_id = %s AND recorded_at <= %s"
         )
@@ -484,7 +484,7 @@ class PostgresEventStore:
 
     def count(self, *, aggregate_type: str | None = None) -> int:
         """How many events are stored (of one aggregate type)."""
-        if aggregate_type is None:
+        if inputs.optional_text(aggregate_type, "aggregate_type") is None:
             return int(self._fetch(self._q("SELECT count(*) FROM {schema}.events"))[0][0])
         return int(
             self._fetch(self._q("SELECT count(*) FROM {schema}.events WHERE aggregate_type = %s"), [aggregate_type])[0][

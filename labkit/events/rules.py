@@ -9,25 +9,29 @@ the same event (a retried call is a no-op); `append_aggregates` and `bulk_load` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
+from labkit.events.aggregate import handled_event_types
 from labkit.events.errors import (
     ConcurrencyError,
     DuplicateEventError,
     EventStoreError,
     MalformedEventError,
+    StoreArgumentError,
     WrongAggregateTypeError,
 )
 from labkit.events.event import NewEvent, RecordedEvent, check_data, event_class
+from labkit.events.inputs import MAX_VERSION, json_problem
+from labkit.events.inputs import version as checked_version
 
 SMALL = 64  # rows up to which the rules are checked row by row (cheaper than setting up the vectorized pass)
-MAX_VERSION = 2**31 - 1  # the last version a stream holds: both back-ends keep versions in an INTEGER column
 
 
 @dataclass(frozen=True)
@@ -138,23 +142,68 @@ def plan_append(
     return fresh, duplicates, current
 
 
-def check_envelopes(events: Sequence[NewEvent]) -> None:
-    """An `append` call's events: envelopes of one aggregate, each with an aggregate id and data of its type."""
-    first = events[0]
+def check_envelopes(events: object) -> list[NewEvent]:
+    """An `append` call's events: envelopes of one aggregate, each with an id, a type its aggregate applies and
+    data and metadata that read back as written. The events as a list (a bad one is named, nothing is written)."""
+    if isinstance(events, NewEvent | str | bytes | Mapping) or not isinstance(events, Iterable):
+        raise StoreArgumentError("events", events, "a list of NewEvent envelopes (wrap one event in a list)")
+    events = list(events)
     for event in events:
         if not isinstance(event, NewEvent):
-            raise TypeError(f"append takes NewEvent envelopes, got {type(event).__name__}: wrap it with NewEvent.of")
-        if not isinstance(event.aggregate_id, str) or not event.aggregate_id:
-            raise MalformedEventError(
-                event.event_type, "aggregate_id", f"expected a non-empty str, got {event.aggregate_id!r}"
-            )
-        check_data(event_class(event.event_type), event.event_data)
+            raise StoreArgumentError("events", event, "a NewEvent envelope: wrap the event with NewEvent.of")
+        check_event(event)
+    first = events[0] if events else None
+    for event in events:
+        assert first is not None
         if (event.aggregate_id, event.aggregate_type) != (first.aggregate_id, first.aggregate_type):
             raise WrongAggregateTypeError(
                 f"one append call writes one aggregate; got {first.aggregate_type} {first.aggregate_id} and "
                 f"{event.aggregate_type} {event.aggregate_id}: append them in separate calls (inside "
                 "store.transaction() to commit them together)"
             )
+    return events
+
+
+def check_expected_version(expected_version: object) -> None:
+    """None (no check) or the version the caller read the aggregate at."""
+    if expected_version is not None:
+        checked_version(expected_version, "expected_version")
+
+
+def check_event(event: NewEvent) -> None:
+    """One event on its way in, whatever the write path: every field of the envelope, before anything is written."""
+    event_type = event.event_type if isinstance(event.event_type, str) else repr(event.event_type)
+    for name in ("aggregate_id", "aggregate_type"):
+        value = getattr(event, name)
+        if not isinstance(value, str) or not value:
+            raise MalformedEventError(event_type, name, f"expected a non-empty str, got {value!r}")
+        problem = json_problem(value, name)
+        if problem is not None:
+            raise MalformedEventError(event_type, name, problem[1])
+    if not isinstance(event.event_id, UUID):
+        raise MalformedEventError(event_type, "event_id", f"expected a uuid.UUID, got {event.event_id!r}")
+    check_data(event_class(event.event_type), event.event_data)
+    check_belongs(event.aggregate_type, event.event_type, event.aggregate_id)
+    check_metadata(event_type, event.metadata)
+
+
+def check_belongs(aggregate_type: str, event_type: str, where: str) -> None:
+    """Refuse an event whose aggregate type's classes do not apply it: that stream could never be loaded again."""
+    handled = handled_event_types(aggregate_type)
+    if handled is not None and event_type not in handled:
+        raise WrongAggregateTypeError(
+            f"{where}: a {aggregate_type} does not apply {event_type} events ({aggregate_type} applies "
+            f"{', '.join(sorted(handled)) or 'none'}); append it to the aggregate it belongs to"
+        )
+
+
+def check_metadata(event_type: str, metadata: object) -> None:
+    """Metadata is a JSON object whose values read back as written (no NaN, no integer beyond 64 bits)."""
+    if not isinstance(metadata, Mapping):
+        raise MalformedEventError(event_type, "metadata", f"expected a JSON object (a dict), got {metadata!r}"[:160])
+    problem = json_problem(metadata, "metadata")
+    if problem is not None:
+        raise MalformedEventError(event_type, problem[0], problem[1])
 
 
 def _check_few(
@@ -209,15 +258,22 @@ def retries(events: Sequence[NewEvent], stored: Mapping[UUID, RecordedEvent]) ->
         found = stored.get(event.event_id)
         if found is None:
             fresh.append(event)
-        elif (found.aggregate_id, found.event_type, dict(found.event_data)) != (
+        elif (found.aggregate_id, found.aggregate_type, found.event_type, dict(found.event_data)) != (
             event.aggregate_id,
+            event.aggregate_type,
             event.event_type,
             dict(event.event_data),
         ):
             raise DuplicateEventError(
                 event.event_id,
-                f"is already stored for a different event ({found.event_type} of {found.aggregate_id} "
-                f"at position {found.position})",
+                f"is already stored for a different event ({found.event_type} of {found.aggregate_type} "
+                f"{found.aggregate_id} at position {found.position})",
+            )
+        elif dict(found.metadata) != orjson.loads(orjson.dumps(dict(event.metadata))):
+            raise DuplicateEventError(
+                event.event_id,
+                f"is already stored for the same event with other metadata ({dict(found.metadata)!r}); a retry "
+                "repeats the event as it was, metadata included",
             )
     return fresh
 

@@ -11,6 +11,7 @@ serialized by a per-file lock in this process; DuckDB lets only one process writ
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from labkit.events import rules
+from labkit.events import inputs, rules
 from labkit.events.bulk import bulk_load
 from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
 from labkit.events.codec import COLUMN_LIST, COLUMNS, as_utc, new_row, records, snapshot_of_row, to_utc_naive, utc_now
@@ -32,6 +33,7 @@ from labkit.events.duckdb_schema import (
     SNAPSHOTS_TABLE_SQL,
     first_row,
 )
+from labkit.events.errors import StoreArgumentError, StoreOpenError
 from labkit.events.event import NewEvent, RecordedEvent
 from labkit.events.recorder import AppendResult, Snapshot
 
@@ -45,6 +47,21 @@ _FILE_LOCKS_GUARD = threading.Lock()
 def _file_lock(key: str) -> threading.RLock:
     with _FILE_LOCKS_GUARD:
         return _FILE_LOCKS.setdefault(key, threading.RLock())
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the store's file; StoreOpenError saying why it cannot be opened, and what to do."""
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            holder = re.search(r"PID (\d+)", message)
+            raise StoreOpenError(
+                f"{path} is open in another process{f' (pid {holder[1]})' if holder else ''}: DuckDB lets one process "
+                "write a file; stop that process, or reach the data through it (a service's HTTP API)"
+            ) from None
+        raise StoreOpenError(f"{path} cannot be opened as a DuckDB event store: {message.splitlines()[0]}") from None
 
 
 class EventStore:
@@ -72,10 +89,12 @@ class EventStore:
             )
             path = (first_row(row) or (None,))[0]
         else:
+            if not isinstance(database, str | Path):
+                raise StoreArgumentError("database", database, 'a file path, ":memory:" or a DuckDB connection')
             path = None if str(database) == ":memory:" else str(Path(database).resolve())
             if path is not None:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.connection = duckdb.connect(path or ":memory:")
+            self.connection = _connect(path or ":memory:")
         self.path = path
         self.clock = clock
         self._lock = _file_lock(path) if path else threading.RLock()
@@ -167,10 +186,10 @@ class EventStore:
         retry that adds events to a stream that moved on meanwhile is a ConcurrencyError. An id stored for a
         different event is a DuplicateEventError. Any error leaves the store unchanged.
         """
-        events = list(events)
+        events = rules.check_envelopes(events)
+        rules.check_expected_version(expected_version)
         if not events:
             return AppendResult((), ())
-        rules.check_envelopes(events)
         with self.transaction():
             stored, head, position = self._heads(events)
             fresh, duplicates, current = rules.plan_append(events, stored, head, expected_version)
@@ -384,6 +403,7 @@ class EventStore:
 
     def stream_version(self, aggregate_id: str) -> int:
         """The aggregate's current version (0 when nothing is stored for it)."""
+        inputs.text(aggregate_id, "aggregate_id")
         with self._lock:
             return self._stream_head(aggregate_id)[0]
 
@@ -391,10 +411,11 @@ class EventStore:
         self, aggregate_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[RecordedEvent]:
         """One aggregate's events from `from_version` to `to_version` (inclusive), in version order."""
+        params = inputs.stream_arguments(aggregate_id, from_version, to_version)
         with self._lock:
             rows = self.connection.execute(
                 f"SELECT {COLUMN_LIST} FROM events WHERE aggregate_id = ? AND version >= ? AND version <= ? ORDER BY version",
-                [aggregate_id, from_version, to_version if to_version is not None else rules.MAX_VERSION],
+                list(params),
             ).fetchall()
         return records(rows)
 
@@ -402,6 +423,7 @@ class EventStore:
         self, *, after_position: int = 0, limit: int = 1000, aggregate_type: str | None = None
     ) -> list[RecordedEvent]:
         """Up to `limit` events after `after_position`, in position order: what a pull subscriber asks for."""
+        after_position, limit, aggregate_type = inputs.page_arguments(after_position, limit, aggregate_type)
         where, params = "position > ?", [after_position]
         if aggregate_type is not None:
             where, params = where + " AND aggregate_type = ?", [*params, aggregate_type]
@@ -413,6 +435,7 @@ class EventStore:
 
     def version_at(self, aggregate_id: str, moment: datetime) -> int:
         """The aggregate's version as it was at `moment` (0 if it did not exist yet)."""
+        inputs.text(aggregate_id, "aggregate_id"), inputs.moment(moment)
         with self._lock:
             row = first_row(
                 self.connection.execute(
@@ -425,12 +448,14 @@ class EventStore:
 
     def contains(self, event_id: UUID) -> bool:
         """Whether an event with this id is stored."""
+        inputs.event_id(event_id)
         with self._lock:
             row = first_row(self.connection.execute("SELECT count(*) FROM events WHERE event_id = ?", [event_id]))
         return bool(row and row[0])
 
     def count(self, *, aggregate_type: str | None = None) -> int:
         """How many events are stored (of one aggregate type)."""
+        inputs.optional_text(aggregate_type, "aggregate_type")
         sql, params = "SELECT count(*) FROM events", []
         if aggregate_type is not None:
             sql, params = sql + " WHERE aggregate_type = ?", [aggregate_type]

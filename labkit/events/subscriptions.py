@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import Protocol
 
 import duckdb
 
+from labkit.events import inputs
 from labkit.events.checkpoints import create_checkpoints_table, read_checkpoint, save_checkpoint
 from labkit.events.codec import utc_now
 from labkit.events.event import RecordedEvent
@@ -45,13 +47,28 @@ class EventSource(Protocol):
 ConnectionHandler = Callable[[Sequence[RecordedEvent], duckdb.DuckDBPyConnection], None]
 
 
+# One lock per plain connection, shared by every subscriber writing through it: a DuckDB connection runs one call
+# at a time and refuses a second one from another thread (ResourceInUseException) instead of waiting for it.
+_CONNECTION_LOCKS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, threading.RLock] = weakref.WeakKeyDictionary()
+_CONNECTION_LOCKS_GUARD = threading.Lock()
+
+
+def connection_lock(connection: duckdb.DuckDBPyConnection) -> threading.RLock:
+    """The lock every subscriber in this process takes around its transaction on `connection`."""
+    with _CONNECTION_LOCKS_GUARD:
+        lock = _CONNECTION_LOCKS.get(connection)
+        if lock is None:
+            lock = _CONNECTION_LOCKS[connection] = threading.RLock()
+        return lock
+
+
 class Database:
     """A DuckDB connection with a lock and a transaction block (an EventStore's, or a plain connection's)."""
 
     def __init__(self, target: EventStore | duckdb.DuckDBPyConnection) -> None:
         self.store = target if isinstance(target, EventStore) else None
         self.connection = target.connection if isinstance(target, EventStore) else target
-        self._lock = threading.RLock()
+        self._lock = connection_lock(self.connection)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -95,7 +112,8 @@ class Subscription:
         batch_size: int = 500,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.name, self.source, self.handler, self.batch_size, self.clock = name, source, handler, batch_size, clock
+        self.name, self.source, self.handler, self.clock = inputs.text(name, "name"), source, handler, clock
+        self.batch_size = inputs.whole(batch_size, "batch_size", minimum=1)
         self.database = Database(target)
         with self.database.transaction() as connection:
             create_checkpoints_table(connection)

@@ -20,7 +20,6 @@ from labkit.events import rules
 from labkit.events.aggregate import Aggregate
 from labkit.events.codec import as_utc, to_json, to_utc_naive
 from labkit.events.errors import AggregateNotFoundError
-from labkit.events.event import check_data, event_class
 from labkit.events.loading import aggregate_from
 from labkit.events.recorder import AppendResult, Recorder
 from labkit.events.snapshots import is_due, save_snapshot
@@ -171,9 +170,10 @@ def _append_many(store: Recorder, aggregates: list[Aggregate], metadata: Mapping
     columns: dict[str, list[Any]] = {k: [] for k in ("aggregate_id", "aggregate_type", "version", "event_id")}
     columns |= {"event_type": [], "event_data": [], "metadata": []}
     event_ids = []
+    rules.check_metadata("(save)", metadata)
     for aggregate in aggregates:
         for offset, event in enumerate(aggregate.pending, start=1):
-            check_data(event_class(event.event_type), event.event_data)
+            rules.check_event(event)
             columns["aggregate_id"].append(aggregate.id)
             columns["aggregate_type"].append(aggregate.aggregate_type)
             columns["version"].append(aggregate.expected_version + offset)

@@ -101,7 +101,11 @@ def api_composition(
         pa.concat_tables(customers)
         if customers
         else pa.table(
-            {"customer_id": pa.array([], pa.string()), "name": [], "created_at": pa.array([], pa.timestamp("us"))}
+            {
+                "customer_id": pa.array([], pa.string()),
+                "name": pa.array([], pa.string()),
+                "created_at": pa.array([], pa.timestamp("us")),
+            }
         )
     )
     joined = orders.join(customer_table, "customer_id", join_type="inner")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from labkit.arguments import folder, number
 from labkit.paths import relative_to_repo
 from labkit.services.process_runner import ServiceRunner, default_folder
 from labkit.services.run_database import BACKENDS
@@ -13,8 +14,10 @@ from labkit.services.run_database import BACKENDS
 def register(subparsers: argparse._SubParsersAction) -> None:
     help_folder = "run folder (default: .run/services)"
     up = subparsers.add_parser("up", help="start the customer, order and history services on free loopback ports")
-    up.add_argument("--run-dir", type=Path, default=None, help=help_folder)
-    up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for /health (default 30)")
+    up.add_argument("--run-dir", type=folder, default=None, help=help_folder)
+    up.add_argument(
+        "--timeout", type=number(above=0, maximum=3600), default=30.0, help="seconds to wait for /health (default 30)"
+    )
     up.add_argument(
         "--backend",
         choices=BACKENDS,

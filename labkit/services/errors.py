@@ -13,6 +13,10 @@ class UnknownServiceError(ServiceError):
     """A service name that is not customer, order or history."""
 
 
+class SettingsError(ServiceError):
+    """A service's option or environment variable has a value it cannot start with."""
+
+
 class ServiceStartError(ServiceError):
     """A service process exited or did not answer /health in time; its log says why."""
 

@@ -21,7 +21,7 @@ from labkit.events import RecordedEvent, UnitOfWork
 from labkit.events.codec import as_utc, to_utc_naive, utc_now
 from labkit.services.base import HttpService
 from labkit.services.client import LabClient
-from labkit.services.models import ValuableCustomers, ViewPage
+from labkit.services.models import UtcMoment, ValuableCustomers, ViewPage
 from labkit.services.settings import ServiceSettings
 from labkit.views import customer_orders
 
@@ -160,7 +160,7 @@ class HistoryService(HttpService):
             summary='"Recent valuable customers": created after a date, with a SHIPPED order over a total',
         )
         def valuable(
-            created_after: Annotated[datetime, Query(description="customers created after this moment (ISO 8601)")],
+            created_after: Annotated[UtcMoment, Query(description="customers created after this moment (ISO 8601)")],
             min_total: Annotated[int, Query(ge=0, le=10**12, description="orders whose total is above this")],
             method: Annotated[
                 Literal["view", "composition"], Query(description="CQRS view or API composition")

@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 from tqdm.auto import tqdm
 
+from labkit.errors import UsageError
 from labkit.services.client import LabClient
 from labkit.services.invariants import check_invariants, wait_until_settled
 
@@ -214,6 +215,9 @@ def run_load(
     settle_timeout: float = 120.0,
 ) -> LoadResult:
     """Create customers, place `orders` orders concurrently, wait for the sagas, measure and check the invariants."""
+    for name, value in (("orders", orders), ("customers", customers), ("concurrency", concurrency)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name}={value!r}: a load needs a whole number of at least 1")
     customer_ids = create_customers(client, customers, seed=seed, prefix=f"{prefix}-customer")
     plan = order_plan(customer_ids, orders, seed=seed, prefix=f"{prefix}-order")
     accepted, refused, seconds = place_orders(client, plan, concurrency=concurrency, progress=progress)

@@ -19,7 +19,28 @@ Amount = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000_000)]
 Limit = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000_000)]
 # DuckDB hands back naive UTC timestamps; answers always say they are UTC.
 UtcTime = Annotated[datetime, AfterValidator(as_utc)]
-Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _storable(text: str) -> str:
+    """Text that can be stored: JSON lets a request carry a lone surrogate (\\ud800), which is no UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text holds a lone surrogate, which is not a character (no UTF-8 for it)") from None
+    return text
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    """A moment given with an offset, as UTC; one whose UTC time falls outside years 1-9999 is refused (422)."""
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        raise ValueError("in UTC this moment falls outside the years 1 to 9999") from None
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"), AfterValidator(_storable)]
+# A moment a client asks about (ISO 8601, any offset), as UTC.
+UtcMoment = Annotated[datetime, AfterValidator(_in_utc_range)]
 
 
 class Body(BaseModel):

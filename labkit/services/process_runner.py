@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import shutil
 import signal
@@ -75,6 +76,31 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @classmethod
+    def from_record(cls, record: object, path: Path) -> ServiceProcess:
+        """A service as run.json records it; RunFolderError naming the file when the entry is not one."""
+        kinds: dict[str, type] = {"name": str, "port": int, "log": str, "data_dir": str}
+        optional: dict[str, type] = {"pid": int, "started_at": float, "database_url": str}
+        if not isinstance(record, dict) or not set(kinds) <= set(record) <= set(kinds) | set(optional):
+            raise RunFolderError(f"{path}: the services entry {str(record)[:80]!r} is not a service record")
+        for name, kind in [*kinds.items(), *optional.items()]:
+            value = record.get(name)
+            if not (value is None and name in optional) and not _is_a(value, kind):
+                raise RunFolderError(f"{path}: a service's {name} {value!r} is not a {kind.__name__}")
+        if record["name"] not in SERVICES or not 1 <= record["port"] <= 65535:
+            raise RunFolderError(
+                f"{path}: {record['name']!r} on port {record['port']} is not one of the lab's services"
+            )
+        return cls(**record)
+
+
+def _is_a(value: object, kind: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, kind)
+
 
 def default_folder() -> Path:
     """Where `labkit up` keeps its run: .run/services (or $LABKIT_RUN/services)."""
@@ -130,6 +156,8 @@ class ServiceRunner:
 
         `backend="postgres"`: the customer and order services keep their databases on PostgreSQL (`RunDatabase`)."""
         folder = Path(folder) if folder is not None else default_folder()
+        if folder.exists() and not folder.is_dir():
+            raise RunFolderError(f"{folder} is a file, not a run folder: give --run-dir a folder")
         if (folder / RUN_FILE).exists():
             running = cls.attach(folder, stop_at_exit=False)
             alive = [name for name in running.services if running.is_running(name)]
@@ -154,13 +182,23 @@ class ServiceRunner:
             raise RunFolderError(
                 f"no services were started in {relative_to_repo(folder)} (no {RUN_FILE}): `labkit up` first"
             )
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, OSError) as exc:
+            raise RunFolderError(
+                f"{path} cannot be read as a run record ({exc}): remove the folder if nothing runs"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("services"), list):
+            raise RunFolderError(f"{path} is not a run record (no list of services): remove the folder if nothing runs")
+        backend = data.get("backend", "duckdb")
+        if backend not in BACKENDS:
+            raise RunFolderError(f"{path}: backend {backend!r} is not one of {', '.join(BACKENDS)}")
         database = RunDatabase.from_record(data["postgres"]) if data.get("postgres") else None
         return cls(
             folder,
-            services=[ServiceProcess(**s) for s in data["services"]],
+            services=[ServiceProcess.from_record(s, path) for s in data["services"]],
             stop_at_exit=stop_at_exit,
-            backend=data.get("backend", "duckdb"),
+            backend=backend,
             database=database,
         )
 
@@ -256,12 +294,12 @@ class ServiceRunner:
             return None
         try:
             process = psutil.Process(service.pid)
-            if service.started_at is not None and abs(process.create_time() - service.started_at) > 0.01:
+            if service.started_at is None or abs(process.create_time() - service.started_at) > 0.01:
                 return None  # the pid was reused by another process
-            if process.status() == psutil.STATUS_ZOMBIE:
+            if process.status() == psutil.STATUS_ZOMBIE or not _runs_service(process, service):
                 return None
             return process
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             return None
 
     def is_running(self, name: str) -> bool:
@@ -370,6 +408,17 @@ class ServiceRunner:
                     pass
             rows.append(row)
         return rows
+
+
+def _runs_service(process: psutil.Process, service: ServiceProcess) -> bool:
+    """Whether `process` runs this lab service on its port: run.json is a file anyone may edit, so a pid and a start
+    time in it are not enough to send a signal (they may name any process of the user's)."""
+    command = process.cmdline()
+    try:
+        start = command.index("labkit.services")
+    except ValueError:
+        return False
+    return command[start + 1 : start + 2] == [service.name] and "--port" in command and str(service.port) in command
 
 
 def start_services(folder: Path | str | None = None, *, timeout: float = 30.0) -> ServiceRunner:

@@ -41,15 +41,20 @@ class RunDatabase:
         else:
             server = PostgresServer(folder / "postgres").up()
             run = cls("labkit", str(server.folder))
-        run._create_database()
+        try:
+            run._create_database()
+        except BaseException:  # interrupted or refused: the run's own server must not outlive it
+            run.stop()
+            raise
         return run
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RunDatabase:
-        try:
-            return cls(str(record["database"]), record.get("server_folder"))
-        except (KeyError, TypeError, AttributeError):
-            raise RunFolderError(f"run.json's postgres entry {record!r} is not a run database record") from None
+        database = record.get("database") if isinstance(record, dict) else None
+        server_folder = record.get("server_folder") if isinstance(record, dict) else None
+        if not isinstance(database, str) or not isinstance(server_folder, str | None):
+            raise RunFolderError(f"run.json's postgres entry {str(record)[:80]!r} is not a run database record")
+        return cls(database, server_folder)
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)

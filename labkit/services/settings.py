@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.services.errors import UnknownServiceError
+from labkit.arguments import CommandLineParser, folder, port, whole
+from labkit.services.errors import SettingsError, UnknownServiceError
 
 SERVICES = ("customer", "order", "history")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # A PostgreSQL URL: the customer and order services keep their databases there (the chart sets it with postgres on).
 DATABASE_URL_VARIABLE = "LABKIT_DATABASE_URL"
@@ -45,6 +47,17 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         if self.service not in SERVICES:
             raise UnknownServiceError(f"unknown service {self.service!r}: use one of {', '.join(SERVICES)}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise SettingsError(f"port {self.port!r} is not a TCP port (1-65535, or 0 for any free one)")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"log level {self.log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise SettingsError(f"data folder {self.data_dir} is a file: give --data-dir a folder")
+
+    def require_peers(self) -> None:
+        """Refuse to start without the URL of every peer whose feed this service consumes."""
+        for peer in PEERS[self.service]:
+            self.peer_url(peer)
 
     @property
     def database_path(self) -> Path:
@@ -63,18 +76,20 @@ class ServiceSettings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labkit.services", description="Run one of the lab's services.")
+    parser = CommandLineParser(prog="python -m labkit.services", description="Run one of the lab's services.")
     parser.add_argument("service", choices=SERVICES)
     parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the service's DuckDB file")
+    parser.add_argument("--port", type=port, default=None, help="port to listen on (default 8000)")
+    parser.add_argument("--data-dir", type=folder, default=None, help="folder of the service's DuckDB file")
     parser.add_argument("--customer-url", default=None, help="the Customer service (env LABKIT_CUSTOMER_URL)")
     parser.add_argument("--order-url", default=None, help="the Order service (env LABKIT_ORDER_URL)")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (env LABKIT_LOG_LEVEL)")
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default=None, help="(env LABKIT_LOG_LEVEL, default INFO)"
+    )
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL URL: keep the database there (env LABKIT_DATABASE_URL)"
     )
-    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process ends")
+    parser.add_argument("--parent-pid", type=whole(minimum=1), default=None, help="exit when this process ends")
     return parser
 
 
@@ -90,15 +105,15 @@ def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         try:
             value = float(raw)
         except ValueError:
-            raise UnknownServiceError(f"{name}={raw!r} is not a number of seconds or events") from None
-        if value <= 0:
-            raise UnknownServiceError(f"{name}={raw!r} must be above 0")
+            raise SettingsError(f"{name}={raw!r} is not a number of seconds or events") from None
+        if not 0 < value < float("inf"):
+            raise SettingsError(f"{name}={raw!r} must be above 0 and finite")
         return value
 
     return ServiceSettings(
         service=args.service,
         host=args.host or env.get("LABKIT_HOST") or "127.0.0.1",
-        port=args.port if args.port is not None else int(env.get("LABKIT_PORT") or 8000),
+        port=args.port if args.port is not None else _port_from(env.get("LABKIT_PORT")),
         data_dir=args.data_dir or Path(env.get("LABKIT_DATA_DIR") or "data/services"),
         customer_url=args.customer_url or env.get("LABKIT_CUSTOMER_URL") or None,
         order_url=args.order_url or env.get("LABKIT_ORDER_URL") or None,
@@ -110,3 +125,13 @@ def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         database_url=args.database_url or env.get(DATABASE_URL_VARIABLE) or None,
         parent_pid=args.parent_pid,
     )
+
+
+def _port_from(raw: str | None) -> int:
+    """LABKIT_PORT, or 8000."""
+    if not raw:
+        return 8000
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"LABKIT_PORT={raw!r} is not a port number") from None

@@ -13,6 +13,9 @@ from decimal import Decimal
 from labkit.events.codec import to_utc_naive
 from labkit.views.errors import QueryParameterError
 
+# Order totals are 64-bit integers; a threshold far beyond any total would only overflow the SQL that compares them.
+MAX_THRESHOLD = 10**15
+
 
 def order_threshold(value: object, *, parameter: str = "threshold") -> int | float:
     """The order-total threshold as a number (an int when it is whole), from a number or a numeric string.
@@ -36,11 +39,12 @@ def order_threshold(value: object, *, parameter: str = "threshold") -> int | flo
         number = float(value) if isinstance(value, Decimal) else value
     else:
         raise QueryParameterError(parameter, value, expected)
-    if isinstance(number, float):
-        if not math.isfinite(number):
-            raise QueryParameterError(parameter, value, expected + ", finite")
-        if number.is_integer():
-            return int(number)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise QueryParameterError(parameter, value, expected + ", finite")
+    if not -MAX_THRESHOLD <= number <= MAX_THRESHOLD:
+        raise QueryParameterError(parameter, value, f"{expected}, between -{MAX_THRESHOLD:.0e} and {MAX_THRESHOLD:.0e}")
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
     return number
 
 
@@ -67,4 +71,9 @@ def creation_cutoff(value: object, *, parameter: str = "created_after") -> datet
         moment = datetime.combine(value, time())
     else:
         raise QueryParameterError(parameter, value, expected)
-    return to_utc_naive(moment)
+    try:
+        return to_utc_naive(moment)
+    except OverflowError:  # year 1 or 9999 with an offset: in UTC it falls outside the years a datetime holds
+        raise QueryParameterError(
+            parameter, value, expected + ", whose UTC time is within the years 1 to 9999"
+        ) from None

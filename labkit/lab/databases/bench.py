@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 from contextlib import ExitStack
-from pathlib import Path
 
 import pandas as pd
 
+from labkit.arguments import checked, folder, number, whole
 from labkit.lab.databases.measure import latency_frame, measure_latency, measure_staleness
 from labkit.lab.databases.served import HTTP_COMPOSITION, served_layout
 from labkit.lab.ratios import times
 from labkit.layouts.layout import build_layouts, open_per_service, open_shared
 from labkit.paths import relative_to_repo
 from labkit.views import creation_cutoff, order_threshold
-from labkit.workload import SIZES, generate
+from labkit.workload import MAX_SEED, SIZES, generate
 
 VIEW_GOAL_MS = 10.0
 COMPOSITION_GOAL_RATIO = 10.0
@@ -29,16 +29,39 @@ COMPOSITION_GOAL_RATIO = 10.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="L", choices=sorted(SIZES), help="S: 1k/10k, M: 100k/1M, L: 1M/10M (default)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threshold", default="100000", help="order total over which an order is valuable")
-    parser.add_argument("--created-after", default="2025-01-01", help="customers created after this date are recent")
-    parser.add_argument("--repeats", type=int, default=20, help="runs per method for median and p95")
+    parser.add_argument("--seed", type=whole(minimum=0, maximum=MAX_SEED), default=7)
+    parser.add_argument(
+        "--threshold",
+        type=checked(order_threshold, "threshold"),
+        default="100000",
+        help="order total over which an order is valuable",
+    )
+    parser.add_argument(
+        "--created-after",
+        type=checked(creation_cutoff, "date"),
+        default="2025-01-01",
+        help="customers created after this date are recent",
+    )
+    parser.add_argument(
+        "--repeats", type=whole(minimum=1, maximum=10_000), default=20, help="runs per method for median and p95"
+    )
     # At L each ship costs seconds (the generated stores have no indexes), so the default asks for few.
-    parser.add_argument("--rate", type=float, default=2.0, help="orders shipped per second during the staleness run")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of the staleness run")
-    parser.add_argument("--customers", type=int, default=None, help="override the size's customer count")
-    parser.add_argument("--orders", type=int, default=None, help="override the size's order count")
-    parser.add_argument("--out", type=Path, default=None, help="workload folder (default: data/<size>-seed<seed>)")
+    parser.add_argument(
+        "--rate",
+        type=number(above=0, maximum=10_000),
+        default=2.0,
+        help="orders shipped per second during the staleness run",
+    )
+    parser.add_argument(
+        "--seconds", type=number(above=0, maximum=3600), default=5.0, help="length of the staleness run"
+    )
+    parser.add_argument(
+        "--customers", type=whole(minimum=1, maximum=10**7), default=None, help="override the size's customer count"
+    )
+    parser.add_argument(
+        "--orders", type=whole(minimum=0, maximum=10**8), default=None, help="override the size's order count"
+    )
+    parser.add_argument("--out", type=folder, default=None, help="workload folder (default: data/<size>-seed<seed>)")
     parser.add_argument(
         "--no-http", action="store_true", help="leave out API composition over HTTP (the real services)"
     )
@@ -49,7 +72,6 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    order_threshold(args.threshold), creation_cutoff(args.created_after)  # refused before any data is generated
     workload = generate(args.out, size=args.size, seed=args.seed, customers=args.customers, orders=args.orders)
     files = build_layouts(workload)
     print(

@@ -96,11 +96,22 @@ def compare_table(explanation: Explanation, engine_config: dict | None) -> pd.Da
     """The prediction next to what the engine reports (`docker image inspect` Config), field by field."""
     from labkit.containers.imageconfig import normalized_inspect
 
-    predicted = explanation.to_inspect()["Config"]
-    actual = normalized_inspect(engine_config)
+    predicted = _without_checkout(explanation.to_inspect()["Config"])
+    actual = _without_checkout(normalized_inspect(engine_config))
     rows = [
         (key, json.dumps(predicted[key]), json.dumps(actual[key]), predicted[key] == actual[key])
         for key in INSPECT_KEYS
         if predicted[key] is not None or actual[key] is not None
     ]
     return pd.DataFrame(rows, columns=["Config field", "explain predicted", "the engine reports", "same"])
+
+
+def _without_checkout(config: dict) -> dict:
+    """A Config without the checkout label: it names the clone the image was built in, the same in both columns and
+    different on every machine, so the table leaves it out."""
+    from labkit.containers.engine import CHECKOUT_LABEL
+
+    labels = config.get("Labels")
+    if not labels or CHECKOUT_LABEL not in labels:
+        return config
+    return {**config, "Labels": {k: v for k, v in labels.items() if k != CHECKOUT_LABEL}}

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from labkit.arguments import folder, whole, whole_list
 from labkit.domain import Customer, Order
 from labkit.events.bulk import bulk_load
 from labkit.events.replay import state_sql
@@ -499,16 +500,21 @@ def goals(rows: list[Measurement], lengths: list[int]) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="L", choices=["S", "M", "L"], help="workload for replaying every order")
-    parser.add_argument("--bulk-events", type=int, default=1_000_000)
-    parser.add_argument("--commands", type=int, default=1000)
-    parser.add_argument("--lengths", default="10,1000,10000,100000", help="history lengths for load times")
-    parser.add_argument("--sample-orders", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--workload-dir", type=Path, default=None, help="where the workload is (default data/)")
+    parser.add_argument("--bulk-events", type=whole(minimum=1, maximum=10**8), default=1_000_000)
+    parser.add_argument("--commands", type=whole(minimum=1, maximum=10**6), default=1000)
+    parser.add_argument(
+        "--lengths",
+        type=whole_list(minimum=1, maximum=10**7),
+        default="10,1000,10000,100000",
+        help="history lengths for load times, comma-separated",
+    )
+    parser.add_argument("--sample-orders", type=whole(minimum=1, maximum=10**7), default=3000)
+    parser.add_argument("--repeat", type=whole(minimum=1, maximum=1000), default=5)
+    parser.add_argument("--workload-dir", type=folder, default=None, help="where the workload is (default data/)")
 
 
 def run(args: argparse.Namespace) -> int:
-    lengths = sorted(int(n) for n in str(args.lengths).split(","))
+    lengths = args.lengths
     with tempfile.TemporaryDirectory(prefix="labkit-bench-events-") as folder:
         rows = measure(
             size=args.size,

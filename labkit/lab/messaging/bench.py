@@ -17,26 +17,38 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from labkit.arguments import folder, number, whole
 from labkit.events import EventStore
 from labkit.lab.messaging.lab_broker import LabBroker
 from labkit.patterns.designs import DESIGNS
 from labkit.patterns.dualwrite import run_design
 from labkit.patterns.projection_runner import ProjectionRunner
 from labkit.patterns.projections import standard_projections
-from labkit.workload import SIZES, generate
+from labkit.workload import MAX_SEED, SIZES, generate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="S", choices=sorted(SIZES), help="workload size (default S)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--customers", type=int, default=None, help="override the size's customer count")
-    parser.add_argument("--orders-count", type=int, default=None, help="override the size's order count")
+    parser.add_argument("--seed", type=whole(minimum=0, maximum=MAX_SEED), default=7)
     parser.add_argument(
-        "--incremental-events", type=int, default=200_000, help="cap on events fed incrementally per projection"
+        "--customers", type=whole(minimum=1, maximum=10**7), default=None, help="override the size's customer count"
     )
-    parser.add_argument("--orders", type=int, default=200, help="orders per dual-write design")
-    parser.add_argument("--fault-rate", type=float, default=0.1)
-    parser.add_argument("--data", type=Path, default=None, help="workload folder (default: data/<size>-seed<seed>)")
+    parser.add_argument(
+        "--orders-count", type=whole(minimum=0, maximum=10**8), default=None, help="override the size's order count"
+    )
+    parser.add_argument(
+        "--incremental-events",
+        type=whole(minimum=1),
+        default=200_000,
+        help="cap on events fed incrementally per projection",
+    )
+    parser.add_argument(
+        "--orders", type=whole(minimum=1, maximum=10**6), default=200, help="orders per dual-write design"
+    )
+    parser.add_argument(
+        "--fault-rate", type=number(minimum=0, maximum=1), default=0.1, help="chance of a crash per step (0 to 1)"
+    )
+    parser.add_argument("--data", type=folder, default=None, help="workload folder (default: data/<size>-seed<seed>)")
 
 
 def measure_projections(

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
+from labkit.arguments import whole
 from labkit.lab.microservices.floor import measure_floor
 from labkit.paths import run_dir
 from labkit.pgserver import PostgresServer
@@ -30,10 +31,16 @@ GOALS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--orders", type=int, default=3000, help="orders placed per run (default 3000)")
-    parser.add_argument("--customers", type=int, default=100, help="customers the orders are spread over")
-    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--orders", type=whole(minimum=1, maximum=10**6), default=3000, help="orders placed per run (default 3000)"
+    )
+    parser.add_argument(
+        "--customers", type=whole(minimum=1, maximum=10**5), default=100, help="customers the orders are spread over"
+    )
+    parser.add_argument(
+        "--concurrency", type=whole(minimum=1, maximum=1024), default=64, help="requests in flight (default 64)"
+    )
+    parser.add_argument("--seed", type=whole(minimum=0), default=7)
     parser.add_argument(
         "--backend",
         choices=("duckdb", "postgres"),

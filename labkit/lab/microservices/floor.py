@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from labkit.services.client import LabClient
+from labkit.services.errors import ServiceStartError
 from labkit.services.load import place_orders
 from labkit.services.process_runner import HOST, free_port
 
@@ -49,7 +50,7 @@ def measure_floor(*, orders: int, concurrency: int) -> float:
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the no-op service for the HTTP floor did not start") from None
+                    raise ServiceStartError("the no-op service for the HTTP floor did not start") from None
                 time.sleep(0.05)
         plan = [(f"order-{i}", f"customer-{i % 100}", 1) for i in range(orders)]
         with LabClient({"order": url}) as client:

@@ -396,9 +396,10 @@ def run_on_postgres(*, commands: int, repeat: int) -> int:
 
     named = os.environ.get(URL_VARIABLE)
     folder = None if named else tempfile.mkdtemp(prefix="labkit-bench-pg-")
-    server = PostgresServer(folder).up() if folder else None
-    try:
-        rows = measure(named or server.url(), commands=commands, repeat=repeat)  # type: ignore[union-attr]
+    server = PostgresServer(folder) if folder else None
+    try:  # the folder goes whatever happens, even if the server never came up (PostgresServer.up cleans that)
+        url = named or server.up().url()  # type: ignore[union-attr]
+        rows = measure(url, commands=commands, repeat=repeat)
     finally:
         if server is not None:
             server.down()

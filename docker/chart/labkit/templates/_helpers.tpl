@@ -48,9 +48,19 @@ The templates below render one of the three services. They take a dict, built wi
 (dict "root" $ "name" "order" "service" .Values.services.order), because inside `range` the dot is the item.
 */}}
 
+{{/*
+"<fullname>-<suffix>" within 63 characters, the suffix kept whole: the fullname is cut instead, so a long release
+name never drops or merges suffixes (a Job's name must fit in the label Kubernetes puts on its pods). Takes
+(dict "root" $ "suffix" "wait-healthy").
+*/}}
+{{- define "labkit.suffixedName" -}}
+{{- $room := sub 62 (len .suffix) | int }}
+{{- printf "%s-%s" (include "labkit.fullname" .root | trunc $room | trimSuffix "-") .suffix }}
+{{- end }}
+
 {{/* "<fullname>-order": the name of the service's Deployment, Service and claim. */}}
 {{- define "labkit.componentName" -}}
-{{- printf "%s-%s" (include "labkit.fullname" .root) .name | trunc 63 | trimSuffix "-" }}
+{{- include "labkit.suffixedName" (dict "root" .root "suffix" .name) }}
 {{- end }}
 
 {{/* Labels of one service's objects: the common set plus the component. */}}

@@ -74,6 +74,11 @@ def test_notebook_opens_with_facts_and_ends_with_what_next(path: Path):
         f"{path.name}: the first cell must state catalog.opening_markdown({number})"
     )
     assert last["cell_type"] == "markdown" and "".join(last["source"]).startswith("## What to try next")
+    if number > 0:  # every chapter says what to keep before what to try
+        takeaways = cells[-2]
+        assert takeaways["cell_type"] == "markdown" and "".join(takeaways["source"]).startswith("## Takeaways"), (
+            f"{path.name}: the cell before 'What to try next' must be '## Takeaways'"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)

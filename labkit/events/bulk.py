@@ -189,7 +189,7 @@ def _check_row(rn: int, event_type: str, data: str) -> None:
     try:
         check_data(event_class(event_type), parsed)
     except MalformedEventError as exc:
-        raise MalformedEventError(event_type, exc.field, f"row {rn}: {exc}") from None
+        raise MalformedEventError(event_type, exc.field, f"row {rn}: {exc.problem}") from None
 
 
 def _check_envelope_columns(connection: duckdb.DuckDBPyConnection) -> None:

@@ -124,7 +124,7 @@ def json_problem(value: Any, path: str, depth: int = 0) -> tuple[str, str] | Non
             if problem is not None:
                 return problem
         return None
-    return (path, f"{type(value).__name__} {str(value)[:40]!r} is not a JSON value")
+    return (path, f"{type(value).__name__} {repr(value)[:40]} is not a JSON value")
 
 
 def parse_json(text: str | bytes) -> Any:

@@ -499,6 +499,14 @@ def bulk_cases(scratch: Path) -> st.SearchStrategy[Case]:
         st.sampled_from([scratch / "missing.parquet", str(scratch / "none.parquet"), not_json_file, scratch]).map(
             lambda p: loading("events", str(p), "not a Parquet file", p)
         ),
+        st.tuples(
+            st.sampled_from(["validate", "indexes", "progress"]),
+            st.one_of(st.none(), st.integers(), st.text(max_size=4), st.floats(), OTHER_OBJECTS),
+        ).map(
+            lambda switch: Case(
+                "bulk_load", lambda s: bulk_load(s, pa.table(columns), **dict([switch])), *switch, "switch not a bool"
+            )
+        ),
         st.sampled_from(["aggregate_id", "aggregate_type", "version", "event_type", "event_data"]).map(
             lambda c: loading(c, "missing", "missing column", pa.table({k: v for k, v in columns.items() if k != c}))
         ),

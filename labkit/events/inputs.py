@@ -31,6 +31,13 @@ def whole(value: object, name: str, *, minimum: int = 0, maximum: int = MAX_POSI
     return value
 
 
+def flag(value: object, name: str) -> bool:
+    """True or False (None or 0 would quietly mean False: a switch such as `validate` must be said)."""
+    if not isinstance(value, bool):
+        raise StoreArgumentError(name, value, "True or False")
+    return value
+
+
 def version(value: object, name: str) -> int:
     """A stream version (0 to the last one a stream holds)."""
     return whole(value, name, maximum=MAX_VERSION)

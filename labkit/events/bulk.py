@@ -27,7 +27,7 @@ from labkit.events.codec import to_utc_naive
 from labkit.events.duckdb_schema import DROP_INDEXES_SQL, first_row
 from labkit.events.errors import DuplicateEventError, MalformedEventError, StoreArgumentError
 from labkit.events.event import check_data, event_class, field_types
-from labkit.events.inputs import parse_json
+from labkit.events.inputs import flag, parse_json
 
 if TYPE_CHECKING:  # the store calls the loader; the loader only needs the store's type
     from labkit.events.store import EventStore
@@ -189,7 +189,7 @@ def _check_row(rn: int, event_type: str, data: str) -> None:
     try:
         check_data(event_class(event_type), parsed)
     except MalformedEventError as exc:
-        raise MalformedEventError(event_type, exc.field, f"row {rn}: {exc}") from None
+        raise MalformedEventError(event_type, exc.field, f"row {rn}: {exc.problem}") from None
 
 
 def _check_envelope_columns(connection: duckdb.DuckDBPyConnection) -> None:
@@ -267,6 +267,8 @@ def bulk_load(
     Into an empty store, `indexes=False` leaves the event_id and aggregate_id indexes out: a store for replay and
     queries, loaded about twice as fast (`labkit bench events` measures both); `EventStore.create_indexes` adds them.
     """
+    for name, switch in (("validate", validate), ("indexes", indexes), ("progress", progress)):
+        flag(switch, name)
     table = _as_arrow(events)
     missing = [name for name in REQUIRED if name not in table.column_names]
     if missing:

@@ -123,7 +123,10 @@ def field_names(cls: type[Event]) -> tuple[str, ...]:
 def check_data(cls: type[Event], data: Mapping[str, Any]) -> None:
     """Refuse event_data that lacks a field, has an extra one, or holds a value of the wrong type."""
     if not isinstance(data, Mapping):
-        raise MalformedEventError(cls.event_type, "(event_data)", f"expected a JSON object, got {type(data).__name__}")
+        got = f"{type(data).__name__} {data!r}"
+        raise MalformedEventError(
+            cls.event_type, "(event_data)", f"expected a JSON object, got {got if len(got) <= 80 else got[:77] + '...'}"
+        )
     declared = field_types(cls)
     for name in data:
         if name not in declared:

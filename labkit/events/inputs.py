@@ -31,6 +31,13 @@ def whole(value: object, name: str, *, minimum: int = 0, maximum: int = MAX_POSI
     return value
 
 
+def flag(value: object, name: str) -> bool:
+    """True or False (None or 0 would quietly mean False: a switch such as `validate` must be said)."""
+    if not isinstance(value, bool):
+        raise StoreArgumentError(name, value, "True or False")
+    return value
+
+
 def version(value: object, name: str) -> int:
     """A stream version (0 to the last one a stream holds)."""
     return whole(value, name, maximum=MAX_VERSION)
@@ -124,7 +131,7 @@ def json_problem(value: Any, path: str, depth: int = 0) -> tuple[str, str] | Non
             if problem is not None:
                 return problem
         return None
-    return (path, f"{type(value).__name__} {str(value)[:40]!r} is not a JSON value")
+    return (path, f"{type(value).__name__} {repr(value)[:40]} is not a JSON value")
 
 
 def parse_json(text: str | bytes) -> Any:

@@ -65,7 +65,6 @@ STORE_EXAMPLES = 70  # generated cases per store call: 10 calls, so 700 on DuckD
 BULK_EXAMPLES = 300
 QUERY_EXAMPLES = 60  # per query method: 5 methods, 300 in all
 # Each property test asserts it tried its cases: 1,300 on DuckDB alone, the 1,000 a run needs at least (issue 19).
-SECONDS_PER_CASE = 1.0
 
 CUSTOMER = NewEvent.of(
     "customer-1",
@@ -238,9 +237,8 @@ def judge(store: Any, case: Case) -> None:
 def try_cases(target: Any, cases: st.SearchStrategy[Case], examples: int, tally: Callable[[Case], None]) -> None:
     """Judge `examples` generated cases against `target` (a store or the layouts), tallying each one tried."""
 
-    @settings(
-        max_examples=examples, deadline=SECONDS_PER_CASE * 1000, database=None, suppress_health_check=list(HealthCheck)
-    )
+    # No per-case deadline: on a loaded machine one case measured 1.7 s of wall time, the next 0.13 s.
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=cases)
     def refused(case: Case) -> None:
         judge(target, case)

@@ -209,11 +209,16 @@ class Case:
         return f"{self.operation}({self.parameter}={self.value!r}) [{self.kind}]"
 
 
+def escaped(text: str) -> str:
+    """Text as a one-line message shows it: characters that do not print (a newline, \\x1f) as their escapes."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
 def shown(value: object) -> list[str]:
-    """The ways a message may show a value (its repr or str, at their start: long ones are cut short)."""
+    """The ways a message may show a value (its repr or str, escaped or not, at their start: long ones are cut)."""
     if isinstance(value, float) and not math.isfinite(value):
         return [str(value)]
-    return [repr(value)[:30], str(value)[:30]]
+    return [repr(value)[:30], str(value)[:30], escaped(str(value))[:30]]
 
 
 def judge(store: Any, case: Case) -> None:
@@ -223,7 +228,9 @@ def judge(store: Any, case: Case) -> None:
         case.call(store)
     except LabkitError as refused:
         message = str(refused)
-        assert case.parameter in message, f"{case}: the message does not name {case.parameter}: {message}"
+        assert case.parameter in message or escaped(case.parameter) in message, (
+            f"{case}: the message does not name {case.parameter}: {message}"
+        )
         if case.names_value:
             assert any(text in message for text in shown(case.value)), f"{case}: no value in: {message}"
         assert "\n" not in message, f"{case}: more than one line: {message}"

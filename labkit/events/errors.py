@@ -60,7 +60,12 @@ class MalformedEventError(EventStoreError):
 
     def __init__(self, event_type: str, field: str, problem: str) -> None:
         self.event_type, self.field, self.problem = event_type, field, problem
-        super().__init__(f"{event_type}.{field}: {problem}")
+        super().__init__(f"{_one_line(event_type)}.{_one_line(field)}: {problem}")
+
+
+def _one_line(name: str) -> str:
+    """A name as one line shows it: a field named "\\n" (the data's own key) must not break the message in two."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in str(name))
 
 
 class AggregateNotFoundError(EventStoreError):

@@ -182,6 +182,18 @@ def commands(scratch: Path) -> list[Command]:
         )),
         Command(("db", "status"), (Option("--run-dir", good_folder(scratch)),)),
         Command(("db", "down"), (Option("--run-dir", good_folder(scratch)),)),
+        Command(("broker", "up"), (
+            Option("--run-dir", good_folder(scratch), bad_folders),
+            Option("--port", "5999", lambda _: whole(1, 65535)),
+        )),
+        Command(("broker", "status"), (Option("--run-dir", good_folder(scratch)),)),
+        Command(("broker", "down"), (Option("--run-dir", good_folder(scratch)),)),
+        Command(("bench", "broker"), (
+            Option("--messages", "100", lambda _: whole(1, 10**7)),
+            Option("--batch", "10", lambda _: whole(1, 10_000)),
+            Option("--size", "200", lambda _: whole(1, 2**20)),
+            Option("--starts", "1", lambda _: whole(1, 100)),
+        )),
         Command(("bench", "events"), (
             Option("--size", "S", lambda _: choices(SIZES)),
             Option("--bulk-events", "1000", lambda _: whole(1, 10**8)),

@@ -37,4 +37,4 @@ def test_the_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> Non
 def test_counts_below_one_are_usage_errors(option: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["bench", "broker", option, "0"])
-    assert exit_.value.code == 2 and f"{option}: 0 must be 1 or more" in capsys.readouterr().err
+    assert exit_.value.code == 2 and f"argument {option}: 0 is below 1" in capsys.readouterr().err

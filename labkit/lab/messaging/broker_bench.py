@@ -18,28 +18,32 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from labkit.arguments import whole
 from labkit.jetstream import BrokerError, JetStream, NatsServer, StreamSettings
 
 STREAM = StreamSettings("BENCH", subjects=("bench.>",), duplicate_window=120.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Upper bounds so a typo is refused before a server starts: NATS takes bodies up to 1 MB by default.
     parser.add_argument(
-        "--messages", type=_count, default=5000, help="messages published, then consumed (default 5000)"
+        "--messages",
+        type=whole(minimum=1, maximum=10**7),
+        default=5000,
+        help="messages published, then consumed (default 5000)",
     )
-    parser.add_argument("--batch", type=_count, default=100, help="messages per fetch (default 100)")
-    parser.add_argument("--size", type=_count, default=200, help="bytes per message body (default 200)")
-    parser.add_argument("--starts", type=_count, default=5, help="server starts timed, median reported (default 5)")
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
+    parser.add_argument(
+        "--batch", type=whole(minimum=1, maximum=10_000), default=100, help="messages per fetch (default 100)"
+    )
+    parser.add_argument(
+        "--size", type=whole(minimum=1, maximum=2**20), default=200, help="bytes per message body (default 200)"
+    )
+    parser.add_argument(
+        "--starts",
+        type=whole(minimum=1, maximum=100),
+        default=5,
+        help="server starts timed, median reported (default 5)",
+    )
 
 
 def time_starts(folder: Path, starts: int) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from labkit.charts import chart as lab
+from labkit.charts.errors import RenderError, ValuesRejectedError
 from labkit.charts.validation import NEWEST_KUBERNETES, OLDEST_KUBERNETES, validate_manifest
 from labkit.jetstream.server import URL_VARIABLE, binary
 from labkit.localserver import free_port
@@ -151,6 +152,19 @@ def test_every_service_gets_the_brokers_url(helm):
         assert env[URL_VARIABLE] == "nats://shop-nats:4333"
     client = manifest.get("Service", "shop-nats").body["spec"]["ports"][0]
     assert (client["port"], client["targetPort"]) == (4333, "client")
+
+
+def test_the_services_use_the_broker_transport_only_when_asked(helm):
+    for env in service_env(helm.template(CHART, set_values=ON)).values():
+        assert "LABKIT_TRANSPORT" not in env  # the broker is there; the services still pull each other's feeds
+    asked = helm.template(CHART, set_values={**ON, "eventTransport": "nats"})
+    envs = service_env(asked)
+    assert {env["LABKIT_TRANSPORT"] for env in envs.values()} == {"nats"} and len(envs) == 3
+    assert validate_manifest(asked, NEWEST_KUBERNETES, strict=True).ok
+    with pytest.raises(RenderError, match=r"eventTransport is nats but nats\.enabled is false"):
+        helm.template(CHART, set_values={"eventTransport": "nats"})
+    with pytest.raises(ValuesRejectedError, match="eventTransport"):
+        helm.template(CHART, set_values={"eventTransport": "pigeon"})
 
 
 def test_names_fit_in_a_dns_label_for_the_longest_release_name(helm):

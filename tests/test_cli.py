@@ -120,6 +120,10 @@ def run_folder_with(scratch: Path) -> st.SearchStrategy[str]:
         st.sampled_from(["[]", "null", "3", '"run"', '{"services": {}}', '{"services": [], "backend": "sqlite"}']),
         st.lists(entries, min_size=1, max_size=3).map(lambda e: json.dumps({"services": e})),
         st.sampled_from([{"database": 5}, "x", [1]]).map(lambda p: json.dumps({"services": [], "postgres": p})),
+        st.sampled_from([{"url": 5}, "x", {"url": "nats://h:1", "namespace": "Bad Name", "server_folder": None}]).map(
+            lambda b: json.dumps({"services": [], "transport": "nats", "broker": b})
+        ),
+        st.just(json.dumps({"services": [], "transport": "carrier-pigeon"})),
     )
     return records.map(lambda text: _folder_with(scratch, "run.json", text))
 
@@ -154,6 +158,7 @@ def _file_with(scratch: Path, content: bytes) -> str:
 
 SIZES = ("S", "M", "L")
 BACKENDS = ("duckdb", "postgres")
+TRANSPORTS = ("http", "nats")
 
 
 def commands(scratch: Path) -> list[Command]:
@@ -171,6 +176,7 @@ def commands(scratch: Path) -> list[Command]:
             Option("--run-dir", good_folder(scratch), bad_folders),
             Option("--timeout", "30", lambda _: numbers(0, 3600, above=True)),
             Option("--backend", "duckdb", lambda _: choices(BACKENDS)),
+            Option("--transport", "http", lambda _: choices(TRANSPORTS)),
         ), damaged=lambda s: run_folder_with(s).map(lambda f: ["--run-dir", f])),
         Command(("status",), (Option("--run-dir", good_folder(scratch)),),
                 damaged=lambda s: run_folder_with(s).map(lambda f: ["--run-dir", f])),
@@ -233,6 +239,7 @@ def commands(scratch: Path) -> list[Command]:
             Option("--seed", "7", lambda _: whole(0)),
             Option("--backend", "duckdb", lambda _: choices(BACKENDS)),
             Option("--without-group-commit", None),
+            Option("--transport", "http", lambda _: choices(TRANSPORTS)),
         )),
         Command(("containers", "status")),
         Command(("containers", "base-image"), (Option("--rebuild", None),), positionals=("busybox",)),

@@ -84,3 +84,44 @@ def test_a_database_url_comes_from_the_option_or_the_environment(tmp_path):
     assert settings_from(argv, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://env/x"
     given = [*argv, "--database-url", "postgresql://option/x"]
     assert settings_from(given, {"LABKIT_DATABASE_URL": "postgresql://env/x"}).database_url == "postgresql://option/x"
+
+
+def test_the_benchmark_puts_the_broker_beside_the_http_feeds_with_a_killed_consumer_in_each(capsys, monkeypatch):
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
+    assert main(["bench", "services", "--transport", "nats", "--orders", "20", "--customers", "4"]) == 0
+    out = capsys.readouterr().out
+    for transport in ("http", "nats"):
+        assert re.search(rf"\| duckdb, group commit, {transport} +\| 20 \| 20 \|", out), out
+    # Over the broker the restarted consumer is redelivered what the dead one held; over the feed, nothing.
+    assert re.search(r"\| duckdb, group commit, http .*\| n/a \| [\d.]+ \| 0 \|", out), out
+    assert re.search(r"\| duckdb, group commit, nats .*\| \d+ \| [\d.]+ \| 0 \|", out), out
+    assert re.search(r"group commit, nats: .*, nats [\d.]+;", out), (
+        out
+    )  # the broker's own CPU is counted with the run's
+    assert re.search(r"at least as fast as the HTTP feeds on every row: (met|MISSED)", out), out
+    assert "nothing lost: met" in out
+
+
+def test_up_with_the_nats_transport_starts_the_runs_broker_and_down_stops_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
+    folder = tmp_path / "run"
+    assert main(["up", "--run-dir", str(folder), "--transport", "nats"]) == 0
+    assert "events travel through NATS JetStream at nats://127.0.0.1:" in capsys.readouterr().out
+    runner = ServiceRunner.attach(folder)
+    try:
+        assert runner.transport == "nats" and runner.broker is not None and runner.broker.server is not None
+        assert runner.broker.server.is_running()
+        assert "--transport nats" in " ".join(runner.command("order"))
+    finally:
+        assert main(["down", "--run-dir", str(folder)]) == 0
+    assert not runner.broker.server.is_running()
+
+
+def test_the_nats_transport_needs_a_broker_url_and_a_plain_namespace(tmp_path):
+    argv = ["order", "--data-dir", str(tmp_path), "--transport", "nats"]
+    with pytest.raises(SettingsError, match="--broker-url"):
+        settings_from(argv, {})
+    assert settings_from(argv, {"LABKIT_NATS_URL": "nats://127.0.0.1:4222"}).broker_url == "nats://127.0.0.1:4222"
+    with pytest.raises(SettingsError, match="broker namespace 'Run 1'"):
+        settings_from([*argv, "--broker-url", "nats://h:1", "--broker-namespace", "Run 1"], {})
+    assert settings_from(["order", "--data-dir", str(tmp_path)], {}).transport == "http"

@@ -13,6 +13,7 @@ Settings (`labkit.jetstream.settings`), checked before they reach the broker
 Client (`labkit.jetstream.client`): synchronous, usable from any thread, process or notebook
     `JetStream.connect(url=)`: `ensure_stream(StreamSettings(...))` (creates it, or accepts it with the same
     settings), `publish(subject, data, msg_id=)` -> `PublishAck(stream, sequence, duplicate)`,
+    `publish_many([OutgoingMessage(subject, data, msg_id)])` (pipelined, acks in order),
     `stream_state(name)`, `delete_stream(name)`, `pull_consumer(stream, durable, ack_wait=, max_deliver=)`.
 
 Consumer (`labkit.jetstream.consumer`)
@@ -24,7 +25,7 @@ Errors (`labkit.jetstream.errors`), all `LabkitError`s: `BrokerServerError`, `Br
 `SettingsMismatchError`, `UnknownStreamError`, `PublishError`, `MessageTooLargeError`, `AckError`.
 """
 
-from labkit.jetstream.client import JetStream, PublishAck, StreamState
+from labkit.jetstream.client import JetStream, OutgoingMessage, PublishAck, StreamState
 from labkit.jetstream.consumer import ConsumerState, Delivery, PullConsumer
 from labkit.jetstream.errors import (
     AckError,
@@ -51,6 +52,7 @@ __all__ = [
     "JetStream",
     "MessageTooLargeError",
     "NatsServer",
+    "OutgoingMessage",
     "PublishAck",
     "PublishError",
     "PullConsumer",

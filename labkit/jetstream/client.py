@@ -21,7 +21,7 @@ higher `delivery_count`: delivery is at least once, so consumers must tolerate r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.js import api
 
 from labkit.errors import UsageError
-from labkit.jetstream.consumer import PullConsumer
+from labkit.jetstream.consumer import ConsumerState, PullConsumer
 from labkit.jetstream.errors import (
     BrokerError,
     BrokerUnreachableError,
@@ -57,6 +57,15 @@ class PublishAck:
     stream: str
     sequence: int
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message for `publish_many`: its subject, its body, and the id JetStream de-duplicates it by."""
+
+    subject: str
+    data: bytes
+    msg_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +258,43 @@ class JetStream:
             raise PublishError(f"the broker refused the message to {subject}: {exc.description}") from None
         return PublishAck(ack.stream, ack.seq, bool(ack.duplicate))
 
+    def publish_many(self, messages: Sequence[OutgoingMessage], *, timeout: float = 5.0) -> list[PublishAck]:
+        """Publish `messages` in order, pipelined (all sent, then every ack awaited), and return their acks in order.
+        PublishError if any ack does not come: then some may be stored and some not; publish them all again with
+        the same msg_ids (the stored ones come back as duplicates)."""
+        for message in messages:
+            if not isinstance(message, OutgoingMessage):
+                raise UsageError(f"publish_many takes OutgoingMessage values, not {type(message).__name__}")
+            size = len(message.data) + _header_size({MSG_ID: message.msg_id} if message.msg_id else {})
+            if size > self.max_payload:
+                raise MessageTooLargeError(
+                    f"a message of {size:,} bytes to {message.subject} is over the broker's max_payload of "
+                    f"{self.max_payload:,} bytes: publish a reference instead of the body"
+                )
+
+        async def publish_all() -> list[Any]:
+            sends = [
+                self._js.publish(
+                    m.subject, bytes(m.data), timeout=timeout, headers={MSG_ID: m.msg_id} if m.msg_id else None
+                )
+                for m in messages
+            ]
+            # gather starts them in order: each writes its message to the connection before the next one runs.
+            return await asyncio.gather(*sends, return_exceptions=True)
+
+        try:
+            answers = self.run(publish_all())
+        except BrokerUnreachableError as exc:
+            raise PublishError(f"no acks for {len(messages)} messages ({exc}): publish them again") from None
+        failed = [a for a in answers if isinstance(a, BaseException)]
+        if failed:
+            raise PublishError(
+                f"{len(failed)} of {len(messages)} messages got no ack ({type(failed[0]).__name__}: {failed[0]}): "
+                "some may be stored; publish them all again with the same msg_ids (the stored ones are dropped as "
+                "duplicates within the stream's duplicate window)"
+            )
+        return [PublishAck(a.stream, a.seq, bool(a.duplicate)) for a in answers]
+
     # ---- consuming ----------------------------------------------------------------------------------------------
 
     def pull_consumer(
@@ -279,6 +325,18 @@ class JetStream:
                 )
         subscription = self.run(self._js.pull_subscribe_bind(durable=durable, stream=stream))
         return PullConsumer(self.run, stream, durable, subscription)
+
+    def consumer_state(self, stream: str, durable: str) -> ConsumerState:
+        """The broker's view of a durable consumer, read from outside it (nothing is fetched): pending, ack
+        pending, redelivered, ack floor. UnknownStreamError / BrokerError if the stream or consumer does not exist."""
+        self._stream_info(stream)
+        try:
+            info = self.run(self._js.consumer_info(stream, durable))
+        except nats.js.errors.NotFoundError:
+            raise BrokerError(f"stream {stream} has no durable consumer {durable!r}") from None
+        return ConsumerState(
+            info.num_pending or 0, info.num_ack_pending, info.num_redelivered, info.ack_floor.stream_seq
+        )
 
 
 def _check_url(url: str) -> None:

@@ -9,10 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from labkit.services.broker_consumer import BrokerConsumer
 from labkit.services.database import ServiceDatabase
 from labkit.services.feed import MAX_LIMIT, HttpEventFeed, feed_page, long_poll
-from labkit.services.feed_consumer import FeedConsumer, UnitHandler
+from labkit.services.feed_consumer import FeedConsumer
+from labkit.services.forwarder import EventForwarder
 from labkit.services.models import FeedPage, Health
+from labkit.services.peer_consumer import PeerConsumer, UnitHandler
 from labkit.services.saga import SAGA_FAILURES_SQL
 from labkit.services.settings import ServiceSettings
 
@@ -25,6 +28,7 @@ class HttpService:
     description: str = ""
     tables: tuple[str, ...] = ()
     relational = True  # False: the service keeps a DuckDB file even when given a PostgreSQL URL (a read model)
+    publishes = True  # False: no peer reads its events (a read model), so nothing is forwarded to the broker
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
@@ -36,21 +40,42 @@ class HttpService:
             max_batch=settings.group_commit_max,
         )
         self.database.setup((SAGA_FAILURES_SQL, *self.tables))
-        self.consumers: list[FeedConsumer] = []
+        self.consumers: list[PeerConsumer] = []
+        self.forwarder: EventForwarder | None = None
+        if settings.transport == "nats" and self.publishes:
+            assert settings.broker_url is not None  # ServiceSettings refuses nats without one
+            self.forwarder = EventForwarder(
+                self.name, self.database, settings.broker_url, namespace=settings.broker_namespace
+            )
         self.started = time.monotonic()
         # Set by the server runner: true once the process is asked to stop (long polls then answer at once).
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def consume(self, peer: str, handler: UnitHandler, *, name: str | None = None) -> FeedConsumer:
-        """Add a consumer of a peer's feed (started with the service)."""
-        consumer = FeedConsumer(
-            name or f"{self.name}<-{peer}",
-            HttpEventFeed(self.settings.peer_url(peer)),
-            self.database,
-            handler,
-            batch_size=self.settings.feed_batch_size,
-            poll_timeout=self.settings.feed_poll_timeout,
-        )
+    def consume(self, peer: str, handler: UnitHandler, *, name: str | None = None) -> PeerConsumer:
+        """Add a consumer of a peer's events (started with the service): its HTTP feed, or its stream on the broker."""
+        name = name or f"{self.name}<-{peer}"
+        consumer: PeerConsumer
+        if self.settings.transport == "nats":
+            assert self.settings.broker_url is not None
+            consumer = BrokerConsumer(
+                name,
+                self.name,
+                peer,
+                self.database,
+                handler,
+                self.settings.broker_url,
+                namespace=self.settings.broker_namespace,
+                batch_size=self.settings.feed_batch_size,
+            )
+        else:
+            consumer = FeedConsumer(
+                name,
+                HttpEventFeed(self.settings.peer_url(peer)),
+                self.database,
+                handler,
+                batch_size=self.settings.feed_batch_size,
+                poll_timeout=self.settings.feed_poll_timeout,
+            )
         self.consumers.append(consumer)
         return consumer
 
@@ -58,10 +83,14 @@ class HttpService:
         self.database.start()
         for consumer in self.consumers:
             consumer.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
 
     def stop(self) -> None:
         for consumer in self.consumers:
             consumer.stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         self.database.close()
 
     async def close_clients(self) -> None:
@@ -71,7 +100,9 @@ class HttpService:
         """Health plus consumer positions and lag, and how well group commit groups."""
         return {
             **self.health(),
-            "consumers": [c.status().to_dict() for c in self.consumers],
+            "transport": self.settings.transport,
+            "consumers": [c.to_dict() for c in self.consumers],
+            "forwarder": self.forwarder.to_dict() if self.forwarder is not None else None,
             "group_commit": self.database.committer.stats.to_dict(),
             "saga_failures": self.saga_failures(),
         }

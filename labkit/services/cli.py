@@ -9,6 +9,7 @@ from labkit.arguments import folder, number
 from labkit.paths import relative_to_repo
 from labkit.services.process_runner import ServiceRunner, default_folder
 from labkit.services.run_database import BACKENDS
+from labkit.services.transport import TRANSPORTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="duckdb",
         help="where the customer and order services keep their databases: DuckDB files (default) or PostgreSQL "
         "(the run's own server, or $LABKIT_POSTGRES_URL's)",
+    )
+    up.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="http",
+        help="how events travel between the services: their HTTP feeds (default) or NATS JetStream (the run's own "
+        "broker, or $LABKIT_NATS_URL's)",
     )
     up.set_defaults(func=_up)
     status = subparsers.add_parser("status", help="show the started services: health, event positions, consumer lag")
@@ -57,8 +65,14 @@ def status_table(runner: ServiceRunner) -> str:
 
 def _up(args: argparse.Namespace) -> int:
     folder = args.run_dir or default_folder()
-    runner = ServiceRunner.up(folder, stop_at_exit=False, timeout=args.timeout, backend=args.backend)
+    runner = ServiceRunner.up(
+        folder, stop_at_exit=False, timeout=args.timeout, backend=args.backend, transport=args.transport
+    )
     print(status_table(runner))
+    if runner.broker is not None:
+        print(
+            f"\nevents travel through NATS JetStream at {runner.broker.url} (streams {runner.broker.namespace.upper()}_*)"
+        )
     print(f"\nrun folder: {relative_to_repo(folder)} (logs in logs/, databases in data/); `labkit down` stops them")
     return 0
 

@@ -11,6 +11,7 @@ the events exported as Arrow (`analytics`).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,7 +43,13 @@ class ServiceDatabase:
         self.store = store
         self.repository = Repository(store)
         self.signal = CommitSignal()
-        self.committer = GroupCommitter(store, max_batch=max_batch, on_commit=self.signal.notify)
+        # Set after every commit, for threads that wait for news (the broker forwarder); they clear it, then read.
+        self.committed = threading.Event()
+        self.committer = GroupCommitter(store, max_batch=max_batch, on_commit=self._on_commit)
+
+    def _on_commit(self) -> None:
+        self.signal.notify()
+        self.committed.set()
 
     @classmethod
     def open(

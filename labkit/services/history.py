@@ -63,6 +63,7 @@ class HistoryService(HttpService):
     title = "labkit Order-history service"
     description = "The customer_orders_view (CQRS read model) built from both services' events, and its queries."
     tables = (VIEW_APPLIED_SQL,)
+    publishes = False  # nobody reads the view's own events
     relational = False  # a read model: DuckDB answers its analytical queries, whatever the other services run on
 
     def __init__(self, settings: ServiceSettings) -> None:

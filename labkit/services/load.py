@@ -41,12 +41,16 @@ class LoadResult:
     violations: list[str] = field(default_factory=list)
     commands_per_transaction: float = 0.0
     cpu_ms_per_order: dict[str, float] = field(default_factory=dict)  # per process, when the caller measured it
+    # After a killed consumer, when the caller caused one: what its restart was redelivered (None: a transport that
+    # redelivers nothing, the HTTP feed) and the seconds from its restart until everything settled.
+    redelivered: int | None = None
+    catch_up_seconds: float | None = None
 
     @property
     def accepted_per_second(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
 
-    def row(self) -> dict[str, float | int]:
+    def row(self) -> dict[str, float | int | str]:
         """The result as one table row (milliseconds and counts)."""
         return {
             "orders": self.orders,
@@ -61,6 +65,14 @@ class LoadResult:
             if self.view_lag_ms.size
             else float("nan"),
             "commands/commit": round(self.commands_per_transaction, 1),
+            **(
+                {
+                    "redelivered after kill -9": "n/a" if self.redelivered is None else self.redelivered,
+                    "settled after restart s": self.catch_up_seconds,
+                }
+                if self.catch_up_seconds is not None
+                else {}
+            ),
             "lost or broken": len(self.violations),
         }
 

@@ -30,8 +30,10 @@ import psutil
 from labkit.paths import relative_to_repo, run_dir
 from labkit.services.client import LabClient
 from labkit.services.errors import RunFolderError, ServiceStartError, UnknownServiceError
+from labkit.services.run_broker import RunBroker
 from labkit.services.run_database import BACKENDS, RunDatabase
 from labkit.services.settings import SERVICES
+from labkit.services.transport import TRANSPORTS
 
 # The services that keep their database on PostgreSQL when the run's back-end is; history stays a DuckDB read model.
 RELATIONAL_SERVICES = ("customer", "order")
@@ -120,12 +122,17 @@ class ServiceRunner:
         env: dict[str, str] | None = None,
         backend: str = "duckdb",
         database: RunDatabase | None = None,
+        transport: str = "http",
+        broker: RunBroker | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise UnknownServiceError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if transport not in TRANSPORTS:
+            raise UnknownServiceError(f"transport {transport!r}: use one of {', '.join(TRANSPORTS)}")
         self.folder = Path(folder)
         self.exit_with_parent, self.env = exit_with_parent, dict(env or {})
         self.backend, self.database = backend, database
+        self.transport, self.broker = transport, broker
         self.services: dict[str, ServiceProcess] = {}
         if services is None:
             for name, port in zip(SERVICES, free_ports(len(SERVICES)), strict=True):
@@ -151,10 +158,12 @@ class ServiceRunner:
         timeout: float = 30.0,
         env: dict[str, str] | None = None,
         backend: str = "duckdb",
+        transport: str = "http",
     ) -> ServiceRunner:
         """Start the three services in a new run folder and wait until each answers /health.
 
-        `backend="postgres"`: the customer and order services keep their databases on PostgreSQL (`RunDatabase`)."""
+        `backend="postgres"`: the customer and order services keep their databases on PostgreSQL (`RunDatabase`).
+        `transport="nats"`: their events travel through NATS JetStream (`RunBroker`), not their HTTP feeds."""
         folder = Path(folder) if folder is not None else default_folder()
         if folder.exists() and not folder.is_dir():
             raise RunFolderError(f"{folder} is a file, not a run folder: give --run-dir a folder")
@@ -165,7 +174,14 @@ class ServiceRunner:
                 raise RunFolderError(
                     f"{relative_to_repo(folder)} already runs {', '.join(alive)}: `labkit down` first, or use another folder"
                 )
-        runner = cls(folder, exit_with_parent=exit_with_parent, stop_at_exit=stop_at_exit, env=env, backend=backend)
+        runner = cls(
+            folder,
+            exit_with_parent=exit_with_parent,
+            stop_at_exit=stop_at_exit,
+            env=env,
+            backend=backend,
+            transport=transport,
+        )
         try:
             runner.start(timeout=timeout)
         except BaseException:
@@ -194,12 +210,18 @@ class ServiceRunner:
         if backend not in BACKENDS:
             raise RunFolderError(f"{path}: backend {backend!r} is not one of {', '.join(BACKENDS)}")
         database = RunDatabase.from_record(data["postgres"]) if data.get("postgres") else None
+        transport = data.get("transport", "http")
+        if transport not in TRANSPORTS:
+            raise RunFolderError(f"{path}: transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
+        broker = RunBroker.from_record(data["broker"]) if data.get("broker") else None
         return cls(
             folder,
             services=[ServiceProcess.from_record(s, path) for s in data["services"]],
             stop_at_exit=stop_at_exit,
             backend=backend,
             database=database,
+            transport=transport,
+            broker=broker,
         )
 
     def save(self) -> None:
@@ -207,6 +229,10 @@ class ServiceRunner:
         data: dict[str, Any] = {"backend": self.backend, "services": [asdict(s) for s in self.services.values()]}
         if self.database is not None:
             data["postgres"] = self.database.to_record()
+        if self.transport != "http":
+            data["transport"] = self.transport
+        if self.broker is not None:
+            data["broker"] = self.broker.to_record()
         (self.folder / RUN_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
     # ---- the processes -------------------------------------------------------------------------------------------
@@ -241,6 +267,10 @@ class ServiceRunner:
         ]
         if service.database_url is not None:
             command += ["--database-url", service.database_url]
+        if self.transport == "nats":
+            assert self.broker is not None, "the broker is prepared before the services start"
+            command += ["--transport", "nats", "--broker-url", self.broker.url]
+            command += ["--broker-namespace", self.broker.namespace]
         if self.exit_with_parent:
             command += ["--parent-pid", str(os.getpid())]
         return command
@@ -257,10 +287,29 @@ class ServiceRunner:
             if service is not None and service.database_url is None:
                 service.database_url = self.database.service_url(name)
 
+    def _prepare_broker(self) -> None:
+        """With the NATS transport: the run's broker (once), recorded at once so `labkit down` stops it."""
+        if self.transport == "nats" and self.broker is None:
+            self.broker = RunBroker.create(self.folder)
+            self.save()
+
+    def kill_broker(self) -> None:
+        """kill -9 the run's own broker, as a crash would (fault experiments)."""
+        if self.broker is None:
+            raise RunFolderError("this run's services talk over their HTTP feeds: there is no broker to kill")
+        self.broker.kill()
+
+    def restart_broker(self) -> None:
+        """Start the run's own broker again, with its store, on its port (the services reconnect by themselves)."""
+        if self.broker is None:
+            raise RunFolderError("this run's services talk over their HTTP feeds: there is no broker to restart")
+        self.broker.restart()
+
     def start(self, name: str | None = None, *, wait: bool = True, timeout: float = 30.0) -> None:
         """Start one service (or all that are not running) and wait until they answer /health."""
         names = [name] if name else list(self.services)
         self._prepare_databases()
+        self._prepare_broker()
         for each in names:
             service = self._check(each)
             if self.is_running(each):
@@ -347,6 +396,8 @@ class ServiceRunner:
             self._client = None
         if name is None and self.database is not None:
             self.database.stop()
+        if name is None and self.broker is not None:
+            self.broker.stop()
 
     def restart(self, name: str, *, timeout: float = 30.0) -> None:
         """Start a stopped (or killed) service again on the same port with the same database."""

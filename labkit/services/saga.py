@@ -19,7 +19,7 @@ from labkit.domain.saga import Reaction
 from labkit.events import AggregateNotFoundError, RecordedEvent, Recorder, UnitOfWork
 from labkit.events.aggregate import Aggregate
 from labkit.services.database import run_sql
-from labkit.services.feed_consumer import UnitHandler
+from labkit.services.peer_consumer import UnitHandler
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from labkit.arguments import CommandLineParser, folder, port, whole
 from labkit.services.errors import SettingsError, UnknownServiceError
+from labkit.services.transport import DEFAULT_NAMESPACE, TRANSPORTS, check_namespace, check_transport
 
 SERVICES = ("customer", "order", "history")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -43,6 +44,9 @@ class ServiceSettings:
     group_commit_max: int = 256  # commands committed together at most
     database_url: str | None = None  # a PostgreSQL server: the service keeps its database in a schema there
     parent_pid: int | None = None  # exit when this process is gone (services started from a notebook kernel)
+    transport: str = "http"  # how events reach the peers: their HTTP feeds, or NATS JetStream (`transport.py`)
+    broker_url: str | None = None  # the NATS server, with transport "nats"
+    broker_namespace: str = DEFAULT_NAMESPACE  # prefixes the streams' and subjects' names on the broker
 
     def __post_init__(self) -> None:
         if self.service not in SERVICES:
@@ -51,6 +55,13 @@ class ServiceSettings:
             raise SettingsError(f"port {self.port!r} is not a TCP port (1-65535, or 0 for any free one)")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"log level {self.log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+        check_transport(self.transport)
+        check_namespace(self.broker_namespace)
+        if self.transport == "nats" and not self.broker_url:
+            raise SettingsError(
+                f"the {self.service} service uses the NATS transport: pass --broker-url nats://HOST:PORT or set "
+                "LABKIT_NATS_URL"
+            )
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise SettingsError(f"data folder {self.data_dir} is a file: give --data-dir a folder")
 
@@ -90,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", default=None, help="a PostgreSQL URL: keep the database there (env LABKIT_DATABASE_URL)"
     )
     parser.add_argument("--parent-pid", type=whole(minimum=1), default=None, help="exit when this process ends")
+    parser.add_argument(
+        "--transport", choices=TRANSPORTS, default=None, help="events between services: http feeds (default) or nats"
+    )
+    parser.add_argument(
+        "--broker-url", default=None, help="the NATS server, for --transport nats (env LABKIT_NATS_URL)"
+    )
+    parser.add_argument(
+        "--broker-namespace", default=None, help="prefix of the stream names on the broker (default labkit)"
+    )
     return parser
 
 
@@ -124,6 +144,9 @@ def settings_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         group_commit_max=int(number("LABKIT_GROUP_COMMIT_MAX", 256)),
         database_url=args.database_url or env.get(DATABASE_URL_VARIABLE) or None,
         parent_pid=args.parent_pid,
+        transport=args.transport or env.get("LABKIT_TRANSPORT") or "http",
+        broker_url=args.broker_url or env.get("LABKIT_NATS_URL") or None,
+        broker_namespace=args.broker_namespace or env.get("LABKIT_BROKER_NAMESPACE") or DEFAULT_NAMESPACE,
     )
 
 

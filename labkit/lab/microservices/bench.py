@@ -1,7 +1,10 @@
 """`labkit bench services`: N orders placed concurrently on the real services, with and without group commit.
 
 Reports accepted orders/s, saga completion latency and view lag (median, p99), commands per commit, and anything
-lost or inconsistent; the two runs side by side give the measured gain of group commit.
+lost or inconsistent; the two runs side by side give the measured gain of group commit. `--transport nats` runs
+each configuration twice, the events travelling once through the services' HTTP feeds and once through NATS
+JetStream, and adds a fault to each: kill -9 of the Customer service (a consumer) during a second stream of orders,
+then its restart, with what the restarted consumer was redelivered and how long it took to catch up.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +24,8 @@ from labkit.arguments import whole
 from labkit.lab.microservices.floor import measure_floor
 from labkit.paths import run_dir
 from labkit.pgserver import PostgresServer
-from labkit.services.load import LoadResult, run_load
+from labkit.services.invariants import check_invariants, wait_until_settled
+from labkit.services.load import LoadResult, create_customers, order_plan, place_orders, run_load
 from labkit.services.process_runner import ServiceRunner
 
 # Per back-end: PostgreSQL commits in a fraction of DuckDB's time (MACHINE.md), so its goal is higher.
@@ -50,18 +55,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--without-group-commit", action="store_true", help="also run with one transaction per command, side by side"
     )
+    parser.add_argument(
+        "--transport",
+        choices=("http", "nats"),
+        default="http",
+        help="nats: each run once over the HTTP feeds and once over NATS JetStream, side by side, with a killed "
+        "consumer in each",
+    )
 
 
 def measure(
-    *, orders: int, customers: int, concurrency: int, seed: int, group_commit: bool, backend: str = "duckdb"
+    *,
+    orders: int,
+    customers: int,
+    concurrency: int,
+    seed: int,
+    group_commit: bool,
+    backend: str = "duckdb",
+    transport: str = "http",
+    kill_consumer: bool = False,
 ) -> LoadResult:
     """One load run on freshly started services (group commit on, or off: one transaction per command), on DuckDB
-    files or on PostgreSQL (a server of the run's own, started and stopped with it, or $LABKIT_POSTGRES_URL's)."""
+    files or on PostgreSQL (a server of the run's own, started and stopped with it, or $LABKIT_POSTGRES_URL's), the
+    events travelling over the HTTP feeds or NATS JetStream (the run's own broker); with `kill_consumer`, then the
+    fault of `killed_consumer`."""
     env = {} if group_commit else {"LABKIT_GROUP_COMMIT_MAX": "1"}
     run_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-services-", dir=run_dir()) as folder:
         Path(folder).chmod(0o755)  # as root, the run's PostgreSQL server runs as its own user and must reach it
-        runner = ServiceRunner.up(Path(folder), env=env, backend=backend)
+        runner = ServiceRunner.up(Path(folder), env=env, backend=backend, transport=transport)
         try:
             processes = _processes(runner)
             before = {name: _cpu(p) for name, p in processes.items()}
@@ -70,14 +92,51 @@ def measure(
             )
             spent = {name: _cpu(p) - before[name] for name, p in processes.items()}
             result.cpu_ms_per_order = {n: round(1000 * s / max(result.accepted, 1), 2) for n, s in spent.items()}
+            if kill_consumer:
+                killed_consumer(runner, result, seed=seed)
             return result
         finally:
             runner.stop()
 
 
+def killed_consumer(runner: ServiceRunner, result: LoadResult, *, seed: int, orders: int = 300) -> None:
+    """kill -9 the Customer service while a second stream of orders runs (4 in flight), once it holds events it has
+    not yet applied; restart it; record in `result` what it was redelivered and how long it took to catch up.
+
+    Over the HTTP feed nothing is redelivered: the restarted consumer reads again after its checkpoint. Over the
+    broker, what the dead consumer held comes again, `ack_wait` after its delivery."""
+    client = runner.client
+    customers = create_customers(client, 5, seed=seed, prefix="fault-customer")
+    plan = order_plan(customers, orders, seed=seed, prefix="fault-order")
+    placed: dict[str, tuple[list[str], int, float]] = {}
+    stream = threading.Thread(target=lambda: placed.update(result=place_orders(client, plan, concurrency=4)))
+    stream.start()
+    deadline = time.monotonic() + 30
+    while client.status("customer")["consumers"][0]["lag"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.002)  # the customer service is behind its peer: events are on their way to it
+    runner.kill("customer")
+    time.sleep(0.5)
+    restarted = time.perf_counter()
+    runner.start("customer")
+    stream.join(120)
+    wait_until_settled(client, timeout=120)
+    result.catch_up_seconds = round(time.perf_counter() - restarted, 2)
+    consumer = client.status("customer")["consumers"][0]
+    result.redelivered = consumer.get("redelivered")
+    accepted = [*placed["result"][0]] if "result" in placed else []
+    report = check_invariants(client, accepted_orders=accepted)
+    result.violations += [f"after the killed consumer: {v}" for v in report.violations]
+    if len(accepted) != orders:
+        result.violations.append(f"after the killed consumer: {orders - len(accepted)} orders not accepted")
+
+
 def _processes(runner: ServiceRunner) -> dict[str, psutil.Process]:
-    """The run's processes whose CPU time is counted: each service, and the run's own PostgreSQL server if any."""
+    """The run's processes whose CPU time is counted: each service, and the run's own PostgreSQL server and NATS
+    broker if any (the broker's work is part of the transport's cost)."""
     processes = {name: psutil.Process(s.pid) for name, s in runner.services.items() if s.pid is not None}
+    broker = runner.broker.server if runner.broker is not None else None
+    if broker is not None and (process := broker.process()) is not None:
+        processes["nats"] = process
     if runner.database is not None and runner.database.server_folder is not None:
         record = PostgresServer(runner.database.server_folder).record()
         if record is not None:
@@ -132,16 +191,20 @@ def run(args: argparse.Namespace) -> int:
         commit_before = commit_ms(Path(probe))
     backends = ["duckdb", "postgres"] if args.backend == "postgres" else ["duckdb"]
     runs = [(b, True) for b in backends] + ([(b, False) for b in backends] if args.without_group_commit else [])
+    transports = ["http", "nats"] if args.transport == "nats" else ["http"]
     results = {
-        f"{backend}, {'group commit' if grouped else 'one commit per command'}": measure(
+        run_name(backend, grouped, transport, len(transports) > 1): measure(
             orders=args.orders,
             customers=args.customers,
             concurrency=args.concurrency,
             seed=args.seed,
             group_commit=grouped,
             backend=backend,
+            transport=transport,
+            kill_consumer=len(transports) > 1,
         )
         for backend, grouped in runs
+        for transport in transports
     }
     floor = measure_floor(orders=args.orders, concurrency=args.concurrency)
     print(table(results))
@@ -153,9 +216,55 @@ def run(args: argparse.Namespace) -> int:
         f"\nmachine: {os.cpu_count()} cores, load average {before:.1f} before and {os.getloadavg()[0]:.1f} after the "
         f"runs; one DuckDB commit took {commit_before:.1f} ms (median) before them"
     )
+    if len(transports) > 1:
+        print(transport_goal(results))
+    return _finish(results, backends, floor, transports)
+
+
+def run_name(backend: str, grouped: bool, transport: str, named: bool) -> str:
+    """A run's row name: back-end, commit mode, and the transport when transports are compared."""
+    name = f"{backend}, {'group commit' if grouped else 'one commit per command'}"
+    return f"{name}, {transport}" if named else name
+
+
+# The rows the broker must match or beat: (column, whether higher is better).
+TRANSPORT_ROWS = (
+    ("accepted/s", True),
+    ("saga median ms", False),
+    ("saga p99 ms", False),
+    ("view lag median ms", False),
+    ("view lag p99 ms", False),
+    ("settled after restart s", False),
+)
+
+
+def transport_goal(results: dict[str, LoadResult]) -> str:
+    """The goal line: NATS at least as fast as the HTTP feeds on every row, for each configuration run both ways."""
+    lines = []
+    misses = []
+    for name, over_http in results.items():
+        if not name.endswith(", http"):
+            continue
+        stem = name.removesuffix(", http")
+        http_row, nats_row = over_http.row(), results[f"{stem}, nats"].row()
+        for column, higher in TRANSPORT_ROWS:
+            a, b = float(http_row[column]), float(nats_row[column])
+            ratio = (b / a if higher else a / b) if a and b else float("nan")
+            lines.append(f"  {stem}: {column}: http {a:g}, nats {b:g} (nats {ratio:.2f}x as fast)")
+            if not ratio >= 1.0:
+                misses.append(f"{stem}: {column} {ratio:.2f}x")
+    verdict = "met" if not misses else f"MISSED ({'; '.join(misses)})"
+    return (
+        "\nNATS vs HTTP feeds, row by row:\n"
+        + "\n".join(lines)
+        + (f"\nthe broker transport at least as fast as the HTTP feeds on every row: {verdict}")
+    )
+
+
+def _finish(results: dict[str, LoadResult], backends: list[str], floor: float, transports: list[str]) -> int:
     for backend in backends:
-        best = results[f"{backend}, group commit"].row()
-        other = results.get(f"{backend}, one commit per command")
+        best = results[run_name(backend, True, transports[0], len(transports) > 1)].row()
+        other = results.get(run_name(backend, False, transports[0], len(transports) > 1))
         if other is not None:
             ratio = best["accepted/s"] / other.row()["accepted/s"]
             print(f"\n{backend}: group commit accepts {ratio:.2f}x the orders/s of one commit per command")
@@ -167,8 +276,10 @@ def run(args: argparse.Namespace) -> int:
             f"saga p99 < {goals['saga p99 ms']:.0f} ms: {'met' if best['saga p99 ms'] < goals['saga p99 ms'] else 'MISSED'}"
         )
     if len(backends) == 2:
+        named = len(transports) > 1
         ratio = (
-            results["postgres, group commit"].row()["accepted/s"] / results["duckdb, group commit"].row()["accepted/s"]
+            results[run_name("postgres", True, "http", named)].row()["accepted/s"]
+            / results[run_name("duckdb", True, "http", named)].row()["accepted/s"]
         )
         print(f"postgres accepts {ratio:.2f}x the orders/s of duckdb (group commit both)")
     print(f"nothing lost: {'met' if not any(r.violations for r in results.values()) else 'MISSED'}")

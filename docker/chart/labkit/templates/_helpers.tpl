@@ -165,3 +165,15 @@ writer, so extra pods would fight over it. `fail` stops `helm template`, `lint` 
 {{- fail (printf "services.%s has %d replicas on one database volume, but a DuckDB file has a single writer: keep replicaCount at 1, or set services.%s.persistence.enabled=false to give each pod its own emptyDir" .name $replicas .name) }}
 {{- end }}
 {{- end }}
+
+{{/*
+How events travel between the services: "http" or "nats". The broker transport needs the broker: `fail` says so
+when eventTransport is nats and the nats subchart is off, rather than rendering services that wait for no server.
+*/}}
+{{- define "labkit.eventTransport" -}}
+{{- $transport := .Values.eventTransport | default "http" -}}
+{{- if and (eq $transport "nats") (not .Values.nats.enabled) -}}
+{{- fail "eventTransport is nats but nats.enabled is false: set nats.enabled=true, so the chart installs the broker the services publish to" -}}
+{{- end -}}
+{{- $transport -}}
+{{- end }}

@@ -1,0 +1,141 @@
+"""The broker transport's two ends on a real NATS server and a real DuckDB service database: the forwarder publishes
+the event table once (a republish after a crash is dropped by the broker), and the consumer applies a peer's events
+once and in the peer's order, whatever order and however often the broker delivers them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from polling import wait_until
+
+from labkit.domain import Customer
+from labkit.events import RecordedEvent
+from labkit.jetstream import JetStream, OutgoingMessage
+from labkit.services.broker_consumer import BrokerConsumer
+from labkit.services.database import ServiceDatabase
+from labkit.services.forwarder import CHECKPOINT, EventForwarder
+from labkit.services.transport import event_stream, event_subject
+
+
+@pytest.fixture
+def database(tmp_path):
+    database = ServiceDatabase.open(tmp_path / "reader.duckdb")
+    database.start()
+    yield database
+    database.close()
+
+
+def namespace() -> str:
+    """A namespace of the test's own on the session's broker: no test reads another's stream."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+def peer_event(position: int) -> RecordedEvent:
+    return RecordedEvent(
+        position=position,
+        aggregate_id=f"customer-{position}",
+        aggregate_type="Customer",
+        version=1,
+        event_id=uuid.UUID(int=position),
+        event_type="CustomerCreated",
+        event_data={"name": f"C{position}", "credit_limit": 100},
+        metadata={},
+        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def publish(broker: JetStream, space: str, positions: list[int], *, msg_id_suffix: str = "") -> None:
+    broker.ensure_stream(event_stream("customer", space))
+    broker.publish_many(
+        [
+            OutgoingMessage(
+                event_subject("customer", space), orjson.dumps(peer_event(p).to_dict()), f"{p}{msg_id_suffix}"
+            )
+            for p in positions
+        ]
+    )
+
+
+def reader(database: ServiceDatabase, nats_url: str, space: str, seen: list[int]) -> BrokerConsumer:
+    consumer = BrokerConsumer(
+        "order<-customer",
+        "order",
+        "customer",
+        database,
+        lambda events, unit: seen.extend(e.position for e in events),
+        nats_url,
+        namespace=space,
+        ack_wait=1.0,
+    )
+    consumer.start()
+    return consumer
+
+
+def test_events_beyond_a_gap_wait_for_the_missing_ones_and_everything_is_applied_once_in_order(
+    database, nats_url, broker
+):
+    space, seen = namespace(), []
+    publish(broker, space, [1, 2, 4, 5])  # 3 is late: published after 4 and 5
+    consumer = reader(database, nats_url, space, seen)
+    try:
+        wait_until(lambda: consumer.held_back > 0, timeout=10, what="4 and 5 held back behind the gap at 3")
+        assert seen == [1, 2]
+        publish(broker, space, [3])
+        wait_until(lambda: consumer.position == 5, timeout=10, what="the consumer to reach position 5")
+        assert seen == [1, 2, 3, 4, 5]
+        assert consumer.redelivered >= 2  # 4 and 5 came again after their nak
+        # The same events published again under other message ids (as after the broker's duplicate window): the
+        # checkpoint drops them; nothing is applied twice.
+        publish(broker, space, [2, 3, 6], msg_id_suffix="-again")
+        wait_until(lambda: consumer.position == 6, timeout=10, what="the consumer to reach position 6")
+        wait_until(lambda: consumer.duplicates == 2, timeout=10, what="2 and 3 counted as duplicates")
+        assert seen == [1, 2, 3, 4, 5, 6]
+        assert database.store.read_checkpoint("order<-customer") == 6
+    finally:
+        consumer.stop()
+
+
+def test_a_restarted_consumer_resumes_after_its_checkpoint_and_gets_what_the_dead_one_held(database, nats_url, broker):
+    space, seen = namespace(), []
+    publish(broker, space, [1, 2, 3])
+    first = reader(database, nats_url, space, seen)
+    wait_until(lambda: first.position == 3, timeout=10, what="the first consumer to apply 1-3")
+    first.stop()
+    publish(broker, space, [4, 5])
+    # A fetch whose messages are never acked: as a consumer that died holding them.
+    with JetStream.connect(nats_url) as other:
+        held = other.pull_consumer(event_stream("customer", space).name, "order-from-customer", ack_wait=1.0)
+        assert len(held.fetch(10, timeout=2.0)) == 2
+        second = reader(database, nats_url, space, seen)
+        try:
+            wait_until(lambda: second.position == 5, timeout=10, what="the restarted consumer to apply 4 and 5")
+            assert seen == [1, 2, 3, 4, 5]
+            assert second.redelivered == 2  # 4 and 5, again, ack_wait after the dead one got them
+        finally:
+            second.stop()
+
+
+def test_the_forwarder_publishes_the_table_once_and_a_republish_is_dropped_by_the_broker(tmp_path, nats_url, broker):
+    space = namespace()
+    database = ServiceDatabase.open(tmp_path / "customer.duckdb")
+    database.start()
+    try:
+        for n in range(3):
+            database.write_and_wait(lambda unit, n=n: unit.add(Customer.register(f"c-{n}", "Ada", 100)))
+        forwarder = EventForwarder("customer", database, nats_url, namespace=space, batch_size=2)
+        assert forwarder.forward_once() is True  # a full batch of 2
+        assert forwarder.forward_once() is False
+        assert (forwarder.position, forwarder.published, forwarder.duplicates) == (3, 3, 0)
+        # A crash after the acks, before the checkpoint: the restarted forwarder publishes 1-3 again.
+        database.write_and_wait(lambda unit: unit.store.save_checkpoint(CHECKPOINT, 0))
+        again = EventForwarder("customer", database, nats_url, namespace=space)
+        again.forward_once()
+        assert (again.position, again.published, again.duplicates) == (3, 0, 3)
+        assert broker.stream_state(event_stream("customer", space).name).messages == 3
+        forwarder.stop()
+        again.stop()
+    finally:
+        database.close()

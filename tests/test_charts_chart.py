@@ -112,6 +112,18 @@ def test_chart_yaml_sets_every_field_helm_defines():
     assert lab.chart_fields()["field"].tolist() == [note.field for note in lab.CHART_FIELDS]
 
 
+def test_the_chart_fields_table_shows_each_value_whole_but_the_icon_s_bytes():
+    shown = lab.chart_fields().set_index("field")["lab chart"]
+    metadata = lab.chart_metadata()
+    assert shown["description"] == metadata["description"]
+    assert all(f"name: {d['name']}" in shown["dependencies"] for d in metadata["dependencies"])
+    assert (
+        shown["icon"]
+        == f"data:image/svg+xml;base64,... ({len(metadata['icon'].split(',', 1)[1]):,} characters of base64)"
+    )
+    assert not [field for field, value in shown.items() if field != "icon" and value.endswith("...")]
+
+
 def test_the_dependencies_are_local_conditional_subcharts(helm):
     dependencies = lab.chart_metadata()["dependencies"]
     assert {d["name"]: d["condition"] for d in dependencies} == {

@@ -7,7 +7,14 @@ import pytest
 from labkit.containers.baseimages import lab_cleanup
 from labkit.containers.engine import Engine
 from labkit.containers.explainer import explain
-from labkit.lab.dockerfiles.stopping import STOP_CASES, StopMeasurement, measure_stops, stops_table
+from labkit.lab.dockerfiles.stopping import (
+    HANDLER,
+    PROGRAMS,
+    STOP_CASES,
+    StopMeasurement,
+    measure_stops,
+    stops_table,
+)
 
 PURPOSE = "test-stopping"
 TIMEOUT_S = 2
@@ -49,3 +56,13 @@ def test_the_table_reads_each_measurement() -> None:
     row = table.iloc[0]
     assert (row["argv as explain says"], row["docker stop took"], row["exit"]) == ("yes", "3.2 s", 137)
     assert row["what happened"] == "PID 1 ignored SIGTERM: SIGKILL after the 3 s timeout"
+
+
+def test_the_table_shows_commands_and_processes_whole_with_the_programs_named() -> None:
+    shell_form = next(case for case in STOP_CASES if case.cmd.startswith("CMD python3"))
+    argv = explain(shell_form.dockerfile, engine=None).command()
+    processes = (f'/bin/sh -c python3 -c "{HANDLER}"', f"python3 -c {HANDLER}")
+    row = stops_table([StopMeasurement(shell_form, argv, processes, 4.1, 137, 3)]).iloc[0]
+    assert row["CMD line"] == 'CMD python3 -c "<HANDLER>"'
+    assert row["processes (PID 1 first)"] == '/bin/sh -c python3 -c "<HANDLER>" | python3 -c <HANDLER>'
+    assert PROGRAMS["HANDLER"] == HANDLER and "signal.SIGTERM" in HANDLER and "signal" not in PROGRAMS["SLEEPER"]

@@ -65,3 +65,19 @@ def test_the_lag_plot_has_a_line_per_projection_in_events_and_ms():
     assert list(ms_axes.get_lines()[0].get_ydata()) == [40.0, 0.0]
     assert events_axes.get_ylabel() == "lag (events)" and ms_axes.get_ylabel() == "lag (ms)"
     assert "(s)" in ms_axes.get_xlabel() and events_axes.get_title()
+    # The legend sits beside the axes, so it hides no line.
+    legend = events_axes.get_legend()
+    assert legend.get_bbox_to_anchor().x0 >= events_axes.get_window_extent().x1
+
+
+def test_the_lag_plot_shades_the_pause_where_it_happened():
+    samples = pd.DataFrame(
+        {"seconds": [0.0, 0.1], "projection": ["a", "a"], "head": [10, 10], "position": [5, 10],
+         "lag_events": [5, 0], "lag_ms": [40.0, 0.0]}
+    )  # fmt: skip
+    latencies = pd.DataFrame(columns=["projection", "position", "latency_ms"])
+    shaded = plot_lag(LagMeasurement(samples, latencies, 3, 0.1, pause_between=(0.03, 0.07))).axes[0]
+    [span] = [patch for patch in shaded.patches if patch.get_label() == "projection paused"]
+    assert (span.get_x(), round(span.get_x() + span.get_width(), 9)) == (0.03, 0.07)
+    unpaused = plot_lag(LagMeasurement(samples, latencies, 3, 0.1)).axes[0]
+    assert not [patch for patch in unpaused.patches if patch.get_label() == "projection paused"]

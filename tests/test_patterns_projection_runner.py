@@ -5,11 +5,13 @@ from __future__ import annotations
 import bisect
 import shutil
 import threading
+import time
 
 import pytest
 from polling import wait_until
 
 from labkit.events import EventStore
+from labkit.lab.messaging import lag
 from labkit.lab.messaging.lag import OrderWriter, measure_lag
 from labkit.patterns.errors import ProjectionError
 from labkit.patterns.projection_runner import ProjectionRunner
@@ -184,14 +186,45 @@ def test_lag_is_measured_in_events_and_milliseconds_while_writes_continue(store,
         summary.loc["orders_per_customer", "p99 latency (ms)"]
         >= summary.loc["orders_per_customer", "median latency (ms)"]
     )
-    # Events written in the pause wait for the resume: told apart from those written while the runner ran.
+    # Events written in the pause wait for the resume: told apart from those written while the runner ran, by the
+    # window as it happened (a timer fires at its time or later, never earlier).
+    paused_s, resumed_s = measurement.pause_between
+    assert 0.1 <= paused_s < resumed_s and resumed_s >= 0.4
     latencies = measurement.latencies
-    in_pause = latencies[latencies.written_s.between(0.1, 0.4, inclusive="left")]
+    in_pause = latencies[latencies.written_s.between(paused_s, resumed_s, inclusive="left")]
     assert 0 < len(in_pause) < 180
     assert summary.loc["orders_per_customer", "written while paused: median latency (ms)"] == round(
         in_pause.latency_ms.median(), 1
     )
-    assert "Events written while it was paused waited for the resume" in measurement.findings()
+    findings = measurement.findings()
+    assert f"Events written while it was paused (from {paused_s:.2f} s to {resumed_s:.2f} s" in findings
+    assert "waited for the resume" in findings
+    writing_s = latencies.written_s.max()
+    assert findings.startswith(f"The 60 orders were written in {writing_s:.1f} s ({60 / writing_s:.0f} per second). ")
+
+
+def test_a_slow_look_at_the_read_side_neither_moves_nor_skips_the_pause(store, tmp_path, monkeypatch):
+    # On a loaded machine one sample of the read side took most of a second, and the sampling loop that also paused
+    # the runner paused it late and briefly, or never. Here each sample takes longer than the whole pause.
+    looked = lag.sample
+
+    def slow_look(runner, started):
+        time.sleep(0.5)
+        return looked(runner, started)
+
+    monkeypatch.setattr(lag, "sample", slow_look)
+    with ProjectionRunner(store, [OrdersPerCustomer()], tmp_path / "read.duckdb") as runner:
+        pauses = []
+        pause = runner.pause
+        monkeypatch.setattr(runner, "pause", lambda: (pauses.append(True), pause()))
+        measurement = measure_lag(
+            runner, OrderWriter(store, seed=3), orders=60, per_second=100, pause_between=(0.1, 0.3)
+        )
+        assert not runner.paused
+    assert pauses == [True]
+    paused_s, resumed_s = measurement.pause_between
+    assert 0.1 <= paused_s < resumed_s and resumed_s >= 0.3
+    assert measurement.samples.lag_events.iloc[-1] == 0
 
 
 def test_misuse_is_refused_with_the_names(store, tmp_path):

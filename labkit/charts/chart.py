@@ -94,6 +94,15 @@ def chart_metadata(chart: Path | None = None) -> dict:
     return yaml.safe_load(((chart or lab_chart()) / "Chart.yaml").read_text())
 
 
+def _shown(text: str) -> str:
+    """A field's value as the table shows it: whole (a cut value cannot be read), but a data URL, an icon's bytes in
+    base64, by its kind and length."""
+    if text.startswith("data:") and "," in text:
+        kind, payload = text.split(",", 1)
+        return f"{kind},... ({len(payload):,} characters of base64)"
+    return text
+
+
 def chart_fields(chart: Path | None = None) -> pd.DataFrame:
     """Each Chart.yaml field Helm defines: the lab chart's value, whether required, its meaning, its history."""
     metadata = chart_metadata(chart)
@@ -106,7 +115,7 @@ def chart_fields(chart: Path | None = None) -> pd.DataFrame:
         rows.append(
             {
                 "field": note.field,
-                "lab chart": text if len(text) <= 60 else text[:57] + "...",
+                "lab chart": _shown(text),
                 "required": note.required,
                 "meaning": note.meaning,
                 "Helm 2 -> 3": note.history,

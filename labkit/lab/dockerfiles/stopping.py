@@ -36,6 +36,8 @@ HANDLER = (
     "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
     "print('ready', flush=True); time.sleep(60)"
 )
+# The table names the Python programs instead of cutting them short: a cut program hides whether it handles SIGTERM.
+PROGRAMS = {"SLEEPER": SLEEPER, "HANDLER": HANDLER}
 KILLED_EXIT_CODE = 137  # 128 + 9: the process died of SIGKILL
 READY_TIMEOUT_S = 60
 
@@ -164,17 +166,25 @@ def measure_stops(
     ]
 
 
+def _named(text: str) -> str:
+    """`text` whole, with each of PROGRAMS written as its name: `python3 -c <HANDLER>`."""
+    for name, program in PROGRAMS.items():
+        text = text.replace(program, f"<{name}>")
+    return text
+
+
 def stops_table(measurements: list[StopMeasurement]) -> pd.DataFrame:
-    """One row per container: the CMD line, what `explain` says it runs, its processes, how `docker stop` went."""
+    """One row per container: the CMD line, what `explain` says it runs, its processes, how `docker stop` went;
+    nothing cut short, the Python programs by their names in PROGRAMS."""
     rows = []
     for m in measurements:
         predicted = explain(m.case.dockerfile, engine=None).command()
         rows.append(
             (
                 m.case.label,
-                m.case.cmd if len(m.case.cmd) < 60 else m.case.cmd[:57] + "...",
+                _named(m.case.cmd),
                 "yes" if predicted == m.argv else f"no: {list(predicted)}",
-                " | ".join(process[:40] for process in m.processes),
+                " | ".join(_named(process) for process in m.processes),
                 f"{m.seconds:.1f} s",
                 m.exit_code,
                 m.outcome,

@@ -144,14 +144,21 @@ class LagMeasurement:
         """The latencies in words, over every projection, running and paused apart (written from the run)."""
         paused = self._paused()
         running = self.latencies.loc[~paused, "latency_ms"]
-        text = (
+        text = ""
+        if len(self.latencies) and self.latencies["written_s"].max() > 0:
+            # A loaded machine writes slower than asked: say how fast the writes really came.
+            writing_s = self.latencies["written_s"].max()
+            text = f"The {self.orders:,} orders were written in {writing_s:.1f} s ({self.orders / writing_s:.0f} per second). "
+        text += (
             f"While the runner followed the writes, half of the {len(running):,} event deliveries to the read "
             f"models took {running.median():.1f} ms or less, 99% took {running.quantile(0.99):.1f} ms or less."
         )
         if paused.any():
             waited = self.latencies.loc[paused, "latency_ms"]
+            start, end = self.pause_between  # type: ignore[misc]  # paused.any(): a window was kept
             text += (
-                f" Events written while it was paused waited for the resume: {waited.median():.1f} ms at the median,"
+                f" Events written while it was paused (from {start:.2f} s to {end:.2f} s into the run) waited for"
+                f" the resume: {waited.median():.1f} ms at the median,"
                 f" {waited.max():.1f} ms at most."
             )
         return text
@@ -169,32 +176,77 @@ def measure_lag(
     """Write `orders` at `per_second` while the runner follows; sample the lag every `every_seconds`.
 
     `pause_between=(a, b)`: pause the runner from a to b seconds into the run, to watch it fall behind and catch up.
-    The runner keeps following in its thread afterwards (`runner.stop()` ends that).
+    The measurement keeps the window as it happened (a pause waits for the batch in flight), and events are counted
+    as written while paused against that window. The runner keeps following in its thread afterwards
+    (`runner.stop()` ends that).
     """
     runner.catch_up()  # start from a caught-up read side, so every lag seen comes from this run's writes
     start_head = runner.store.head_position()
     runner.start()
     started, started_at = time.perf_counter(), utc_now().timestamp()
     writer.start(orders, per_second)
+    # Timers, not the sampling loop, pause and resume: a slow look at the read side (a loaded machine) must not
+    # move or skip the pause.
+    window = _PauseWindow(runner, started, pause_between)
     samples: list[LagSample] = []
-    while True:
-        elapsed = time.perf_counter() - started
-        if pause_between is not None:
-            if pause_between[0] <= elapsed < pause_between[1]:
-                runner.pause()
-            else:
-                runner.resume()
-        taken = sample(runner, started)
-        samples.extend(taken)
-        if not writer.busy and all(s.lag_events == 0 for s in taken):
-            break
-        time.sleep(every_seconds)
-    writer.join()
-    runner.resume()
+    try:
+        while True:
+            taken = sample(runner, started)
+            samples.extend(taken)
+            if not writer.busy and window.over and all(s.lag_events == 0 for s in taken):
+                break
+            time.sleep(every_seconds)
+    finally:
+        window.cancel()
+        writer.join()
+        runner.resume()
     seconds = time.perf_counter() - started
     latencies = _latencies(runner, start_head)
     latencies["written_s"] = latencies.pop("recorded_s") - started_at
-    return LagMeasurement(pd.DataFrame(samples), latencies, orders, seconds, pause_between)
+    return LagMeasurement(pd.DataFrame(samples), latencies, orders, seconds, window.happened())
+
+
+class _PauseWindow:
+    """Pauses the runner at `between[0]` and resumes it at `between[1]` seconds after `started`, on timers; records
+    when each happened."""
+
+    def __init__(self, runner: ProjectionRunner, started: float, between: tuple[float, float] | None) -> None:
+        self.runner, self.started = runner, started
+        self.paused_s: float | None = None
+        self.resumed_s: float | None = None
+        self.timers: list[threading.Timer] = []
+        if between is not None:
+            now = time.perf_counter() - started
+            self.timers = [
+                threading.Timer(max(0.0, between[0] - now), self._pause),
+                threading.Timer(max(0.0, between[1] - now), self._resume),
+            ]
+            for timer in self.timers:
+                timer.start()
+
+    def _pause(self) -> None:
+        self.runner.pause()  # returns once no batch is in flight: the pause starts then
+        self.paused_s = time.perf_counter() - self.started
+
+    def _resume(self) -> None:
+        self.timers[0].join()  # a pause delayed past the resume time still comes first
+        self.runner.resume()
+        self.resumed_s = time.perf_counter() - self.started
+
+    @property
+    def over(self) -> bool:
+        return not any(timer.is_alive() for timer in self.timers)
+
+    def cancel(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+            timer.join()
+
+    def happened(self) -> tuple[float, float] | None:
+        """The window as it happened, in seconds since the start (None: no pause asked, or it never happened)."""
+        if self.paused_s is None or self.resumed_s is None:
+            return None
+        return (self.paused_s, self.resumed_s)
 
 
 def _latencies(runner: ProjectionRunner, after_position: int) -> pd.DataFrame:

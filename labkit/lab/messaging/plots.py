@@ -83,8 +83,12 @@ def plot_fault_sweep(outcomes: Sequence[DualWriteOutcome], *, title: str | None 
 def plot_lag(
     measurement: LagMeasurement, *, pause_between: tuple[float, float] | None = None, title: str | None = None
 ) -> Figure:
-    """Each projection's lag over the run: in events (top) and as the age of its oldest unapplied event (bottom)."""
+    """Each projection's lag over the run: in events (top) and as the age of its oldest unapplied event (bottom).
+
+    The pause is shaded where it happened (`measurement.pause_between`), unless `pause_between` says otherwise.
+    """
     samples = measurement.samples
+    pause_between = pause_between or measurement.pause_between
     figure, (events_axes, ms_axes) = plt.subplots(2, 1, figsize=(9, 5.4), sharex=True)
     for name, rows in samples.groupby("projection", sort=True):
         events_axes.plot(rows["seconds"], rows["lag_events"], label=name)
@@ -99,7 +103,7 @@ def plot_lag(
     events_axes.set_ylabel("lag (events)")
     ms_axes.set_ylabel("lag (ms)")
     ms_axes.set_xlabel("time since the writes started (s)")
-    events_axes.legend(loc="upper right", fontsize="small")
+    events_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # beside the lines, not on them
     figure.tight_layout()
     plt.close(figure)
     return figure

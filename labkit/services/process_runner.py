@@ -472,18 +472,21 @@ def _runs_service(process: psutil.Process, service: ServiceProcess) -> bool:
     return command[start + 1 : start + 2] == [service.name] and "--port" in command and str(service.port) in command
 
 
-def start_services(folder: Path | str | None = None, *, timeout: float = 30.0) -> ServiceRunner:
-    """Start the services for a notebook: a fresh run folder, stopped at kernel exit (or if the kernel dies)."""
+def start_services(
+    folder: Path | str | None = None, *, timeout: float = 30.0, transport: str = "http"
+) -> ServiceRunner:
+    """Start the services for a notebook: a fresh run folder, stopped at kernel exit (or if the kernel dies); with
+    `transport="nats"` over a broker of the run's own."""
     if folder is None:
         folder = run_dir() / f"notebook-{os.getpid()}"
         _remove_finished_notebook_runs(keep=folder)
     folder = Path(folder)
     if (folder / RUN_FILE).exists():
         ServiceRunner.attach(folder).stop()
-        for name in ("data", "logs"):
+        for name in ("data", "logs", "nats"):
             shutil.rmtree(folder / name, ignore_errors=True)
         (folder / RUN_FILE).unlink()
-    return ServiceRunner.up(folder, exit_with_parent=True, stop_at_exit=True, timeout=timeout)
+    return ServiceRunner.up(folder, exit_with_parent=True, stop_at_exit=True, timeout=timeout, transport=transport)
 
 
 def _remove_finished_notebook_runs(*, keep: Path) -> None:
@@ -493,6 +496,7 @@ def _remove_finished_notebook_runs(*, keep: Path) -> None:
             continue
         runner = ServiceRunner.attach(old)
         if not any(runner.is_running(name) for name in runner.services):
+            runner.stop()  # a killed kernel's services exited with it; its broker or database server did not
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.jetstream import URL_VARIABLE, NatsServer
+from labkit.errors import LabkitError
+from labkit.jetstream import URL_VARIABLE, JetStream, NatsServer
 from labkit.services.errors import RunFolderError
-from labkit.services.transport import DEFAULT_NAMESPACE, check_namespace
+from labkit.services.settings import PEERS
+from labkit.services.transport import DEFAULT_NAMESPACE, check_namespace, durable_name, event_stream
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,22 @@ class RunBroker:
     def server(self) -> NatsServer | None:
         """The run's own server (None when the broker is the user's)."""
         return NatsServer(self.server_folder) if self.server_folder is not None else None
+
+    def unacked(self, readers: tuple[str, ...]) -> int:
+        """Messages the broker delivered to `readers`' durable consumers that they have not acked yet (work in
+        flight: what a crash of those readers would get redelivered)."""
+        with JetStream.connect(self.url, name="labkit unacked") as broker:
+            total = 0
+            for reader in readers:
+                for peer in PEERS[reader]:
+                    try:
+                        state = broker.consumer_state(
+                            event_stream(peer, self.namespace).name, durable_name(reader, peer)
+                        )
+                    except LabkitError:  # not created yet: nothing was delivered through it
+                        continue
+                    total += state.num_ack_pending
+            return total
 
     def kill(self) -> None:
         """kill -9 the run's own server (a crash, for fault experiments)."""

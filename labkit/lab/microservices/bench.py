@@ -13,7 +13,6 @@ import argparse
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import duckdb
 import psutil
 
 from labkit.arguments import whole
+from labkit.lab.microservices.consumer_fault import kill_a_consumer_mid_stream
 from labkit.lab.microservices.floor import measure_floor
 from labkit.paths import run_dir
 from labkit.pgserver import PostgresServer
-from labkit.services.invariants import check_invariants, wait_until_settled
-from labkit.services.load import LoadResult, create_customers, order_plan, place_orders, run_load
+from labkit.services.load import LoadResult, run_load
 from labkit.services.process_runner import ServiceRunner
 
 # Per back-end: PostgreSQL commits in a fraction of DuckDB's time (MACHINE.md), so its goal is higher.
@@ -100,34 +99,14 @@ def measure(
 
 
 def killed_consumer(runner: ServiceRunner, result: LoadResult, *, seed: int, orders: int = 300) -> None:
-    """kill -9 the Customer service while a second stream of orders runs (4 in flight), once it holds events it has
-    not yet applied; restart it; record in `result` what it was redelivered and how long it took to catch up.
-
-    Over the HTTP feed nothing is redelivered: the restarted consumer reads again after its checkpoint. Over the
-    broker, what the dead consumer held comes again, `ack_wait` after its delivery."""
-    client = runner.client
-    customers = create_customers(client, 5, seed=seed, prefix="fault-customer")
-    plan = order_plan(customers, orders, seed=seed, prefix="fault-order")
-    placed: dict[str, tuple[list[str], int, float]] = {}
-    stream = threading.Thread(target=lambda: placed.update(result=place_orders(client, plan, concurrency=4)))
-    stream.start()
-    deadline = time.monotonic() + 30
-    while client.status("customer")["consumers"][0]["lag"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.002)  # the customer service is behind its peer: events are on their way to it
-    runner.kill("customer")
-    time.sleep(0.5)
-    restarted = time.perf_counter()
-    runner.start("customer")
-    stream.join(120)
-    wait_until_settled(client, timeout=120)
-    result.catch_up_seconds = round(time.perf_counter() - restarted, 2)
-    consumer = client.status("customer")["consumers"][0]
-    result.redelivered = consumer.get("redelivered")
-    accepted = [*placed["result"][0]] if "result" in placed else []
-    report = check_invariants(client, accepted_orders=accepted)
-    result.violations += [f"after the killed consumer: {v}" for v in report.violations]
-    if len(accepted) != orders:
-        result.violations.append(f"after the killed consumer: {orders - len(accepted)} orders not accepted")
+    """kill -9 the Customer service while a second stream of orders runs, once it has work in flight; restart it;
+    record in `result` what it was redelivered and how long everything took to settle (`consumer_fault`)."""
+    fault = kill_a_consumer_mid_stream(runner, victim="customer", orders=orders, seed=seed)
+    result.catch_up_seconds = fault.settled_seconds
+    result.redelivered = fault.redelivered
+    result.violations += [f"after the killed consumer: {v}" for v in fault.report.violations]
+    if fault.accepted != fault.orders:
+        result.violations.append(f"after the killed consumer: {fault.orders - fault.accepted} orders not accepted")
 
 
 def _processes(runner: ServiceRunner) -> dict[str, psutil.Process]:

@@ -2,9 +2,11 @@
 
 The event table is the service's state and its outbox at once, so there is no dual write: the forwarder reads the
 events after its checkpoint, publishes them (pipelined, each with its event id as the JetStream message id), and
-only once the broker acked every one saves the checkpoint, through the service's group commit. A crash between the
-acks and the checkpoint publishes those events again on restart: within the stream's duplicate window the broker
-drops them (counted here as `duplicates`), after it the consumers' checkpoints do. While the broker is down the
+only once the broker acked every one moves the checkpoint, saved through the service's group commit at most every
+CHECKPOINT_EVERY_SECONDS (and when it falls idle or stops): a commit per forwarded batch would double the service's
+commits under load. A crash between the acks and the saved checkpoint publishes those events again on restart:
+within the stream's duplicate window the broker drops them (counted here as `duplicates`), after it the consumers'
+checkpoints do. While the broker is down the
 forwarder backs off and retries; nothing it has not published is lost, since the events stay in the table.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +28,7 @@ from labkit.services.transport import event_stream, event_subject
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "broker-forwarder"
+CHECKPOINT_EVERY_SECONDS = 0.2  # bounds what a crash republishes to this much forwarding (dropped as duplicates)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class EventForwarder:
         self.stream = event_stream(service, namespace)
         self.subject = event_subject(service, namespace)
         self.position = database.store.read_checkpoint(CHECKPOINT)
+        self._saved_position, self._saved_at = self.position, time.monotonic()
         self.published = self.duplicates = 0
         self.connected = False
         self.last_error: str | None = None
@@ -71,6 +76,10 @@ class EventForwarder:
         self.database.committed.set()
         if self._thread.ident is not None:  # started
             self._thread.join(timeout)
+        try:
+            self.save_checkpoint(force=True, timeout=5.0)
+        except Exception as exc:  # a stop must finish; unsaved, the next start republishes a little more (dropped)
+            log.warning("forwarder: the checkpoint was not saved at stop (%s)", exc)
         if self._broker is not None:
             self._broker.close()
 
@@ -88,6 +97,7 @@ class EventForwarder:
             try:
                 if self.forward_once():
                     continue  # a full batch went: there may be more already
+                self.save_checkpoint(force=True)  # idle: nothing is left to republish after a crash
                 self.connected, self.last_error, backoff = True, None, 0.05
                 # Sleep until the next commit (or half a second, to notice a stop); clear first, then read.
                 self.database.committed.wait(0.5)
@@ -114,13 +124,23 @@ class EventForwarder:
         acks = broker.publish_many(
             [OutgoingMessage(self.subject, orjson.dumps(e.to_dict()), str(e.event_id)) for e in events]
         )
-        last = events[-1].position
-        self.database.write_and_wait(lambda unit: unit.store.save_checkpoint(CHECKPOINT, last))
-        self.position = last
+        self.position = events[-1].position
+        self.save_checkpoint(force=False)
         self.published += sum(not a.duplicate for a in acks)
         self.duplicates += sum(a.duplicate for a in acks)
         self.connected, self.last_error = True, None
         return len(events) == self.batch_size
+
+    def save_checkpoint(self, *, force: bool, timeout: float | None = None) -> None:
+        """Save the position the broker acked, if it moved: now if `force`, else at most every
+        CHECKPOINT_EVERY_SECONDS."""
+        if self.position == self._saved_position:
+            return
+        if not force and time.monotonic() - self._saved_at < CHECKPOINT_EVERY_SECONDS:
+            return
+        position = self.position
+        self.database.write_and_wait(lambda unit: unit.store.save_checkpoint(CHECKPOINT, position), timeout)
+        self._saved_position, self._saved_at = position, time.monotonic()
 
     def _connected(self) -> JetStream:
         """The connection (made on first use, and again after it failed), with the service's stream on the broker."""

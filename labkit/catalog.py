@@ -98,9 +98,10 @@ NOTEBOOKS: tuple[NotebookEntry, ...] = (
         7,
         "microservices_and_sagas",
         "Microservices and sagas",
-        "three real services over HTTP and events, a choreographed saga, partial failure and recovery",
+        "three real services over HTTP feeds or a NATS JetStream broker, a choreographed saga, partial failure and "
+        "recovery",
         NOTHING,
-        6,
+        7,
         "the saga's compensation: release a cancelled order's credit",
     ),
     NotebookEntry(

@@ -4,6 +4,7 @@ deliveries it does not hold refused by name with nothing lost. (Killed consumer 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -38,6 +39,21 @@ def test_a_durable_consumer_fetches_in_order_and_acks(broker: JetStream, stream:
     publish_numbered(broker, stream, 6)  # n-0..n-4 are duplicates; n-5 is new
     again = broker.pull_consumer(stream.name, "reader")
     assert [d.msg_id for d in again.fetch(10, timeout=0.5)] == ["n-5"]
+
+
+def test_a_fetch_returns_what_came_without_waiting_to_fill_its_batch(broker: JetStream, stream: StreamSettings) -> None:
+    consumer = broker.pull_consumer(stream.name, "trickle")
+    # Nothing is there when the fetch starts: it waits; one message arrives 0.3 s later.
+    later = threading.Timer(0.3, lambda: publish_numbered(broker, stream, 1))
+    later.start()
+    started = time.monotonic()
+    got = consumer.fetch(500, timeout=8.0)
+    waited = time.monotonic() - started
+    later.join()
+    assert [d.data for d in got] == [b"0"]
+    # The batch of 500 was not filled: the fetch came back with the one message, not after its 8 s timeout.
+    assert waited < 4.0, waited
+    consumer.ack(*got)
 
 
 def test_a_nak_delivers_the_message_again_with_a_higher_count(broker: JetStream, stream: StreamSettings) -> None:

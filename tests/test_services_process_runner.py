@@ -11,7 +11,7 @@ import psutil
 import pytest
 from polling import wait_until
 
-from labkit.services.errors import RunFolderError
+from labkit.services.errors import RunFolderError, ServiceStartError
 from labkit.services.process_runner import ServiceRunner
 
 pytestmark = pytest.mark.slow
@@ -131,3 +131,11 @@ def test_a_service_whose_parent_is_already_gone_does_not_start(tmp_path):
     assert started.returncode == 1
     assert f"the parent process {gone.pid} is gone: not starting" in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_a_service_that_cannot_start_is_reported_with_its_exit_status_and_log(tmp_path):
+    with pytest.raises(
+        ServiceStartError, match=r"(?s)exited at start \(exit status [1-9]\d*\).*LABKIT_FEED_BATCH_SIZE"
+    ) as raised:
+        ServiceRunner.up(tmp_path / "run", env={"LABKIT_FEED_BATCH_SIZE": "lots"}, timeout=20)
+    assert "'lots'" in str(raised.value)

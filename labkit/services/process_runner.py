@@ -351,6 +351,14 @@ class ServiceRunner:
         except psutil.Error:
             return None
 
+    def _exited(self, name: str) -> bool:
+        """Whether a service being started has exited: its own Popen says so when this runner started it (the
+        identity checks of `is_running` are for processes found through run.json, not for our own children)."""
+        popen = self._popen.get(name)
+        if popen is not None:
+            return popen.poll() is not None
+        return not self.is_running(name)
+
     def is_running(self, name: str) -> bool:
         return self._process(self._check(name).name) is not None
 
@@ -360,8 +368,12 @@ class ServiceRunner:
         for name in names or list(self.services):
             service = self._check(name)
             while True:
-                if not self.is_running(name):
-                    raise ServiceStartError(f"the {name} service exited at start; its log says:\n{self.log_tail(name)}")
+                if self._exited(name):
+                    popen = self._popen.get(name)
+                    status = f" (exit status {popen.returncode})" if popen is not None else ""
+                    raise ServiceStartError(
+                        f"the {name} service exited at start{status}; its log says:\n{self.log_tail(name)}"
+                    )
                 try:
                     if httpx.get(f"{service.url}/health", timeout=1.0).status_code == 200:
                         break

@@ -463,14 +463,22 @@ class ServiceRunner:
                     row["healthy"] = status["status"] == "ok"
                     row["head_position"] = status["head_position"]
                     row["consumers"] = ", ".join(
-                        f"{c['name'].split('<-')[1]}@{c['position']} lag {c['lag']}"
-                        + ("" if c["connected"] else " (peer down)")
+                        f"{c['name'].split('<-')[1]}@{c['position']} lag {c['lag']}" + _connection_note(c)
                         for c in status["consumers"]
                     )
                 except (httpx.HTTPError, ValueError, KeyError):
                     pass
             rows.append(row)
         return rows
+
+
+def _connection_note(consumer: dict[str, Any]) -> str:
+    """What `labkit status` adds to a consumer that is not connected: still connecting, or its source is down."""
+    if consumer["connected"]:
+        return ""
+    if consumer.get("last_error") is None:
+        return " (connecting)"
+    return " (broker down)" if consumer.get("transport") == "nats" else " (peer down)"
 
 
 def _runs_service(process: psutil.Process, service: ServiceProcess) -> bool:

@@ -8,7 +8,9 @@ from fixtures in tests/conftest.py, shared with other areas' browser tests. Scre
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +180,25 @@ def test_an_exercise_answered_wrongly_then_rightly_changes_the_verdict(lab_page:
     verdict = lab_page.output_text(check)
     assert verdict.startswith("passed:"), verdict
     assert lab_page.error_outputs() == []
+
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+def mermaid_blocks(path: Path) -> int:
+    """How many ```mermaid blocks the notebook's markdown cells hold."""
+    cells = json.loads(path.read_text())["cells"]
+    return sum("".join(c["source"]).count("```mermaid") for c in cells if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("notebook", [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb")) if mermaid_blocks(p)])
+def test_every_mermaid_diagram_renders(lab_page: LabPage, notebook: str):
+    """Diagrams are typed into the markdown: one with a syntax error renders no picture. Each block must become an
+    image with a height, without running the notebook (JupyterLab renders markdown on opening)."""
+    expected = mermaid_blocks(NOTEBOOKS / notebook)
+    lab_page.open_notebook(f"notebooks/{notebook}")
+    images = lab_page.notebook.locator(".jp-RenderedMermaid img")
+    expect(images).to_have_count(expected, timeout=60_000)
+    for image in images.all():
+        image.scroll_into_view_if_needed()
+        assert image.bounding_box()["height"] > 30, f"a diagram of {notebook} rendered empty"

@@ -56,6 +56,23 @@ def test_a_fetch_returns_what_came_without_waiting_to_fill_its_batch(broker: Jet
     consumer.ack(*got)
 
 
+def test_a_successor_takes_over_what_a_dead_consumer_held_at_once(broker: JetStream, stream: StreamSettings) -> None:
+    publish_numbered(broker, stream, 4)
+    assert broker.take_over(stream.name, "heir") == 0  # no such consumer yet: nothing held, nothing changed
+    first = broker.pull_consumer(stream.name, "heir", ack_wait=30.0)
+    got = first.fetch(4)
+    first.ack(got[0], got[2])  # 1 and 3 acked; 2 and 4 held when the reader "dies"
+    assert broker.consumer_state(stream.name, "heir").ack_floor == 1
+    assert broker.take_over(stream.name, "heir") == 2
+    heir = broker.pull_consumer(stream.name, "heir", ack_wait=30.0)  # the same settings: accepted
+    started = time.monotonic()
+    again = heir.fetch(10, timeout=2.0)
+    # From the ack floor, at once (not 30 s later), in order: 2, 3 (acked before: a duplicate for the reader), 4.
+    assert [d.stream_sequence for d in again] == [2, 3, 4] and time.monotonic() - started < 2.0
+    heir.ack(*again)
+    assert broker.take_over(stream.name, "heir") == 0  # nothing held any more
+
+
 def test_a_nak_delivers_the_message_again_with_a_higher_count(broker: JetStream, stream: StreamSettings) -> None:
     publish_numbered(broker, stream, 1)
     consumer = broker.pull_consumer(stream.name, "retrier")

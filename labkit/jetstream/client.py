@@ -326,6 +326,27 @@ class JetStream:
         subscription = self.run(self._js.pull_subscribe_bind(durable=durable, stream=stream))
         return PullConsumer(self.run, stream, durable, subscription)
 
+    def take_over(self, stream: str, durable: str) -> int:
+        """For a consumer's successor (the one process reading `durable` restarted after a crash): what its dead
+        predecessor fetched and never acked would come again only `ack_wait` after its delivery. Recreate the
+        durable consumer, with its settings, to deliver from its ack floor: those messages come at once and in
+        stream order (any acked above the floor come again too, as duplicates). How many were held (0: nothing is
+        changed). Only for a durable that one process reads: another live reader would get its messages again."""
+        self._stream_info(stream)  # UnknownStreamError first
+        try:
+            info = self.run(self._js.consumer_info(stream, durable))
+        except nats.js.errors.NotFoundError:
+            return 0  # never created: nothing was held
+        held = int(info.num_ack_pending)
+        if held == 0:
+            return 0
+        config = info.config
+        config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = int(info.ack_floor.stream_seq) + 1
+        self.run(self._js.delete_consumer(stream, durable))
+        self.run(self._js.add_consumer(stream, config=config))
+        return held
+
     def consumer_state(self, stream: str, durable: str) -> ConsumerState:
         """The broker's view of a durable consumer, read from outside it (nothing is fetched): pending, ack
         pending, redelivered, ack floor. UnknownStreamError / BrokerError if the stream or consumer does not exist."""

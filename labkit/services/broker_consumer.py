@@ -9,7 +9,9 @@ are numbered without gaps in the peer's store, so for each fetched batch:
   window): acked and dropped, and counted;
 - the events that follow the checkpoint without a gap are applied, with the checkpoint, in one commit, then acked;
 - an event beyond a gap waits for the missing ones: handed back (nak) with a short delay, to come again.
-An ack that fails after the commit is harmless: the message comes again and is dropped as a duplicate.
+An ack that fails after the commit is harmless: the message comes again and is dropped as a duplicate. A service
+restarted after a crash takes over what its dead predecessor held (`JetStream.take_over`): those messages come
+again at once, in order, instead of `ack_wait` after their first delivery.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class BrokerConsumer(PeerConsumer):
         self.duplicates = 0  # deliveries of events already applied: acked and dropped
         self.redelivered = 0  # deliveries the broker made more than once (delivery_count > 1)
         self.held_back = 0  # deliveries beyond a gap, handed back to come again
+        self.taken_over = 0  # messages a dead predecessor held, delivered again at this one's start
         self._broker: JetStream | None = None
         self._consumer: PullConsumer | None = None
 
@@ -72,7 +75,12 @@ class BrokerConsumer(PeerConsumer):
 
     def to_dict(self) -> dict[str, Any]:
         """The status as `GET /status` shows it, with the broker's counts."""
-        counts = {"duplicates": self.duplicates, "redelivered": self.redelivered, "held_back": self.held_back}
+        counts = {
+            "duplicates": self.duplicates,
+            "redelivered": self.redelivered,
+            "held_back": self.held_back,
+            "taken_over": self.taken_over,
+        }
         return {**super().to_dict(), "durable": self.durable, **counts}
 
     def receive_once(self) -> None:
@@ -137,6 +145,8 @@ class BrokerConsumer(PeerConsumer):
             broker = JetStream.connect(self.broker_url, name=self.name)
             try:
                 broker.ensure_stream(self.stream)
+                # One process reads this durable: what it held when it died comes again now, not ack_wait later.
+                self.taken_over += broker.take_over(self.stream.name, self.durable)
                 self._consumer = broker.pull_consumer(self.stream.name, self.durable, ack_wait=self.ack_wait)
             except LabkitError:
                 broker.close()

@@ -393,6 +393,19 @@ class ServiceRunner:
             process.send_signal(signal.SIGKILL)
             self._reap(name, process, 5.0)
 
+    def pause(self, name: str) -> None:
+        """Freeze one service (SIGSTOP): it holds what it holds, acks nothing, until `resume` or `kill`. Fault
+        experiments use it to look at a service's work in flight and crash it in that very state."""
+        process = self._process(self._check(name).name)
+        if process is not None:
+            process.send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        """Let a paused service go on (SIGCONT)."""
+        process = self._process(self._check(name).name)
+        if process is not None:
+            process.send_signal(signal.SIGCONT)
+
     def stop(self, name: str | None = None, *, timeout: float = 10.0) -> None:
         """Stop one service (or all): SIGTERM for a graceful shutdown, SIGKILL if it takes longer than `timeout`."""
         names = [name] if name else list(self.services)

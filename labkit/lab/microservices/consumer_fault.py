@@ -1,8 +1,9 @@
 """A consumer killed mid-stream: kill -9 a service that reads its peers' events while orders stream in, restart it.
 
 The kill waits until the victim has work in flight. Over NATS JetStream that is messages the broker delivered to it
-and it has not acked: they come again to the restarted service (`delivery_count` > 1), `ack_wait` after their first
-delivery, and its checkpoint makes sure each is applied once. Over the HTTP feeds it is events its peer holds that
+and it has not acked: the restarted service takes them over at its start and they come again at once (a consumer
+that did not restart would get them `ack_wait` after their first delivery); its checkpoint makes sure each is
+applied once. Over the HTTP feeds it is events its peer holds that
 it has not applied yet: nothing is redelivered, the restarted consumer pulls again after its checkpoint. What
 varies from run to run (how many were held, redelivered) is kept apart from what must not vary (nothing lost, the
 invariants), so notebook 07 prints the second; `labkit bench services --transport nats` reports both.
@@ -64,10 +65,7 @@ def kill_a_consumer_mid_stream(
     placed: dict[str, tuple[list[str], int, float]] = {}
     stream = threading.Thread(target=lambda: placed.update(result=place_orders(client, plan, concurrency=4)))
     stream.start()
-    held, deadline = 0, time.monotonic() + 30
-    while held == 0 and stream.is_alive() and time.monotonic() < deadline:
-        held = in_flight(runner, victim)
-    runner.kill(victim)
+    held = crash_with_work_in_flight(runner, victim, stream)
     restarted = time.perf_counter()
     runner.start(victim)
     stream.join(120)
@@ -82,11 +80,31 @@ def kill_a_consumer_mid_stream(
         orders,
         len(accepted),
         held,
-        sum(c["redelivered"] for c in consumers) if over_broker else None,
+        sum(c["redelivered"] + c["taken_over"] for c in consumers) if over_broker else None,
         sum(c["duplicates"] for c in consumers) if over_broker else None,
         round(settled, 2),
         check_invariants(client, accepted_orders=accepted),
     )
+
+
+def crash_with_work_in_flight(runner: ServiceRunner, victim: str, stream: threading.Thread) -> int:
+    """kill -9 `victim` at a moment it has work in flight (or when 30 s or the stream ran out); that work.
+
+    Over the broker the victim is frozen (SIGSTOP) while the broker is asked what it holds, so the crash lands on
+    exactly that: a consumer that acked in between would leave nothing to take over. Over HTTP the lag is read from
+    the victim itself, which must answer, so it runs; its unapplied events wait at the peer either way."""
+    held, deadline = 0, time.monotonic() + 30
+    while held == 0 and stream.is_alive() and time.monotonic() < deadline:
+        if runner.broker is not None:
+            runner.pause(victim)
+            held = in_flight(runner, victim)
+            if held == 0:
+                runner.resume(victim)
+                time.sleep(0.002)
+        else:
+            held = in_flight(runner, victim)
+    runner.kill(victim)
+    return held
 
 
 def in_flight(runner: ServiceRunner, victim: str) -> int:

@@ -14,7 +14,9 @@ Client (`labkit.jetstream.client`): synchronous, usable from any thread, process
     `JetStream.connect(url=)`: `ensure_stream(StreamSettings(...))` (creates it, or accepts it with the same
     settings), `publish(subject, data, msg_id=)` -> `PublishAck(stream, sequence, duplicate)`,
     `publish_many([OutgoingMessage(subject, data, msg_id)])` (pipelined, acks in order),
-    `stream_state(name)`, `delete_stream(name)`, `pull_consumer(stream, durable, ack_wait=, max_deliver=)`.
+    `stream_state(name)`, `delete_stream(name)`, `pull_consumer(stream, durable, ack_wait=, max_deliver=)`,
+    `consumer_state(stream, durable)` (read from outside), `take_over(stream, durable)` (a restarted reader gets
+    what its dead predecessor held at once, not `ack_wait` later).
 
 Consumer (`labkit.jetstream.consumer`)
     `PullConsumer`: `fetch(batch)` -> [`Delivery`(subject, data, msg_id, stream_sequence, delivery_count)],

@@ -73,6 +73,23 @@ def test_a_successor_takes_over_what_a_dead_consumer_held_at_once(broker: JetStr
     assert broker.take_over(stream.name, "heir") == 0  # nothing held any more
 
 
+def test_unconfirmed_acks_settle_the_messages_without_a_round_trip_each(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    publish_numbered(broker, stream, 3)
+    consumer = broker.pull_consumer(stream.name, "quick", ack_wait=30.0)
+    got = consumer.fetch(3)
+    consumer.ack(*got, confirm=False)
+    with pytest.raises(AckError, match="acked or nak'ed already"):
+        consumer.ack(got[0], confirm=False)  # settled here at once, like a confirmed ack
+    # The broker applies them as it reads them: nothing stays pending, nothing comes again.
+    deadline = time.monotonic() + 5
+    while consumer.info().num_ack_pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert consumer.info().num_ack_pending == 0 and consumer.info().ack_floor == 3
+    assert consumer.fetch(1, timeout=0.3) == []
+
+
 def test_a_nak_delivers_the_message_again_with_a_higher_count(broker: JetStream, stream: StreamSettings) -> None:
     publish_numbered(broker, stream, 1)
     consumer = broker.pull_consumer(stream.name, "retrier")

@@ -126,7 +126,9 @@ class BrokerConsumer(PeerConsumer):
             return
         assert self._consumer is not None
         try:
-            self._consumer.ack(*deliveries)
+            # Unconfirmed: a confirmation costs a round trip per message, and a lost ack only brings the message
+            # again, which the checkpoint drops.
+            self._consumer.ack(*deliveries, confirm=False)
         except LabkitError as exc:
             log.warning("consumer %s: %s (they come again and are dropped)", self.name, exc)
 

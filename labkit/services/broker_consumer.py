@@ -4,11 +4,12 @@ The broker delivers at least once and, after a crash, not always in order: what 
 `ack_wait` seconds later, after newer messages went to its successor. The handlers need each event once and in the
 peer's order (a credit release must follow its reservation), so the consumer keeps the checkpoint it keeps with
 HTTP feeds: the peer position of the last event applied, saved in the transaction that applies the batch. Events
-are numbered without gaps in the peer's store, so for each fetched batch:
-- an event the checkpoint covers is a duplicate (a redelivery, or a republish after the broker's de-duplication
-  window): acked and dropped, and counted;
+are numbered without gaps in the peer's store, and each message carries a run of consecutive ones, so for each
+fetched batch of messages:
+- an event the checkpoint covers is a duplicate (a redelivery, or a range the forwarder published again after a
+  crash): dropped, and counted; a message of nothing but duplicates is acked;
 - the events that follow the checkpoint without a gap are applied, with the checkpoint, in one commit, then acked;
-- an event beyond a gap waits for the missing ones: handed back (nak) with a short delay, to come again.
+- a message that starts beyond a gap waits for the missing ones: handed back (nak) with a short delay, to come again.
 An ack that fails after the commit is harmless: the message comes again and is dropped as a duplicate. A service
 restarted after a crash takes over what its dead predecessor held (`JetStream.take_over`): those messages come
 again at once, in order, instead of `ack_wait` after their first delivery.
@@ -90,33 +91,37 @@ class BrokerConsumer(PeerConsumer):
             self.consume(deliveries)
 
     def consume(self, deliveries: Sequence[Delivery]) -> None:
-        """Apply what follows the checkpoint without a gap, ack it and the duplicates, hand back the rest."""
+        """Apply what follows the checkpoint without a gap, ack it and the duplicates, hand back the rest. Each
+        delivery carries a run of consecutive events (`forwarder.event_messages`)."""
         assert self._consumer is not None
         self.redelivered += sum(d.delivery_count > 1 for d in deliveries)
-        events = {d.token: RecordedEvent.from_dict(orjson.loads(d.data)) for d in deliveries}
-        self.peer_head = max(self.peer_head, *(e.position for e in events.values()))
-        duplicates = [d for d in deliveries if events[d.token].position <= self.position]
-        following: dict[int, Delivery] = {}
-        for delivery in sorted(deliveries, key=lambda d: events[d.token].position):
-            position = events[delivery.token].position
-            if position == self.position + len(following) + 1:
-                following[position] = delivery
-            elif position in following:  # the same event twice in one batch (republished after the window)
+        runs = {d.token: [RecordedEvent.from_dict(e) for e in orjson.loads(d.data)] for d in deliveries}
+        self.peer_head = max(self.peer_head, *(run[-1].position for run in runs.values()))
+        fresh: list[RecordedEvent] = []  # the events that follow the checkpoint, in order, without a gap
+        following: list[Delivery] = []  # the deliveries they came in
+        duplicates: list[Delivery] = []  # deliveries whose every event the checkpoint (or this batch) covers
+        beyond: list[Delivery] = []  # deliveries that start after a gap
+        for delivery in sorted(deliveries, key=lambda d: runs[d.token][0].position):
+            run, wanted = runs[delivery.token], self.position + len(fresh) + 1
+            if run[-1].position < wanted:
                 duplicates.append(delivery)
-        settled = {d.token for d in duplicates} | {d.token for d in following.values()}
-        beyond = [d for d in deliveries if d.token not in settled]
-        if following:
-            batch = [events[d.token] for d in following.values()]
+                self.duplicates += len(run)
+            elif run[0].position <= wanted:
+                fresh += [e for e in run if e.position >= wanted]
+                self.duplicates += sum(e.position < wanted for e in run)
+                following.append(delivery)
+            else:
+                beyond.append(delivery)
+        if fresh:
             try:
-                applied = self.database.write_and_wait(lambda unit: self.apply(batch, unit))
+                applied = self.database.write_and_wait(lambda unit: self.apply(fresh, unit))
             except BaseException:
-                self._hand_back([*following.values(), *beyond], delay=1.0)  # they come again, after the failure
+                self._hand_back([*following, *beyond], delay=1.0)  # they come again, after the failure
                 raise
-            self.position = batch[-1].position
+            self.position = fresh[-1].position
             self.handled += applied
-            self.duplicates += len(batch) - applied
-        self.duplicates += len(duplicates)
-        self._ack([*following.values(), *duplicates])
+            self.duplicates += len(fresh) - applied
+        self._ack([*following, *duplicates])
         self._hand_back(beyond, delay=GAP_DELAY_SECONDS)
         self.held_back += len(beyond)
 

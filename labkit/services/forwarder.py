@@ -1,13 +1,14 @@
 """The event store's forwarder: a thread that publishes the service's new events to its stream on the broker.
 
 The event table is the service's state and its outbox at once, so there is no dual write: the forwarder reads the
-events after its checkpoint, publishes them (pipelined, each with its event id as the JetStream message id), and
-only once the broker acked every one moves the checkpoint, saved through the service's group commit at most every
+events after its checkpoint, publishes them (a JSON list of events per message, as many events as fit, its
+JetStream message id the range of positions it carries), and only once the broker acked every message moves the
+checkpoint, saved through the service's group commit at most every
 CHECKPOINT_EVERY_SECONDS (and when it falls idle or stops): a commit per forwarded batch would double the service's
 commits under load. A crash between the acks and the saved checkpoint publishes those events again on restart:
-within the stream's duplicate window the broker drops them (counted here as `duplicates`), after it the consumers'
-checkpoints do. While the broker is down the
-forwarder backs off and retries; nothing it has not published is lost, since the events stay in the table.
+the consumers' checkpoints drop them, and where the very same range goes again within the stream's duplicate window
+(a publish retried after its ack was lost) the broker drops it first (counted here as `duplicates`). While the broker
+is down the forwarder backs off and retries; nothing it has not published is lost, since the events stay in the table.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 
 from labkit.errors import LabkitError
+from labkit.events import RecordedEvent
 from labkit.jetstream import JetStream, OutgoingMessage
 from labkit.services.database import ServiceDatabase
 from labkit.services.transport import event_stream, event_subject
@@ -121,13 +124,16 @@ class EventForwarder:
         if not events:
             return False
         broker = self._connected()
-        acks = broker.publish_many(
-            [OutgoingMessage(self.subject, orjson.dumps(e.to_dict()), str(e.event_id)) for e in events]
-        )
+        messages = event_messages(self.subject, events, broker.max_payload // 2)
+        acks = broker.publish_many(messages)
         self.position = events[-1].position
         self.save_checkpoint(force=False)
-        self.published += sum(not a.duplicate for a in acks)
-        self.duplicates += sum(a.duplicate for a in acks)
+        for message, ack in zip(messages, acks, strict=True):
+            count = message_positions(message)[1] - message_positions(message)[0] + 1
+            if ack.duplicate:
+                self.duplicates += count
+            else:
+                self.published += count
         self.connected, self.last_error = True, None
         return len(events) == self.batch_size
 
@@ -153,3 +159,36 @@ class EventForwarder:
                 raise
             self._broker = broker
         return self._broker
+
+
+def event_messages(subject: str, events: Sequence[RecordedEvent], max_bytes: int) -> list[OutgoingMessage]:
+    """The events (consecutive positions) in as few messages as fit in `max_bytes` each: a JSON list per message, its
+    id the range of positions it carries ("12-40"). A repeat of the very same range (a publish retried after its ack
+    was lost) is dropped by the broker; an overlapping one (batched otherwise after a crash) by the consumers'
+    checkpoints. One message per batch, not per event: the broker's client costs about the same per message whatever
+    its size, and a commit of the group committer carries many events."""
+    messages: list[OutgoingMessage] = []
+    chunk: list[tuple[int, bytes]] = []
+    size = 2  # the list's brackets
+    for event in events:
+        body = orjson.dumps(event.to_dict())
+        if chunk and size + 1 + len(body) > max_bytes:  # a comma, then the event
+            messages.append(_message(subject, chunk))
+            chunk, size = [], 2
+        size += len(body) + (1 if chunk else 0)
+        chunk.append((event.position, body))
+    if chunk:
+        messages.append(_message(subject, chunk))
+    return messages
+
+
+def _message(subject: str, chunk: list[tuple[int, bytes]]) -> OutgoingMessage:
+    data = b"[" + b",".join(body for _, body in chunk) + b"]"
+    return OutgoingMessage(subject, data, f"{chunk[0][0]}-{chunk[-1][0]}")
+
+
+def message_positions(message: OutgoingMessage) -> tuple[int, int]:
+    """The first and last position a message of `event_messages` carries, from its id."""
+    assert message.msg_id is not None
+    first, _, last = message.msg_id.partition("-")
+    return int(first), int(last)

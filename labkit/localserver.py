@@ -26,6 +26,17 @@ from labkit.paths import relative_to_repo
 HOST = "127.0.0.1"  # the lab's servers listen on loopback only
 
 
+def same_start(process: psutil.Process, started: float, boot: float | None, *, tolerance: float) -> bool:
+    """Whether `process` is the one recorded as created at `started` (psutil's wall-clock create time) when the
+    machine's boot time read `boot`. psutil derives a create time from the boot time, which moves whenever the wall
+    clock is stepped (seen here: 16 s), so the comparison is of times since boot, which no step moves. Without a
+    recorded boot time (an older record) the wall-clock times are compared."""
+    created = process.create_time()
+    if boot is None:
+        return abs(created - started) <= tolerance
+    return abs((created - psutil.boot_time()) - (started - boot)) <= tolerance
+
+
 @dataclass(frozen=True)
 class ServerRecord:
     """What server.json says of a started server."""
@@ -33,6 +44,7 @@ class ServerRecord:
     pid: int
     started: float  # the process's create_time, so a reused pid is never taken for the server
     port: int
+    boot: float | None = None  # the machine's boot time as psutil read it then (see `same_start`)
 
 
 class LocalServer(ABC):
@@ -71,7 +83,10 @@ class LocalServer(ABC):
         """The started server's record (None: never started here)."""
         try:
             data = json.loads(self.record_file.read_text())
-            return ServerRecord(int(data["pid"]), float(data["started"]), int(data["port"]))
+            boot = data.get("boot")
+            return ServerRecord(
+                int(data["pid"]), float(data["started"]), int(data["port"]), None if boot is None else float(boot)
+            )
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
@@ -89,7 +104,8 @@ class LocalServer(ABC):
 
     def save_record(self, pid: int, port: int) -> None:
         """Record a server just started (its pid, its start time as the OS reports it, its port)."""
-        record = {"pid": pid, "started": psutil.Process(pid).create_time(), "port": port}
+        started, boot = psutil.Process(pid).create_time(), psutil.boot_time()
+        record = {"pid": pid, "started": started, "port": port, "boot": boot}
         self.record_file.write_text(json.dumps(record, indent=2))
 
     def process(self) -> psutil.Process | None:
@@ -100,7 +116,7 @@ class LocalServer(ABC):
         try:
             process = psutil.Process(record.pid)
             if (
-                abs(process.create_time() - record.started) > 1.0
+                not same_start(process, record.started, record.boot, tolerance=1.0)
                 or self.program not in process.name()
                 or process.status() == psutil.STATUS_ZOMBIE
                 or str(self.folder) not in " ".join(process.cmdline())

@@ -106,3 +106,21 @@ def test_a_port_left_in_time_wait_by_a_dead_server_is_free_to_restart_on() -> No
     with socket.socket() as plain, pytest.raises(OSError):
         plain.bind(("127.0.0.1", port))  # what the probe said before, sending a restarted server to another port
     assert port_is_free(port)
+
+
+def test_a_stepped_wall_clock_does_not_make_a_recorded_process_a_stranger(monkeypatch):
+    """psutil derives create times from the boot time, which moves when the wall clock is stepped: a server or
+    service recorded before a step must still be found (and stopped) after it. Compared as times since boot, it is."""
+    import psutil
+
+    from labkit.localserver import same_start
+
+    me = psutil.Process()
+    started, boot = me.create_time(), psutil.boot_time()
+    step = 16.0  # a step of the wall clock seen on this machine
+    real_boot, real_created = psutil.boot_time, psutil.Process.create_time
+    monkeypatch.setattr(psutil, "boot_time", lambda: real_boot() + step)
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: real_created(self) + step)
+    assert same_start(psutil.Process(), started, boot, tolerance=0.01)
+    assert not same_start(psutil.Process(), started, None, tolerance=1.0)  # an older record, wall-clock times
+    assert not same_start(psutil.Process(), started - 5.0, boot, tolerance=1.0)  # another process's start

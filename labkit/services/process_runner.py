@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import psutil
 
+from labkit.localserver import same_start
 from labkit.paths import relative_to_repo, run_dir
 from labkit.services.client import LabClient
 from labkit.services.errors import RunFolderError, ServiceStartError, UnknownServiceError
@@ -72,6 +73,7 @@ class ServiceProcess:
     data_dir: str
     pid: int | None = None
     started_at: float | None = None  # the process's create time, to recognise it later
+    boot_time: float | None = None  # the machine's boot time as psutil read it then (`localserver.same_start`)
     database_url: str | None = None  # PostgreSQL: the service's own role and schema (None: a DuckDB file)
 
     @property
@@ -82,7 +84,7 @@ class ServiceProcess:
     def from_record(cls, record: object, path: Path) -> ServiceProcess:
         """A service as run.json records it; RunFolderError naming the file when the entry is not one."""
         kinds: dict[str, type] = {"name": str, "port": int, "log": str, "data_dir": str}
-        optional: dict[str, type] = {"pid": int, "started_at": float, "database_url": str}
+        optional: dict[str, type] = {"pid": int, "started_at": float, "boot_time": float, "database_url": str}
         if not isinstance(record, dict) or not set(kinds) <= set(record) <= set(kinds) | set(optional):
             raise RunFolderError(f"{path}: the services entry {str(record)[:80]!r} is not a service record")
         for name, kind in [*kinds.items(), *optional.items()]:
@@ -329,6 +331,7 @@ class ServiceRunner:
             self._popen[each] = process
             service.pid = process.pid
             service.started_at = psutil.Process(process.pid).create_time()
+            service.boot_time = psutil.boot_time()
         self.save()
         if wait:
             self.wait_healthy(names, timeout=timeout)
@@ -343,7 +346,9 @@ class ServiceRunner:
             return None
         try:
             process = psutil.Process(service.pid)
-            if service.started_at is None or abs(process.create_time() - service.started_at) > 0.01:
+            if service.started_at is None or not same_start(
+                process, service.started_at, service.boot_time, tolerance=0.01
+            ):
                 return None  # the pid was reused by another process
             if process.status() == psutil.STATUS_ZOMBIE or not _runs_service(process, service):
                 return None

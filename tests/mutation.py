@@ -112,7 +112,7 @@ def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list
     """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code.
 
     Interrupted (Ctrl-C, SIGTERM, SIGHUP), mutmut's process group gets SIGINT (SIGKILL if it has not ended 30 s
-    later) before this returns."""
+    later) before this returns; either way, what the mutants left running in the folder is stopped (stop_leftovers)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
     with log.open("a" if mutants else "w") as out:
@@ -136,35 +136,68 @@ def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             raise
+        finally:
+            left = stop_leftovers(work)
+            if left:
+                print(f"  stopped what the mutants left running in {work.relative_to(ROOT)}: {', '.join(left)}")
+
+
+SERVERS = ("postgres", "nats")  # what a package's `server =` can name
 
 
 @contextmanager
 def server_for(name: str, package: dict) -> Iterator[dict[str, str]]:
-    """The environment a package's tests need. `server = "postgres"`: one PostgreSQL server for the whole run (mutmut
-    forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL instead of starting its own),
-    stopped when the run ends, also on an error or an interrupt. A server named in $LABKIT_POSTGRES_URL already is
-    used as it is."""
+    """The environment a package's tests need. `server = "postgres"` (or "nats"): one PostgreSQL (or NATS JetStream)
+    server for the whole run (mutmut forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL
+    (or $LABKIT_NATS_URL) instead of starting its own), stopped when the run ends, also on an error or an interrupt. A
+    server named in that variable already is used as it is."""
     kind = package.get("server")
     if kind is None:
         yield {}
         return
-    if kind != "postgres":
-        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the one server known here is 'postgres'")
-    from labkit.pgserver import URL_VARIABLE, PostgresServer
+    if kind not in SERVERS:
+        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the servers known here are {list(SERVERS)}")
+    if kind == "postgres":
+        from labkit.pgserver import URL_VARIABLE
+        from labkit.pgserver import PostgresServer as Server
+    else:
+        from labkit.jetstream.server import URL_VARIABLE
+        from labkit.jetstream.server import NatsServer as Server
 
     if os.environ.get(URL_VARIABLE):
         yield {}
         return
-    folder = tempfile.mkdtemp(prefix="labkit-mutation-pg-")  # under /tmp: the server's own user must reach it
-    server = PostgresServer(folder)
+    folder = tempfile.mkdtemp(prefix=f"labkit-mutation-{kind}-")  # under /tmp: PostgreSQL's own user must reach it
+    server = Server(folder)
     try:
         server.up()
-        print(f"  PostgreSQL server for the run: pid {server.status()['pid']} in {folder}", flush=True)
+        print(f"  {server.title} server for the run: pid {server.status()['pid']} in {folder}", flush=True)
         yield {URL_VARIABLE: server.url()}
     finally:
         stopped = server.down()
         shutil.rmtree(folder, ignore_errors=True)
-        print(f"  PostgreSQL server {'stopped' if stopped else 'was not running'}", flush=True)
+        print(f"  {server.title} server {'stopped' if stopped else 'was not running'}", flush=True)
+
+
+def stop_leftovers(work: Path) -> list[str]:
+    """Stop every process still running in the package's folder once mutmut has ended; what was stopped.
+
+    Each mutant's tests run with the folder's mutants/ as their working directory, and so does every server a test
+    starts itself (a test of NatsServer, say). A mutant that breaks stopping a server (`down()` signalling another
+    pid) fails its test and leaves that server running: nothing of the run may stay behind."""
+    import psutil
+
+    folder, stopped = str(work.resolve()), []
+    for process in psutil.process_iter(["pid", "name", "cwd"]):
+        cwd = process.info["cwd"] or ""
+        if process.pid != os.getpid() and (cwd == folder or cwd.startswith(folder + os.sep)):
+            try:
+                process.kill()
+                process.wait(10)
+            except psutil.Error:
+                continue
+            stopped.append(f"{process.info['name']} (pid {process.pid})")
+    return stopped
 
 
 def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:

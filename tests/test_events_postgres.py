@@ -3,6 +3,7 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -10,7 +11,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot, append_aggregates
+from labkit.events import (
+    AppendResult,
+    DuplicateEventError,
+    EventStoreError,
+    RecordedEvent,
+    Recorder,
+    Snapshot,
+    StoreArgumentError,
+    append_aggregates,
+)
 from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore, cannot_connect, check_server_version
 from labkit.events.rules import StreamHead
 from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, Ticker, ticks
@@ -175,6 +185,76 @@ def test_a_deferred_insert_refused_at_commit_leaves_nothing_and_says_so(store: P
         [type(stale.pending[0])(**{**stale.pending[0].__dict__})], expected_version=1
     )
     assert [e.position for e in store.read_all()] == [1, 2]
+
+
+def test_a_deferred_insert_of_an_id_stored_already_is_refused_at_commit_naming_the_id(
+    store: PostgresEventStore, monkeypatch
+) -> None:
+    (first,) = ticks("a", 1)
+    store.append([first], expected_version=0)
+    reused = dataclasses.replace(ticks("b", 1)[0], event_id=first.event_id)
+    # A lookup that missed the stored id (what the insert lock rules out): only the database can refuse, at commit.
+    heads = store._heads
+    monkeypatch.setattr(store, "_heads", lambda *args: ({}, heads(*args)[1]))
+    with pytest.raises(DuplicateEventError) as refused:
+        store.append([reused], expected_version=0)
+    assert refused.value.event_id == first.event_id
+    monkeypatch.undo()
+    assert [(e.aggregate_id, e.event_id) for e in store.read_all()] == [("a", first.event_id)]
+    assert store.head_position() == 1
+
+
+def test_a_commit_refused_for_no_reason_the_contract_names_is_an_event_store_error_counting_all_its_events(
+    store: PostgresEventStore, monkeypatch
+) -> None:
+    store.append(ticks("a", 1), expected_version=0)
+    heads, calls = store._heads, []
+
+    def stale_the_second_time(*args):
+        found = heads(*args)
+        calls.append(args)
+        if len(calls) == 2:
+            store._head -= 2  # a head position that missed two events: the insert takes a's position
+        return found
+
+    monkeypatch.setattr(store, "_heads", stale_the_second_time)
+    with pytest.raises(EventStoreError) as refused, store.transaction():
+        store.append(ticks("b", 1), expected_version=0)
+        store.append(ticks("b", 1, start=2), expected_version=1)
+    # Neither a stored id nor a moved stream (b is at 0 again, as the transaction found it): the plain
+    # EventStoreError, counting both events the commit rolled back.
+    assert type(refused.value) is EventStoreError and " 2 events " in str(refused.value)
+    monkeypatch.undo()
+    assert [e.aggregate_id for e in store.read_all()] == ["a"]
+
+
+def test_load_streams_in_a_transaction_reads_its_writes_and_outside_two_at_once(store: PostgresEventStore) -> None:
+    with store.transaction():
+        store.append(ticks("a", 2), expected_version=0)
+        store.append(ticks("b", 1), expected_version=0)
+        inside = store.load_streams(["a", "b"], "Ticker", None)
+    outside = store.load_streams(["a", "b"], "Ticker", None)
+    assert [(snapshot, tail.column("version").to_pylist()) for snapshot, tail in outside.values()] == [
+        (None, [1, 2]),
+        (None, [1]),
+    ]
+    assert list(inside) == ["a", "b"] and all(inside[i][1].equals(outside[i][1]) for i in outside)
+
+
+@pytest.mark.parametrize(
+    ("read", "parameter", "value"),
+    [
+        (lambda store: store.stream_version(""), "aggregate_id", ""),
+        (lambda store: store.version_at(7, datetime(2025, 1, 1, tzinfo=UTC)), "aggregate_id", 7),
+        (lambda store: store.count(aggregate_type=""), "aggregate_type", ""),
+    ],
+)
+def test_reads_refuse_a_bad_id_or_type_naming_the_parameter_and_value(
+    store: PostgresEventStore, read: Callable[[PostgresEventStore], object], parameter: str, value: object
+) -> None:
+    with pytest.raises(StoreArgumentError) as refused:
+        read(store)
+    assert (refused.value.parameter, refused.value.value) == (parameter, value)
 
 
 PARIS_SUMMER = timezone(timedelta(hours=2))

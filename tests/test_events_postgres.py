@@ -242,19 +242,21 @@ def test_load_streams_in_a_transaction_reads_its_writes_and_outside_two_at_once(
 
 
 @pytest.mark.parametrize(
-    ("read", "parameter", "value"),
+    ("call", "parameter", "value"),
     [
         (lambda store: store.stream_version(""), "aggregate_id", ""),
         (lambda store: store.version_at(7, datetime(2025, 1, 1, tzinfo=UTC)), "aggregate_id", 7),
         (lambda store: store.count(aggregate_type=""), "aggregate_type", ""),
+        (lambda store: store.append(ticks("a", 1), expected_version=-1), "expected_version", -1),
     ],
 )
-def test_reads_refuse_a_bad_id_or_type_naming_the_parameter_and_value(
-    store: PostgresEventStore, read: Callable[[PostgresEventStore], object], parameter: str, value: object
+def test_calls_refuse_a_bad_argument_naming_the_parameter_and_value_and_change_nothing(
+    store: PostgresEventStore, call: Callable[[PostgresEventStore], object], parameter: str, value: object
 ) -> None:
     with pytest.raises(StoreArgumentError) as refused:
-        read(store)
+        call(store)
     assert (refused.value.parameter, refused.value.value) == (parameter, value)
+    assert store.count() == 0
 
 
 PARIS_SUMMER = timezone(timedelta(hours=2))

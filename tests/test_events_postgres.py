@@ -141,6 +141,30 @@ def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: Post
         assert unit.peek("missing") is None and unit.load_many(Customer, ["missing"]) == {}
 
 
+def test_a_unit_of_work_on_a_server_starts_from_the_snapshot_of_its_type_and_state_version(
+    store: PostgresEventStore,
+) -> None:
+    from labkit.domain import Customer
+    from labkit.events import Repository, UnitOfWork
+
+    repository = Repository(store)
+    repository.save(Customer.register("c", "C", 1000))
+    customer = repository.load(Customer, "c")
+    customer.reserve_credit("o-1", 10)
+    repository.save(customer)
+    registered = repository.load(Customer, "c", version=1)
+    moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    # A snapshot at version 1 holding a state no fold of these events gives (a credit limit of 5000): a unit that
+    # starts from it shows that limit, with the tail's reservation folded on top.
+    forged = {**registered.to_state(), "credit_limit": 5000}
+    position = store.read_stream("c")[0].position
+    store.write_snapshot(Snapshot("c", 1, position, forged, Customer.state_version, moment, moment), "Customer")
+    with store.transaction():
+        loaded = UnitOfWork(store).load_many(Customer, ["c"])["c"]
+    assert (loaded.id, loaded.version, loaded.credit_limit, loaded.reserved_credit) == ("c", 2, 5000, 10)
+    assert (loaded.created_at, loaded.updated_at) == (moment, customer.updated_at)
+
+
 def test_the_repository_loads_through_a_snapshot_and_back_in_time(store: PostgresEventStore) -> None:
     from labkit.domain import Customer
     from labkit.events import AggregateNotFoundError, Repository

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,62 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(folder: Path) -> 
     (folder / "store").write_text("a file where JetStream wants its folder")
     with pytest.raises(BrokerServerError, match="nats-server exited at start"):
         NatsServer(folder).up(timeout=5)
+
+
+def test_a_refused_start_shows_the_last_1500_characters_of_the_servers_log(folder: Path) -> None:
+    # An earlier run's lines, one of them not UTF-8 (a write cut short): the tail is still shown, the bad byte replaced.
+    earlier = b"\xff an earlier run\n" + b"".join(b"earlier line %04d\n" % n for n in range(200))
+    (folder / "server.log").write_bytes(earlier)
+    (folder / "store").write_text("a file where JetStream wants its folder")
+    with pytest.raises(BrokerServerError) as refused:
+        NatsServer(folder).up(timeout=5)
+    log = (folder / "server.log").read_bytes()
+    assert len(log) > len(earlier) + 100  # the server's own lines (stdout and stderr) went to its log, after those
+    tail = str(refused.value).split(" says:\n", 1)[1]
+    assert tail == log.decode(errors="replace")[-1500:]
+    assert "storage directory is not a directory" in tail  # the server's own reason
+
+
+def test_up_makes_the_folder_with_its_parents_and_the_server_a_session_of_its_own(folder: Path) -> None:
+    server = NatsServer(folder / "run" / "nats").up()
+    try:
+        pid = server.record().pid
+        # A session of its own: Ctrl-C in the terminal (or notebook) that started it does not reach it.
+        assert os.getsid(pid) == pid != os.getsid(0)
+        assert servers_running_from(folder) == [psutil.Process(pid)]
+    finally:
+        server.down()
+    assert servers_running_from(folder) == []
+
+
+def test_servers_running_from_a_folder_are_its_nats_servers_and_not_the_exited_ones(folder: Path) -> None:
+    (folder / "store").mkdir()
+    # Another program naming the folder is not a server of it; a nats-server that exited (a zombie until reaped)
+    # is not running.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)])
+    exited = subprocess.Popen([str(binary()), "-js", "-sd", str(folder / "store"), "-a", "127.0.0.1", "-p", "-1"])
+    try:
+        exited.kill()
+        deadline = time.monotonic() + 10
+        while psutil.Process(exited.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert psutil.Process(exited.pid).status() == psutil.STATUS_ZOMBIE
+        assert servers_running_from(folder) == []
+    finally:
+        other.kill()
+        other.wait()
+        exited.wait()
+
+
+def test_broker_status_and_down_from_the_command_line_in_this_process(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 1
+    assert f"no server running from {folder}" in capsys.readouterr().out
+    server = NatsServer(folder).up()
+    pid, port = server.record().pid, server.record().port
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 0
+    assert f"pid {pid}, 127.0.0.1:{port}" in capsys.readouterr().out
+    assert main(["broker", "down", "--run-dir", str(folder)]) == 0
+    assert servers_running_from(folder) == []

@@ -21,6 +21,7 @@ from labkit.jetstream import (
     PublishError,
     SettingsMismatchError,
     StreamSettings,
+    StreamState,
 )
 from labkit.jetstream.server import binary
 from labkit.localserver import free_port, port_is_free
@@ -68,6 +69,15 @@ def test_publish_returns_the_sequence_and_a_repeated_msg_id_is_a_duplicate(
     assert (again.sequence, again.duplicate) == (1, True)  # where the first one is
     assert broker.publish(f"{stream.name}.placed", b"no id").sequence == 3  # no msg_id: never de-duplicated
     assert broker.stream_state(stream.name).messages == 3
+
+
+def test_stream_state_counts_the_messages_and_gives_the_first_and_last_sequence(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    assert broker.stream_state(stream.name) == StreamState(0, 0, 0)
+    for n in range(3):
+        broker.publish(f"{stream.name}.s", str(n).encode())
+    assert broker.stream_state(stream.name) == StreamState(3, 1, 3)
 
 
 def test_a_message_over_max_payload_is_refused_before_sending(broker: JetStream, stream: StreamSettings) -> None:

@@ -55,6 +55,28 @@ def test_a_stream_the_broker_refuses_is_named_with_its_reason(broker: JetStream,
         broker.ensure_stream(StreamSettings(f"{stream.name}X", subjects=(f"{stream.name}.a",)))
 
 
+def test_every_stream_setting_reaches_the_broker(broker: JetStream, stream: StreamSettings) -> None:
+    chosen = StreamSettings(
+        f"{stream.name}W", subjects=(f"{stream.name}W.>",), duplicate_window=1.0, max_age=60.0, max_msg_size=512,
+        storage="memory", retention="workqueue",
+    )  # fmt: skip
+    try:
+        assert broker.ensure_stream(chosen) is True
+        assert broker.ensure_stream(chosen) is False  # the broker holds exactly these: nothing differs
+    finally:
+        broker.delete_stream(chosen.name)
+
+
+def test_a_stream_another_client_creates_meanwhile_is_compared_not_refused(
+    broker: JetStream, stream: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked = broker._stream_config
+    looks = iter([None])  # the first look finds nothing: another client creates it before this one does
+    monkeypatch.setattr(broker, "_stream_config", lambda name: None if next(looks, True) is None else looked(name))
+    with pytest.raises(SettingsMismatchError, match=r"duplicate_window is 60\.0 there, 30\.0 here"):
+        broker.ensure_stream(StreamSettings(stream.name, subjects=stream.subjects, duplicate_window=30.0))
+
+
 # ---- publishing -------------------------------------------------------------------------------------------------
 
 
@@ -105,6 +127,18 @@ def test_a_message_over_the_streams_max_msg_size_is_refused(broker: JetStream, s
 def test_a_subject_no_stream_takes_is_refused(broker: JetStream) -> None:
     with pytest.raises(PublishError, match=r"no stream takes subject nobody\.listens"):
         broker.publish("nobody.listens", b"x", msg_id="lost?")
+
+
+def test_a_publish_the_stream_refuses_names_its_subject_and_the_brokers_reason(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    broker.publish(f"{stream.name}.x", b"1")
+    # An optimistic publish: only if the stream's last sequence is 5 (it is 1), so the stream refuses it.
+    with pytest.raises(PublishError) as refused:
+        broker.publish(f"{stream.name}.x", b"2", headers={"Nats-Expected-Last-Sequence": "5"})
+    assert type(refused.value) is PublishError
+    assert f"{stream.name}.x" in str(refused.value) and "wrong last sequence: 1" in str(refused.value)
+    assert broker.stream_state(stream.name).messages == 1
 
 
 def test_data_that_is_not_bytes_is_refused(broker: JetStream, stream: StreamSettings) -> None:

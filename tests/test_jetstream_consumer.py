@@ -9,7 +9,15 @@ import time
 import pytest
 
 from labkit.errors import UsageError
-from labkit.jetstream import AckError, Delivery, JetStream, SettingsMismatchError, StreamSettings, UnknownStreamError
+from labkit.jetstream import (
+    AckError,
+    ConsumerState,
+    Delivery,
+    JetStream,
+    SettingsMismatchError,
+    StreamSettings,
+    UnknownStreamError,
+)
 
 
 def publish_numbered(broker: JetStream, stream: StreamSettings, count: int) -> list[int]:
@@ -161,3 +169,26 @@ def test_a_consumer_remembers_its_last_settled_deliveries_only(
         consumer.ack(b)
     with pytest.raises(AckError, match="not fetched"):
         consumer.ack(a)
+
+
+def test_a_filtered_consumer_with_a_delivery_cap_gets_its_subject_only_and_each_message_that_often(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    for subject in ("a", "b", "a"):
+        broker.publish(f"{stream.name}.{subject}", subject.encode())
+    consumer = broker.pull_consumer(stream.name, "capped", filter_subject=f"{stream.name}.a", max_deliver=1)
+    assert (consumer.stream, consumer.durable) == (stream.name, "capped")
+    assert consumer.info() == ConsumerState(num_pending=2, num_ack_pending=0, num_redelivered=0, ack_floor=0)
+    first, second = consumer.fetch(5, timeout=0.5)
+    assert [(d.subject, d.stream_sequence) for d in (first, second)] == [
+        (f"{stream.name}.a", 1),
+        (f"{stream.name}.a", 3),
+    ]
+    consumer.nak(first)  # delivered once already, its cap: not delivered again
+    consumer.ack(second)
+    assert consumer.fetch(1, timeout=0.3) == []
+    # Nothing left for it; the ack floor stays before message 1, which ran out of deliveries unacked.
+    assert consumer.info() == ConsumerState(num_pending=0, num_ack_pending=0, num_redelivered=0, ack_floor=0)
+    # The same settings again: the consumer the broker holds is accepted as it is, where it was.
+    again = broker.pull_consumer(stream.name, "capped", filter_subject=f"{stream.name}.a", max_deliver=1)
+    assert again.fetch(1, timeout=0.3) == []

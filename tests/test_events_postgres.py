@@ -4,6 +4,7 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -368,6 +369,39 @@ def test_appends_join_an_open_transaction_and_roll_back_with_it(store: PostgresE
     assert store.count() == 0
     store.append(ticks("a", 1), expected_version=0)
     assert [e.position for e in store.read_all()] == [1]
+
+
+def test_an_append_whose_insert_still_waits_for_the_commit_rolls_back_with_its_transaction(
+    store: PostgresEventStore,
+) -> None:
+    with pytest.raises(RuntimeError, match="undo"), store.transaction():
+        store.append(ticks("a", 2), expected_version=0)  # its insert travels with the COMMIT, which never comes
+        raise RuntimeError("undo")
+    assert (store.count(), store.head_position(), store.stream_version("a")) == (0, 0, 0)
+
+
+def test_another_thread_reads_what_is_committed_not_an_open_transaction_of_this_one(store: PostgresEventStore) -> None:
+    store.append(ticks("a", 1), expected_version=0)
+    seen: list[tuple[int, int]] = []
+    with store.transaction():
+        store.append(ticks("a", 2, start=2), expected_version=1)
+        assert store.stream_version("a") == 3  # this thread, inside: its own writes
+        reader = threading.Thread(target=lambda: seen.append((store.stream_version("a"), store.count())))
+        reader.start()
+        reader.join(30)
+    assert seen == [(1, 1)]
+    assert store.stream_version("a") == 3
+
+
+def test_with_sequence_positions_append_hands_back_the_positions_it_stored(postgres_url: str) -> None:
+    with PostgresEventStore(postgres_url, schema=fresh_schema("sequenced"), positions="sequence") as store:
+        try:
+            first = store.append(ticks("a", 2), expected_version=0)
+            second = store.append(ticks("b", 1), expected_version=0)
+            assert [e.position for e in first.appended + second.appended] == [1, 2, 3]
+            assert list(first.appended + second.appended) == store.read_all()
+        finally:
+            store.drop()
 
 
 def test_close_closes_both_connections(postgres_url: str) -> None:

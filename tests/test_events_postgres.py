@@ -4,6 +4,7 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -105,6 +106,9 @@ def test_a_server_older_than_postgresql_14_is_refused_naming_its_version() -> No
     with pytest.raises(EventStoreError) as refused:
         check_server_version(url, 139999)
     assert "PostgreSQL 13" in str(refused.value) and "postgresql://ada:***@db.example/labkit" in str(refused.value)
+    with pytest.raises(EventStoreError) as older:
+        check_server_version(url, 130004)  # 13.4: the major version is named, as a whole number
+    assert re.search(r"PostgreSQL ([\d.]+)", str(older.value)).group(1) == "13"
 
 
 def test_a_password_in_a_message_is_hidden() -> None:

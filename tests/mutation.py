@@ -236,9 +236,14 @@ def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
 
 def tally(exit_codes: dict[str, int], equivalent: set[str] | frozenset[str] = frozenset()) -> Counter:
     """How many mutants were killed, survived, ran no test, or other; and how many of the not killed are listed as
-    equivalent (`equivalent`: their names)."""
-    counts: Counter = Counter(total=len(exit_codes))
+    equivalent (`equivalent`: their names). A run that was stopped leaves mutants it did not get to (no exit code):
+    they are counted as "not run", outside the total the scores are taken over."""
+    counts: Counter = Counter(total=0)
     for mutant, code in exit_codes.items():
+        if code is None:
+            counts["not run"] += 1
+            continue
+        counts["total"] += 1
         if code in KILLED:
             counts["killed"] += 1
             continue
@@ -271,7 +276,7 @@ def equivalents() -> set[str]:
 
 def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> bool:
     """Print the package's table; whether its score over the killable mutants reaches the threshold."""
-    columns = ("killed", "survived", "no tests", "other", "total", "equivalent")
+    columns = ("killed", "survived", "no tests", "other", "total", "equivalent", "not run")
     listed = equivalents()
     print(f"\n{name}: mutation score per module (killed / total; killed / (total - equivalent))")
     print(f"  {'module':<36}" + "".join(f"{c:>11}" for c in columns) + f"{'score':>9}{'killable':>10}")
@@ -295,7 +300,12 @@ def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> b
 
 
 def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
-    names = [key for exit_codes in modules.values() for key, code in exit_codes.items() if code not in KILLED]
+    names = [
+        key
+        for exit_codes in modules.values()
+        for key, code in exit_codes.items()
+        if code is not None and code not in KILLED
+    ]
     (work / "survivors.txt").write_text("".join(f"{key}\n" for key in sorted(names)))
     return names
 
@@ -387,7 +397,7 @@ def survivor_list(packages: dict[str, dict], reasons: dict[str, dict[str, str]])
             mutant: module
             for module, exit_codes in results(work, package["only_mutate"]).items()
             for mutant, code in sorted(exit_codes.items(), key=lambda item: short_name(item[0]))
-            if code not in KILLED
+            if code is not None and code not in KILLED
         }
         kinds = Counter(reasons.get(m, {}).get("kind", "unexplained") for m in left)
         summary = ", ".join(f"{kinds[k]} {k}" for k in (*KINDS, "unexplained") if kinds[k])

@@ -16,6 +16,9 @@ from labkit.jetstream.settings import ConsumerSettings, StreamSettings
         ({"name": "has.dot", "subjects": ("s",)}, "stream name 'has.dot'"),
         ({"name": "", "subjects": ("s",)}, "stream name ''"),
         ({"name": "S", "subjects": ()}, "one or more subjects"),
+        ({"name": "S", "subjects": (5,)}, "one or more subjects"),
+        ({"name": "S", "subjects": ("a", " ")}, "one or more subjects"),
+        ({"name": "S", "subjects": ("s",), "max_age": 0.5, "duplicate_window": 1}, "at least duplicate_window"),
         ({"name": "S", "subjects": ("s",), "duplicate_window": 0}, "duplicate_window 0 must be > 0"),
         ({"name": "S", "subjects": ("s",), "max_age": 10, "duplicate_window": 60}, "at least duplicate_window"),
         ({"name": "S", "subjects": ("s",), "storage": "disk"}, "storage 'disk'"),
@@ -29,6 +32,12 @@ def test_bad_stream_settings_are_refused(arguments: dict, complaint: str) -> Non
 
 def test_one_subject_without_a_tuple_is_one_subject() -> None:
     assert StreamSettings("S", subjects="orders.>").subjects == ("orders.>",)
+
+
+def test_the_edges_of_stream_settings_are_accepted() -> None:
+    assert StreamSettings("S", subjects=["a", "b"]).subjects == ("a", "b")  # a list is kept as a tuple
+    assert StreamSettings("S", subjects=("s",), max_age=60.0, duplicate_window=60.0).max_age == 60.0  # equal: fine
+    assert StreamSettings("S", subjects=("s",), retention="interest").config().retention == api.RetentionPolicy.INTEREST
 
 
 @pytest.mark.parametrize(

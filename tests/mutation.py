@@ -370,7 +370,16 @@ def run_times(packages: dict[str, dict]) -> list[str]:
         if reruns:
             part += f" (then {len(reruns)} runs of the survivors after adding tests: {sum(r['seconds'] for r in reruns) / 60:.0f} min)"
         parts.append(part)
-    return [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
+    lines = [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
+    for name in packages:  # a run that was stopped: what it did not get to is outside its table's totals
+        counts = json.loads((BUILD / name / "scores.json").read_text()).values()
+        not_run = sum(c.get("not run", 0) for c in counts)
+        if not_run:
+            total = not_run + sum(c["total"] for c in counts)
+            lines.append(
+                f"The last run of {name} was stopped before its end: {not_run} of its {total} mutants did not run."
+            )
+    return lines
 
 
 def change_of(diff: str) -> str:

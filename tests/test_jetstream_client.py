@@ -22,6 +22,7 @@ from labkit.jetstream import (
     SettingsMismatchError,
     StreamSettings,
     StreamState,
+    UnknownStreamError,
 )
 from labkit.jetstream.server import binary
 from labkit.localserver import free_port, port_is_free
@@ -65,6 +66,17 @@ def test_every_stream_setting_reaches_the_broker(broker: JetStream, stream: Stre
         assert broker.ensure_stream(chosen) is False  # the broker holds exactly these: nothing differs
     finally:
         broker.delete_stream(chosen.name)
+
+
+def test_delete_stream_says_whether_the_stream_existed(nats_url: str, stream: StreamSettings) -> None:
+    with JetStream.connect(nats_url) as broker:
+        assert broker.url == nats_url
+        gone = StreamSettings(f"{stream.name}D", subjects=(f"{stream.name}D.>",))
+        broker.ensure_stream(gone)
+        assert broker.delete_stream(gone.name) is True
+        assert broker.delete_stream(gone.name) is False
+        with pytest.raises(UnknownStreamError):
+            broker.stream_state(gone.name)
 
 
 def test_a_stream_another_client_creates_meanwhile_is_compared_not_refused(

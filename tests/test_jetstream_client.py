@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import threading
 import time
 
@@ -199,10 +200,25 @@ def test_an_unreachable_broker_is_named_with_how_to_fix() -> None:
     assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:4222", "nats://127.0.0.1", "nats://:4222", "127.0.0.1:4222"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4222", "nats://127.0.0.1", "nats://:4222", "127.0.0.1:4222", "nats://127.0.0.1:99999"]
+)
 def test_a_malformed_url_is_a_usage_error(url: str) -> None:
     with pytest.raises(UsageError, match="is not a NATS URL"):
         JetStream.connect(url)
+
+
+def test_a_tls_url_is_a_nats_url_tried_as_such() -> None:
+    url = f"tls://127.0.0.1:{free_port()}"
+    with pytest.raises(BrokerUnreachableError, match=f"no NATS server answers at {url}"):
+        JetStream.connect(url, timeout=0.3)
+
+
+def test_a_connection_left_open_does_not_keep_its_program_from_exiting(nats_url: str) -> None:
+    # The loop's thread is a daemon: a notebook or script that forgets close() still ends.
+    forgetful = "import sys; from labkit.jetstream import JetStream; JetStream.connect(sys.argv[1])"
+    finished = subprocess.run([sys.executable, "-c", forgetful, nats_url], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
 
 
 def test_a_closed_connection_says_so(nats_url: str) -> None:

@@ -220,3 +220,16 @@ def test_metadata_of_a_save_that_json_cannot_hold_is_refused_naming_the_save_and
     # Not one event's fault: the refusal names the save itself, and the key whose value JSON cannot hold.
     assert (refused.value.event_type, refused.value.field) == ("(save)", "metadata.bad")
     assert store.count() == 0
+
+
+def test_a_save_keeps_the_creation_time_and_moves_the_update_time(store: EventStore) -> None:
+    repository = Repository(store)
+    alan = repository.load(Customer, "customer-2")
+    created = alan.created_at
+    alan.reserve_credit("order-9", 10)
+    with store.transaction():
+        unit = UnitOfWork(store)
+        unit.add(alan)
+        unit.flush()
+    assert alan.created_at == created == T0 + timedelta(minutes=1)
+    assert alan.updated_at == repository.load(Customer, "customer-2").updated_at > created

@@ -36,7 +36,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list
     """Run mutmut in the package's folder (its output goes to mutmut.log there); its exit code.
 
     Interrupted (Ctrl-C, SIGTERM, SIGHUP), mutmut's process group gets SIGINT (SIGKILL if it has not ended 30 s
-    later) before this returns."""
+    later) before this returns; either way, what the mutants left running in the folder is stopped (stop_leftovers)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
     with log.open("a" if mutants else "w") as out:
@@ -136,35 +136,91 @@ def run_mutmut(work: Path, max_children: int, env: dict[str, str], mutants: list
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             raise
+        finally:
+            left = stop_leftovers(work)
+            if left:
+                print(f"  stopped what the mutants left running in {work.relative_to(ROOT)}: {', '.join(left)}")
+
+
+SERVERS = ("postgres", "nats")  # what a package's `server =` can name
 
 
 @contextmanager
 def server_for(name: str, package: dict) -> Iterator[dict[str, str]]:
-    """The environment a package's tests need. `server = "postgres"`: one PostgreSQL server for the whole run (mutmut
-    forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL instead of starting its own),
-    stopped when the run ends, also on an error or an interrupt. A server named in $LABKIT_POSTGRES_URL already is
-    used as it is."""
+    """The environment a package's tests need. `server = "postgres"` (or "nats"): one PostgreSQL (or NATS JetStream)
+    server for the whole run (mutmut forks a pytest session per mutant; each finds the server in $LABKIT_POSTGRES_URL
+    (or $LABKIT_NATS_URL) instead of starting its own), stopped when the run ends, also on an error or an interrupt. A
+    server named in that variable already is used as it is."""
     kind = package.get("server")
     if kind is None:
         yield {}
         return
-    if kind != "postgres":
-        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the one server known here is 'postgres'")
-    from labkit.pgserver import URL_VARIABLE, PostgresServer
+    if kind not in SERVERS:
+        raise SystemExit(f"[tool.labkit.mutation.{name}] server = {kind!r}: the servers known here are {list(SERVERS)}")
+    if kind == "postgres":
+        from labkit.pgserver import URL_VARIABLE
+        from labkit.pgserver import PostgresServer as Server
+    else:
+        from labkit.jetstream.server import URL_VARIABLE
+        from labkit.jetstream.server import NatsServer as Server
 
     if os.environ.get(URL_VARIABLE):
         yield {}
         return
-    folder = tempfile.mkdtemp(prefix="labkit-mutation-pg-")  # under /tmp: the server's own user must reach it
-    server = PostgresServer(folder)
+    folder = tempfile.mkdtemp(prefix=f"labkit-mutation-{kind}-")  # under /tmp: PostgreSQL's own user must reach it
+    server = Server(folder)
     try:
         server.up()
-        print(f"  PostgreSQL server for the run: pid {server.status()['pid']} in {folder}", flush=True)
+        print(f"  {server.title} server for the run: pid {server.status()['pid']} in {folder}", flush=True)
         yield {URL_VARIABLE: server.url()}
     finally:
         stopped = server.down()
+        # down() knows its server by pid and start time; after the clock was stepped during a long run the start time
+        # psutil reports no longer matches the record, and down() finds nothing: what still runs from the folder is
+        # stopped here, so no server of the run outlives it.
+        left = stop_started_from(folder)
         shutil.rmtree(folder, ignore_errors=True)
-        print(f"  PostgreSQL server {'stopped' if stopped else 'was not running'}", flush=True)
+        print(f"  {server.title} server {'stopped' if stopped or left else 'was not running'}", flush=True)
+
+
+def stop_started_from(folder: str) -> list[int]:
+    """Stop (SIGTERM, SIGKILL 30 s later) every process whose command line names `folder`; their pids."""
+    import psutil
+
+    found = [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if process.pid != os.getpid() and folder in " ".join(process.info["cmdline"] or ())
+    ]
+    for process in found:
+        with suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(found, timeout=30)
+    for process in alive:
+        with suppress(psutil.Error):
+            process.kill()
+    return [process.pid for process in found]
+
+
+def stop_leftovers(work: Path) -> list[str]:
+    """Stop every process still running in the package's folder once mutmut has ended; what was stopped.
+
+    Each mutant's tests run with the folder's mutants/ as their working directory, and so does every server a test
+    starts itself (a test of NatsServer, say). A mutant that breaks stopping a server (`down()` signalling another
+    pid) fails its test and leaves that server running: nothing of the run may stay behind."""
+    import psutil
+
+    folder, stopped = str(work.resolve()), []
+    for process in psutil.process_iter(["pid", "name", "cwd"]):
+        cwd = process.info["cwd"] or ""
+        if process.pid != os.getpid() and (cwd == folder or cwd.startswith(folder + os.sep)):
+            try:
+                process.kill()
+                process.wait(10)
+            except psutil.Error:
+                continue
+            stopped.append(f"{process.info['name']} (pid {process.pid})")
+    return stopped
 
 
 def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
@@ -180,9 +236,14 @@ def results(work: Path, only_mutate: list[str]) -> dict[str, dict[str, int]]:
 
 def tally(exit_codes: dict[str, int], equivalent: set[str] | frozenset[str] = frozenset()) -> Counter:
     """How many mutants were killed, survived, ran no test, or other; and how many of the not killed are listed as
-    equivalent (`equivalent`: their names)."""
-    counts: Counter = Counter(total=len(exit_codes))
+    equivalent (`equivalent`: their names). A run that was stopped leaves mutants it did not get to (no exit code):
+    they are counted as "not run", outside the total the scores are taken over."""
+    counts: Counter = Counter(total=0)
     for mutant, code in exit_codes.items():
+        if code is None:
+            counts["not run"] += 1
+            continue
+        counts["total"] += 1
         if code in KILLED:
             counts["killed"] += 1
             continue
@@ -215,7 +276,7 @@ def equivalents() -> set[str]:
 
 def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> bool:
     """Print the package's table; whether its score over the killable mutants reaches the threshold."""
-    columns = ("killed", "survived", "no tests", "other", "total", "equivalent")
+    columns = ("killed", "survived", "no tests", "other", "total", "equivalent", "not run")
     listed = equivalents()
     print(f"\n{name}: mutation score per module (killed / total; killed / (total - equivalent))")
     print(f"  {'module':<36}" + "".join(f"{c:>11}" for c in columns) + f"{'score':>9}{'killable':>10}")
@@ -239,7 +300,12 @@ def report(name: str, modules: dict[str, dict[str, int]], threshold: float) -> b
 
 
 def survivors(work: Path, modules: dict[str, dict[str, int]]) -> list[str]:
-    names = [key for exit_codes in modules.values() for key, code in exit_codes.items() if code not in KILLED]
+    names = [
+        key
+        for exit_codes in modules.values()
+        for key, code in exit_codes.items()
+        if code is not None and code not in KILLED
+    ]
     (work / "survivors.txt").write_text("".join(f"{key}\n" for key in sorted(names)))
     return names
 
@@ -304,7 +370,16 @@ def run_times(packages: dict[str, dict]) -> list[str]:
         if reruns:
             part += f" (then {len(reruns)} runs of the survivors after adding tests: {sum(r['seconds'] for r in reruns) / 60:.0f} min)"
         parts.append(part)
-    return [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
+    lines = [f"Run time of the last full run per package, {MACHINE}: " + "; ".join(parts) + "."]
+    for name in packages:  # a run that was stopped: what it did not get to is outside its table's totals
+        counts = json.loads((BUILD / name / "scores.json").read_text()).values()
+        not_run = sum(c.get("not run", 0) for c in counts)
+        if not_run:
+            total = not_run + sum(c["total"] for c in counts)
+            lines.append(
+                f"The last run of {name} was stopped before its end: {not_run} of its {total} mutants did not run."
+            )
+    return lines
 
 
 def change_of(diff: str) -> str:
@@ -331,7 +406,7 @@ def survivor_list(packages: dict[str, dict], reasons: dict[str, dict[str, str]])
             mutant: module
             for module, exit_codes in results(work, package["only_mutate"]).items()
             for mutant, code in sorted(exit_codes.items(), key=lambda item: short_name(item[0]))
-            if code not in KILLED
+            if code is not None and code not in KILLED
         }
         kinds = Counter(reasons.get(m, {}).get("kind", "unexplained") for m in left)
         summary = ", ".join(f"{kinds[k]} {k}" for k in (*KINDS, "unexplained") if kinds[k])

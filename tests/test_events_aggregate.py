@@ -18,6 +18,7 @@ from labkit.events import (
     RecordedEvent,
     Repository,
     UnknownEventTypeError,
+    WrongAggregateTypeError,
     on,
 )
 
@@ -250,3 +251,20 @@ def test_an_aggregate_shows_its_id_version_and_state():
     counter = Counter("counter-1")
     counter.bump(2)
     assert repr(counter) == "Counter('counter-1', version=1, total=2, history=[2])"
+
+
+def test_the_store_refuses_an_event_an_aggregate_class_made_here_does_not_apply() -> None:
+    class Tally(Aggregate):
+        aggregate_type = f"Tally{uuid4().hex[:8]}"  # a type of this run's own: declared by this class only
+        bumps: int = 0
+
+        @on(CounterBumped)
+        def _bumped(self, event: CounterBumped) -> None:
+            self.bumps += 1
+
+    store = EventStore(":memory:")
+    with pytest.raises(WrongAggregateTypeError):
+        store.append([NewEvent.of("t-1", Tally.aggregate_type, CounterRenamed(label="x"))], expected_version=0)
+    assert store.count() == 0
+    store.append([NewEvent.of("t-1", Tally.aggregate_type, CounterBumped(by=1))], expected_version=0)
+    assert Repository(store).load(Tally, "t-1").bumps == 1

@@ -527,3 +527,24 @@ def test_an_event_type_whose_name_holds_a_quote_is_checked_and_loaded():
         assert bulk_load(store, rows.iloc[:1]) == 1
         assert store.read_stream("t-1")[0].event_data == {"n": 1}
     assert quoted.event_type == "Mc'Ticked"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key"),
+    [
+        (None, "metadata"),  # no value in a metadata column
+        ("not json " + "".join(str(i % 10) for i in range(200)), "metadata"),  # text that is no JSON
+        ('{"score": 1180591620717411303424}', "metadata.score"),  # JSON the store cannot keep as written: 2**70
+    ],
+)
+def test_bad_metadata_in_a_bulk_load_is_refused_naming_the_input_the_key_and_nothing_is_written(metadata, key):
+    rows = orders(2)
+    rows["metadata"] = ["{}", "{}", metadata, "{}"]
+    with EventStore(":memory:") as store:
+        with pytest.raises(MalformedEventError) as refused:
+            bulk_load(store, rows)
+        assert (refused.value.event_type, refused.value.field) == ("(bulk input)", key)
+        if metadata is not None and metadata.startswith("not json"):
+            assert refused.value.problem.startswith("row 2: ")
+            assert refused.value.problem.endswith(repr(metadata[:80]))  # the text shown, cut at 80 characters
+        assert store.count() == 0

@@ -3,6 +3,9 @@ server has: writers in many processes, positions that stay gap-safe, notificatio
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -10,7 +13,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from labkit.events import AppendResult, EventStoreError, RecordedEvent, Recorder, Snapshot, append_aggregates
+from labkit.events import (
+    AppendResult,
+    DuplicateEventError,
+    EventStoreError,
+    RecordedEvent,
+    Recorder,
+    Snapshot,
+    StoreArgumentError,
+    append_aggregates,
+)
 from labkit.events.postgres import INSERT_CHUNK, PostgresEventStore, cannot_connect, check_server_version
 from labkit.events.rules import StreamHead
 from tests.events_contract import AppendAggregatesPath, AppendPath, RecorderContract, Ticker, ticks
@@ -94,6 +106,9 @@ def test_a_server_older_than_postgresql_14_is_refused_naming_its_version() -> No
     with pytest.raises(EventStoreError) as refused:
         check_server_version(url, 139999)
     assert "PostgreSQL 13" in str(refused.value) and "postgresql://ada:***@db.example/labkit" in str(refused.value)
+    with pytest.raises(EventStoreError) as older:
+        check_server_version(url, 130004)  # 13.4: the major version is named, as a whole number
+    assert re.search(r"PostgreSQL ([\d.]+)", str(older.value)).group(1) == "13"
 
 
 def test_a_password_in_a_message_is_hidden() -> None:
@@ -129,6 +144,30 @@ def test_a_unit_of_work_loads_many_aggregates_as_the_repository_does(store: Post
             )
         assert loaded["c-1"].reserved_credit == 40
         assert unit.peek("missing") is None and unit.load_many(Customer, ["missing"]) == {}
+
+
+def test_a_unit_of_work_on_a_server_starts_from_the_snapshot_of_its_type_and_state_version(
+    store: PostgresEventStore,
+) -> None:
+    from labkit.domain import Customer
+    from labkit.events import Repository, UnitOfWork
+
+    repository = Repository(store)
+    repository.save(Customer.register("c", "C", 1000))
+    customer = repository.load(Customer, "c")
+    customer.reserve_credit("o-1", 10)
+    repository.save(customer)
+    registered = repository.load(Customer, "c", version=1)
+    moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    # A snapshot at version 1 holding a state no fold of these events gives (a credit limit of 5000): a unit that
+    # starts from it shows that limit, with the tail's reservation folded on top.
+    forged = {**registered.to_state(), "credit_limit": 5000}
+    position = store.read_stream("c")[0].position
+    store.write_snapshot(Snapshot("c", 1, position, forged, Customer.state_version, moment, moment), "Customer")
+    with store.transaction():
+        loaded = UnitOfWork(store).load_many(Customer, ["c"])["c"]
+    assert (loaded.id, loaded.version, loaded.credit_limit, loaded.reserved_credit) == ("c", 2, 5000, 10)
+    assert (loaded.created_at, loaded.updated_at) == (moment, customer.updated_at)
 
 
 def test_the_repository_loads_through_a_snapshot_and_back_in_time(store: PostgresEventStore) -> None:
@@ -175,6 +214,78 @@ def test_a_deferred_insert_refused_at_commit_leaves_nothing_and_says_so(store: P
         [type(stale.pending[0])(**{**stale.pending[0].__dict__})], expected_version=1
     )
     assert [e.position for e in store.read_all()] == [1, 2]
+
+
+def test_a_deferred_insert_of_an_id_stored_already_is_refused_at_commit_naming_the_id(
+    store: PostgresEventStore, monkeypatch
+) -> None:
+    (first,) = ticks("a", 1)
+    store.append([first], expected_version=0)
+    reused = dataclasses.replace(ticks("b", 1)[0], event_id=first.event_id)
+    # A lookup that missed the stored id (what the insert lock rules out): only the database can refuse, at commit.
+    heads = store._heads
+    monkeypatch.setattr(store, "_heads", lambda *args: ({}, heads(*args)[1]))
+    with pytest.raises(DuplicateEventError) as refused:
+        store.append([reused], expected_version=0)
+    assert refused.value.event_id == first.event_id
+    monkeypatch.undo()
+    assert [(e.aggregate_id, e.event_id) for e in store.read_all()] == [("a", first.event_id)]
+    assert store.head_position() == 1
+
+
+def test_a_commit_refused_for_no_reason_the_contract_names_is_an_event_store_error_counting_all_its_events(
+    store: PostgresEventStore, monkeypatch
+) -> None:
+    store.append(ticks("a", 1), expected_version=0)
+    heads, calls = store._heads, []
+
+    def stale_the_second_time(*args):
+        found = heads(*args)
+        calls.append(args)
+        if len(calls) == 2:
+            store._head -= 2  # a head position that missed two events: the insert takes a's position
+        return found
+
+    monkeypatch.setattr(store, "_heads", stale_the_second_time)
+    with pytest.raises(EventStoreError) as refused, store.transaction():
+        store.append(ticks("b", 1), expected_version=0)
+        store.append(ticks("b", 1, start=2), expected_version=1)
+    # Neither a stored id nor a moved stream (b is at 0 again, as the transaction found it): the plain
+    # EventStoreError, counting both events the commit rolled back.
+    assert type(refused.value) is EventStoreError and " 2 events " in str(refused.value)
+    monkeypatch.undo()
+    assert [e.aggregate_id for e in store.read_all()] == ["a"]
+
+
+def test_load_streams_in_a_transaction_reads_its_writes_and_outside_two_at_once(store: PostgresEventStore) -> None:
+    with store.transaction():
+        store.append(ticks("a", 2), expected_version=0)
+        store.append(ticks("b", 1), expected_version=0)
+        inside = store.load_streams(["a", "b"], "Ticker", None)
+    outside = store.load_streams(["a", "b"], "Ticker", None)
+    assert [(snapshot, tail.column("version").to_pylist()) for snapshot, tail in outside.values()] == [
+        (None, [1, 2]),
+        (None, [1]),
+    ]
+    assert list(inside) == ["a", "b"] and all(inside[i][1].equals(outside[i][1]) for i in outside)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter", "value"),
+    [
+        (lambda store: store.stream_version(""), "aggregate_id", ""),
+        (lambda store: store.version_at(7, datetime(2025, 1, 1, tzinfo=UTC)), "aggregate_id", 7),
+        (lambda store: store.count(aggregate_type=""), "aggregate_type", ""),
+        (lambda store: store.append(ticks("a", 1), expected_version=-1), "expected_version", -1),
+    ],
+)
+def test_calls_refuse_a_bad_argument_naming_the_parameter_and_value_and_change_nothing(
+    store: PostgresEventStore, call: Callable[[PostgresEventStore], object], parameter: str, value: object
+) -> None:
+    with pytest.raises(StoreArgumentError) as refused:
+        call(store)
+    assert (refused.value.parameter, refused.value.value) == (parameter, value)
+    assert store.count() == 0
 
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
@@ -262,6 +373,39 @@ def test_appends_join_an_open_transaction_and_roll_back_with_it(store: PostgresE
     assert store.count() == 0
     store.append(ticks("a", 1), expected_version=0)
     assert [e.position for e in store.read_all()] == [1]
+
+
+def test_an_append_whose_insert_still_waits_for_the_commit_rolls_back_with_its_transaction(
+    store: PostgresEventStore,
+) -> None:
+    with pytest.raises(RuntimeError, match="undo"), store.transaction():
+        store.append(ticks("a", 2), expected_version=0)  # its insert travels with the COMMIT, which never comes
+        raise RuntimeError("undo")
+    assert (store.count(), store.head_position(), store.stream_version("a")) == (0, 0, 0)
+
+
+def test_another_thread_reads_what_is_committed_not_an_open_transaction_of_this_one(store: PostgresEventStore) -> None:
+    store.append(ticks("a", 1), expected_version=0)
+    seen: list[tuple[int, int]] = []
+    with store.transaction():
+        store.append(ticks("a", 2, start=2), expected_version=1)
+        assert store.stream_version("a") == 3  # this thread, inside: its own writes
+        reader = threading.Thread(target=lambda: seen.append((store.stream_version("a"), store.count())))
+        reader.start()
+        reader.join(30)
+    assert seen == [(1, 1)]
+    assert store.stream_version("a") == 3
+
+
+def test_with_sequence_positions_append_hands_back_the_positions_it_stored(postgres_url: str) -> None:
+    with PostgresEventStore(postgres_url, schema=fresh_schema("sequenced"), positions="sequence") as store:
+        try:
+            first = store.append(ticks("a", 2), expected_version=0)
+            second = store.append(ticks("b", 1), expected_version=0)
+            assert [e.position for e in first.appended + second.appended] == [1, 2, 3]
+            assert list(first.appended + second.appended) == store.read_all()
+        finally:
+            store.drop()
 
 
 def test_close_closes_both_connections(postgres_url: str) -> None:

@@ -507,3 +507,16 @@ def test_two_stores_on_one_file_in_one_process_append_one_at_a_time(tmp_path):
         thread.join()
     assert errors == []
     assert [e.position for e in stores[0].read_all()] == list(range(1, 121))
+
+
+@pytest.mark.parametrize(
+    ("read", "parameter", "value"),
+    [
+        (lambda store: store.stream_version(""), "aggregate_id", ""),
+        (lambda store: store.version_at(7, datetime(2025, 1, 1, tzinfo=UTC)), "aggregate_id", 7),
+    ],
+)
+def test_reads_of_a_stream_name_the_bad_id_and_its_value(store, read, parameter, value):
+    with pytest.raises(StoreArgumentError) as refused:
+        read(store)
+    assert (refused.value.parameter, refused.value.value) == (parameter, value)

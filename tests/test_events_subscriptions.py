@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from labkit.domain import OrderApproved, OrderCreated
-from labkit.events import EventStore, NewEvent, ProcessedEvents, Subscription
+from labkit.events import EventStore, NewEvent, ProcessedEvents, StoreArgumentError, Subscription
 
 
 def fill(store: EventStore, orders: int) -> None:
@@ -271,3 +271,16 @@ def test_a_poll_handles_at_most_500_events_unless_told():
     store = EventStore(":memory:")
     fill(store, 501)
     assert Subscription("totals", store, store, record_totals).poll() == 500
+
+
+@pytest.mark.parametrize(
+    ("arguments", "parameter", "value"),
+    [({"name": ""}, "name", ""), ({"batch_size": 0}, "batch_size", 0), ({"batch_size": 1.5}, "batch_size", 1.5)],
+)
+def test_a_subscription_refuses_a_bad_name_or_batch_size_naming_it(arguments, parameter, value):
+    store = EventStore(":memory:")
+    given = {"name": "totals", "batch_size": 500, **arguments}
+    with pytest.raises(StoreArgumentError) as refused:
+        Subscription(given.pop("name"), store, store, lambda events, connection: None, **given)
+    assert (refused.value.parameter, refused.value.value) == (parameter, value)
+    assert Subscription("totals", store, store, lambda events, connection: None, batch_size=1).batch_size == 1

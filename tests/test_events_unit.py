@@ -12,9 +12,11 @@ from labkit.events import (
     AggregateNotFoundError,
     ConcurrencyError,
     EventStore,
+    MalformedEventError,
     NewEvent,
     Repository,
     UnitOfWork,
+    append_aggregates,
     snapshot_count,
 )
 
@@ -208,3 +210,26 @@ def test_save_many_counts_every_call_and_does_not_invent_a_creation_time(store):
         assert unit.save_many([Order.place("order-9", "customer-1", 1)]) == 1
     assert unit.appended == 3
     assert (restored.created_at, restored.updated_at) == (None, T0 + timedelta(minutes=4))
+
+
+def test_metadata_of_a_save_that_json_cannot_hold_is_refused_naming_the_save_and_the_key() -> None:
+    store = clocked()
+    customers = [Customer.register(f"c-{n}", "C", 10) for n in range(3)]
+    with pytest.raises(MalformedEventError) as refused:
+        append_aggregates(store, customers, metadata={"bad": float("nan")})
+    # Not one event's fault: the refusal names the save itself, and the key whose value JSON cannot hold.
+    assert (refused.value.event_type, refused.value.field) == ("(save)", "metadata.bad")
+    assert store.count() == 0
+
+
+def test_a_save_keeps_the_creation_time_and_moves_the_update_time(store: EventStore) -> None:
+    repository = Repository(store)
+    alan = repository.load(Customer, "customer-2")
+    created = alan.created_at
+    alan.reserve_credit("order-9", 10)
+    with store.transaction():
+        unit = UnitOfWork(store)
+        unit.add(alan)
+        unit.flush()
+    assert alan.created_at == created == T0 + timedelta(minutes=1)
+    assert alan.updated_at == repository.load(Customer, "customer-2").updated_at > created

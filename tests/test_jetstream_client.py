@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import threading
 import time
 
@@ -21,6 +22,8 @@ from labkit.jetstream import (
     PublishError,
     SettingsMismatchError,
     StreamSettings,
+    StreamState,
+    UnknownStreamError,
 )
 from labkit.jetstream.server import binary
 from labkit.localserver import free_port, port_is_free
@@ -54,6 +57,39 @@ def test_a_stream_the_broker_refuses_is_named_with_its_reason(broker: JetStream,
         broker.ensure_stream(StreamSettings(f"{stream.name}X", subjects=(f"{stream.name}.a",)))
 
 
+def test_every_stream_setting_reaches_the_broker(broker: JetStream, stream: StreamSettings) -> None:
+    chosen = StreamSettings(
+        f"{stream.name}W", subjects=(f"{stream.name}W.>",), duplicate_window=1.0, max_age=60.0, max_msg_size=512,
+        storage="memory", retention="workqueue",
+    )  # fmt: skip
+    try:
+        assert broker.ensure_stream(chosen) is True
+        assert broker.ensure_stream(chosen) is False  # the broker holds exactly these: nothing differs
+    finally:
+        broker.delete_stream(chosen.name)
+
+
+def test_delete_stream_says_whether_the_stream_existed(nats_url: str, stream: StreamSettings) -> None:
+    with JetStream.connect(nats_url) as broker:
+        assert broker.url == nats_url
+        gone = StreamSettings(f"{stream.name}D", subjects=(f"{stream.name}D.>",))
+        broker.ensure_stream(gone)
+        assert broker.delete_stream(gone.name) is True
+        assert broker.delete_stream(gone.name) is False
+        with pytest.raises(UnknownStreamError):
+            broker.stream_state(gone.name)
+
+
+def test_a_stream_another_client_creates_meanwhile_is_compared_not_refused(
+    broker: JetStream, stream: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked = broker._stream_config
+    looks = iter([None])  # the first look finds nothing: another client creates it before this one does
+    monkeypatch.setattr(broker, "_stream_config", lambda name: None if next(looks, True) is None else looked(name))
+    with pytest.raises(SettingsMismatchError, match=r"duplicate_window is 60\.0 there, 30\.0 here"):
+        broker.ensure_stream(StreamSettings(stream.name, subjects=stream.subjects, duplicate_window=30.0))
+
+
 # ---- publishing -------------------------------------------------------------------------------------------------
 
 
@@ -68,6 +104,15 @@ def test_publish_returns_the_sequence_and_a_repeated_msg_id_is_a_duplicate(
     assert (again.sequence, again.duplicate) == (1, True)  # where the first one is
     assert broker.publish(f"{stream.name}.placed", b"no id").sequence == 3  # no msg_id: never de-duplicated
     assert broker.stream_state(stream.name).messages == 3
+
+
+def test_stream_state_counts_the_messages_and_gives_the_first_and_last_sequence(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    assert broker.stream_state(stream.name) == StreamState(0, 0, 0)
+    for n in range(3):
+        broker.publish(f"{stream.name}.s", str(n).encode())
+    assert broker.stream_state(stream.name) == StreamState(3, 1, 3)
 
 
 def test_a_message_over_max_payload_is_refused_before_sending(broker: JetStream, stream: StreamSettings) -> None:
@@ -95,6 +140,18 @@ def test_a_message_over_the_streams_max_msg_size_is_refused(broker: JetStream, s
 def test_a_subject_no_stream_takes_is_refused(broker: JetStream) -> None:
     with pytest.raises(PublishError, match=r"no stream takes subject nobody\.listens"):
         broker.publish("nobody.listens", b"x", msg_id="lost?")
+
+
+def test_a_publish_the_stream_refuses_names_its_subject_and_the_brokers_reason(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    broker.publish(f"{stream.name}.x", b"1")
+    # An optimistic publish: only if the stream's last sequence is 5 (it is 1), so the stream refuses it.
+    with pytest.raises(PublishError) as refused:
+        broker.publish(f"{stream.name}.x", b"2", headers={"Nats-Expected-Last-Sequence": "5"})
+    assert type(refused.value) is PublishError
+    assert f"{stream.name}.x" in str(refused.value) and "wrong last sequence: 1" in str(refused.value)
+    assert broker.stream_state(stream.name).messages == 1
 
 
 def test_data_that_is_not_bytes_is_refused(broker: JetStream, stream: StreamSettings) -> None:
@@ -143,10 +200,25 @@ def test_an_unreachable_broker_is_named_with_how_to_fix() -> None:
     assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:4222", "nats://127.0.0.1", "nats://:4222", "127.0.0.1:4222"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4222", "nats://127.0.0.1", "nats://:4222", "127.0.0.1:4222", "nats://127.0.0.1:99999"]
+)
 def test_a_malformed_url_is_a_usage_error(url: str) -> None:
     with pytest.raises(UsageError, match="is not a NATS URL"):
         JetStream.connect(url)
+
+
+def test_a_tls_url_is_a_nats_url_tried_as_such() -> None:
+    url = f"tls://127.0.0.1:{free_port()}"
+    with pytest.raises(BrokerUnreachableError, match=f"no NATS server answers at {url}"):
+        JetStream.connect(url, timeout=0.3)
+
+
+def test_a_connection_left_open_does_not_keep_its_program_from_exiting(nats_url: str) -> None:
+    # The loop's thread is a daemon: a notebook or script that forgets close() still ends.
+    forgetful = "import sys; from labkit.jetstream import JetStream; JetStream.connect(sys.argv[1])"
+    finished = subprocess.run([sys.executable, "-c", forgetful, nats_url], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
 
 
 def test_a_closed_connection_says_so(nats_url: str) -> None:

@@ -10,7 +10,15 @@ import time
 import pytest
 
 from labkit.errors import UsageError
-from labkit.jetstream import AckError, Delivery, JetStream, SettingsMismatchError, StreamSettings, UnknownStreamError
+from labkit.jetstream import (
+    AckError,
+    ConsumerState,
+    Delivery,
+    JetStream,
+    SettingsMismatchError,
+    StreamSettings,
+    UnknownStreamError,
+)
 
 
 def publish_numbered(broker: JetStream, stream: StreamSettings, count: int) -> list[int]:
@@ -152,3 +160,85 @@ def test_consumer_settings_are_checked_like_stream_settings(broker: JetStream, s
     consumer = broker.pull_consumer(stream.name, "fixed", ack_wait=5.0)
     with pytest.raises(UsageError, match="batch must be >= 1"):
         consumer.fetch(0)
+
+
+def test_a_delivery_holds_its_subject_data_id_and_headers_and_fetch_takes_one_by_default(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    broker.publish(f"{stream.name}.placed", b"1", msg_id="m-1", headers={"kind": "placed"})
+    broker.publish(f"{stream.name}.placed", b"2", msg_id="m-2")
+    consumer = broker.pull_consumer(stream.name, "whole")
+    (first,) = consumer.fetch()
+    assert (first.subject, first.data, first.msg_id, first.stream_sequence, first.delivery_count, first.headers) == (
+        f"{stream.name}.placed",
+        b"1",
+        "m-1",
+        1,
+        1,
+        {"kind": "placed", "Nats-Msg-Id": "m-1"},
+    )
+    consumer.ack(first)
+    assert [d.msg_id for d in consumer.fetch(5, timeout=0.5)] == ["m-2"]
+
+
+def test_an_empty_fetch_waits_its_own_timeout_and_a_timeout_of_0_is_refused(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    consumer = broker.pull_consumer(stream.name, "idle")
+    started = time.monotonic()
+    assert consumer.fetch(1, timeout=0.2) == []
+    assert time.monotonic() - started < 3  # not nats-py's own 5 s
+    with pytest.raises(UsageError, match=r"timeout=0\)"):
+        consumer.fetch(1, timeout=0)
+
+
+def test_a_nak_with_a_delay_holds_the_message_back_that_long(broker: JetStream, stream: StreamSettings) -> None:
+    publish_numbered(broker, stream, 1)
+    consumer = broker.pull_consumer(stream.name, "later")
+    (first,) = consumer.fetch(1)
+    consumer.nak(first, delay=1.5)
+    assert consumer.fetch(1, timeout=0.3) == []  # not yet
+    (again,) = consumer.fetch(1, timeout=5)
+    assert (again.stream_sequence, again.delivery_count) == (1, 2)
+
+
+def test_a_consumer_remembers_its_last_settled_deliveries_only(
+    broker: JetStream, stream: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import labkit.jetstream.consumer
+
+    monkeypatch.setattr(labkit.jetstream.consumer, "SETTLED_MEMORY", 2)
+    publish_numbered(broker, stream, 3)
+    consumer = broker.pull_consumer(stream.name, "forgetful")
+    a, b, c = consumer.fetch(3)
+    consumer.ack(a)
+    consumer.ack(b)
+    consumer.nak(c)
+    # The last two settled (b, c) are named as settled; the oldest (a) is forgotten: an unknown delivery now.
+    with pytest.raises(AckError, match="already"):
+        consumer.ack(b)
+    with pytest.raises(AckError, match="not fetched"):
+        consumer.ack(a)
+
+
+def test_a_filtered_consumer_with_a_delivery_cap_gets_its_subject_only_and_each_message_that_often(
+    broker: JetStream, stream: StreamSettings
+) -> None:
+    for subject in ("a", "b", "a"):
+        broker.publish(f"{stream.name}.{subject}", subject.encode())
+    consumer = broker.pull_consumer(stream.name, "capped", filter_subject=f"{stream.name}.a", max_deliver=1)
+    assert (consumer.stream, consumer.durable) == (stream.name, "capped")
+    assert consumer.info() == ConsumerState(num_pending=2, num_ack_pending=0, num_redelivered=0, ack_floor=0)
+    first, second = consumer.fetch(5, timeout=0.5)
+    assert [(d.subject, d.stream_sequence) for d in (first, second)] == [
+        (f"{stream.name}.a", 1),
+        (f"{stream.name}.a", 3),
+    ]
+    consumer.nak(first)  # delivered once already, its cap: not delivered again
+    consumer.ack(second)
+    assert consumer.fetch(1, timeout=0.3) == []
+    # Nothing left for it; the ack floor stays before message 1, which ran out of deliveries unacked.
+    assert consumer.info() == ConsumerState(num_pending=0, num_ack_pending=0, num_redelivered=0, ack_floor=0)
+    # The same settings again: the consumer the broker holds is accepted as it is, where it was.
+    again = broker.pull_consumer(stream.name, "capped", filter_subject=f"{stream.name}.a", max_deliver=1)
+    assert again.fetch(1, timeout=0.3) == []

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.jetstream import BrokerUnreachableError, JetStream, NatsServer, PublishError, StreamSettings
+from labkit.jetstream import AckError, BrokerUnreachableError, JetStream, NatsServer, PublishError, StreamSettings
 from labkit.jetstream.server import servers_running_from
 
 STREAM = StreamSettings("FAULTS", subjects=("faults.>",), duplicate_window=120.0)
@@ -165,3 +165,28 @@ def test_a_broker_that_dies_is_named_by_every_call_and_closing_stays_quiet(
         consumer.info()
     broker.close()  # the server went first: nothing to flush, no traceback, no task left behind
     assert capfd.readouterr().err == ""
+
+
+def test_an_ack_the_broker_does_not_confirm_stays_held_and_goes_through_once_it_is_back(server: NatsServer) -> None:
+    with JetStream.connect(server.url()) as broker:
+        broker.ensure_stream(STREAM)
+        broker.publish("faults.a", b"1", msg_id="a")
+        consumer = broker.pull_consumer(STREAM.name, "patient", ack_wait=60.0)
+        (held,) = consumer.fetch(1)
+        server.kill()
+        with pytest.raises(AckError) as unconfirmed:
+            consumer.ack(held, timeout=0.3)
+        assert "message(s) 1 of FAULTS" in str(unconfirmed.value)  # names the message, by its sequence
+        with pytest.raises(PublishError) as unacked:
+            broker.publish("faults.b", b"2", msg_id="b-1", timeout=0.3)
+        assert "'b-1'" in str(unacked.value)  # names the msg_id to publish again with
+        server.up()
+        deadline = time.monotonic() + 20
+        while True:  # the client reconnects by itself; until then the ack stays unconfirmed, the delivery held
+            try:
+                consumer.ack(held, timeout=1.0)
+                break
+            except AckError:
+                assert time.monotonic() < deadline, "the ack never went through after the broker came back"
+        state = consumer.info()
+        assert (state.num_ack_pending, state.ack_floor) == (0, 1)

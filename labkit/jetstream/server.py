@@ -105,7 +105,10 @@ class NatsServer(LocalServer):
             if _greets_with_jetstream(port):
                 return
             time.sleep(0.02)
-        self.down()
+        if not self.down() and self._popen is not None:
+            # Not yet known by its name (the child had not exec'd nats-server when the wait ended): ours all the same.
+            self._popen.kill()
+            self._popen.wait()
         raise BrokerServerError(
             f"nats-server did not get ready within {timeout:.0f} s; {self.log} says:\n{self._log_tail()}"
         )

@@ -10,6 +10,7 @@ stop signals stay ignored while the command exits.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -44,6 +45,11 @@ def stopped_by_signals() -> Iterator[None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         if raised:  # cleaning up after the first one: finish it
             print(f"still stopping after {signal.Signals(raised[0]).name}; please wait", file=sys.stderr)
+            return
+        if frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
+            # Raised inside the import machinery (a module lock's weakref callback, say) the exception is printed
+            # as "Exception ignored" and lost, and the command would run on: take the signal again a moment later.
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
             return
         raised.append(signum)
         raise Interrupted(signum)

@@ -125,3 +125,16 @@ def test_the_nats_transport_needs_a_broker_url_and_a_plain_namespace(tmp_path):
     with pytest.raises(SettingsError, match="broker namespace 'Run 1'"):
         settings_from([*argv, "--broker-url", "nats://h:1", "--broker-namespace", "Run 1"], {})
     assert settings_from(["order", "--data-dir", str(tmp_path)], {}).transport == "http"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"), [("garbage", "is not a NATS URL"), ("nats://127.0.0.1:1", "no NATS server answers")]
+)
+def test_up_over_a_broker_named_wrongly_is_refused_before_any_service_starts(tmp_path, capsys, monkeypatch, url, says):
+    monkeypatch.setenv("LABKIT_NATS_URL", url)
+    assert main(["up", "--run-dir", str(tmp_path / "run"), "--transport", "nats"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run" / "run.json").exists() or not any(
+        ServiceRunner.attach(tmp_path / "run").is_running(name) for name in ("customer", "order", "history")
+    )

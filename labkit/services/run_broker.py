@@ -33,6 +33,8 @@ class RunBroker:
         """Start the run's own server (or take $LABKIT_NATS_URL's, with a namespace of the run's own)."""
         named = os.environ.get(URL_VARIABLE)
         if named:
+            # Refused here, in one line, before any service starts: not services running with their broker down.
+            JetStream.connect(named, name="labkit up").close()
             return cls(named, "run_" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12])
         server = NatsServer(folder / "nats").up()
         return cls(server.url(), DEFAULT_NAMESPACE, str(server.folder))
